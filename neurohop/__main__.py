@@ -1,0 +1,5 @@
+import sys
+
+from neurohop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Error classes of neurohop.
+
+Every error neurohop raises on purpose derives from :class:`NeurohopError`. Each subclass
+also inherits the builtin a caller would naturally catch (``ValueError`` for bad values,
+``ImportError`` for missing optional packages, ...). Messages follow the pattern
+``where: expected ... (got ...)`` so that the failing file, field or value is named.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NeurohopError",
+    "ModelError",
+    "ModelFileError",
+    "BuildError",
+    "InputError",
+    "RecordingError",
+    "MissingDependencyError",
+    "CapacityError",
+]
+
+
+class NeurohopError(Exception):
+    """Base class of all errors raised by neurohop."""
+
+
+class ModelError(NeurohopError, ValueError):
+    """An invalid network description: a parameter out of range, an unknown reference."""
+
+
+class ModelFileError(ModelError):
+    """A model, target or network file that cannot be read; the message names file and field."""
+
+
+class BuildError(NeurohopError, ValueError):
+    """A backend cannot compile a description (unsupported element, option or device)."""
+
+
+class InputError(NeurohopError, ValueError):
+    """Bad run-time input: wrong shape, width, dtype, an index out of range."""
+
+
+class RecordingError(InputError):
+    """A hardware recording file that is malformed or inconsistent."""
+
+
+class CapacityError(NeurohopError, ValueError):
+    """A request that does not fit: too many patterns, neurons or synapses for a target."""
+
+
+class MissingDependencyError(NeurohopError, ImportError):
+    """An optional package is needed but not installed; the message says how to install it."""

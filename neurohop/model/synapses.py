@@ -1,0 +1,228 @@
+"""Connectors, receptors and plasticity rules of the backend-neutral description.
+
+Weights are in nA and are magnitudes (>= 0); the receptor gives the sign, as in PyNN.
+Delays are whole timesteps >= 1: a spike emitted at step t over a delay d arrives at t + d.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from neurohop.errors import ModelError
+
+__all__ = [
+    "Connector",
+    "OneToOne",
+    "AllToAll",
+    "FromList",
+    "STDP",
+    "RECEPTORS",
+    "CONNECTORS",
+]
+
+#: Receptor names and the sign they give to a weight.
+RECEPTORS: dict[str, int] = {"excitatory": 1, "inhibitory": -1}
+
+
+@dataclass(frozen=True)
+class Connector(ABC):
+    """Base of the connection rules; ``kind`` is the name used in model files."""
+
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (pre, post) index arrays of every synapse, in a fixed order."""
+
+    def count(self, n_pre: int, n_post: int) -> int:
+        """Number of synapses between sides of the given sizes."""
+        return int(self.pairs(n_pre, n_post)[0].size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class OneToOne(Connector):
+    """Neuron i of the pre side to neuron i of the post side (sides of equal size)."""
+
+    kind: ClassVar[str] = "one_to_one"
+
+    def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        if n_pre != n_post:
+            raise ModelError(f"one_to_one: pre and post sides must have equal size (got {n_pre} and {n_post})")
+        idx = np.arange(n_pre, dtype=np.int64)
+        return idx, idx.copy()
+
+
+@dataclass(frozen=True)
+class AllToAll(Connector):
+    """Every pre neuron to every post neuron; optionally without i -> i (same-size sides)."""
+
+    kind: ClassVar[str] = "all_to_all"
+    allow_self_connections: bool = True
+
+    def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
+        pre, post = pre.ravel().astype(np.int64), post.ravel().astype(np.int64)
+        if not self.allow_self_connections:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        return pre, post
+
+    def count(self, n_pre: int, n_post: int) -> int:
+        if self.allow_self_connections:
+            return n_pre * n_post
+        return n_pre * n_post - min(n_pre, n_post)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "all_to_all" if self.allow_self_connections else "all_to_all_without_self"}
+
+
+@dataclass(frozen=True, eq=False)
+class FromList(Connector):
+    """An explicit list of (pre, post) index pairs.
+
+    Per-synapse weights and delays, if any, go in the projection's ``weight`` and
+    ``delay`` as arrays of the same length as ``pairs``.
+    """
+
+    kind: ClassVar[str] = "from_list"
+    pre_indices: np.ndarray = None  # type: ignore[assignment]
+    post_indices: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        try:
+            pre = np.asarray(self.pre_indices, dtype=np.int64).reshape(-1)
+            post = np.asarray(self.post_indices, dtype=np.int64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ModelError("from_list: expected integer index lists for pre and post") from None
+        if pre.shape != post.shape:
+            raise ModelError(f"from_list: pre and post index lists differ in length ({pre.size} vs {post.size})")
+        pre.flags.writeable = False
+        post.flags.writeable = False
+        object.__setattr__(self, "pre_indices", pre)
+        object.__setattr__(self, "post_indices", post)
+
+    @classmethod
+    def from_pairs(cls, pairs: Any) -> "FromList":
+        arr = np.asarray(pairs, dtype=np.int64)
+        if arr.size == 0:
+            arr = arr.reshape(0, 2)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ModelError(f"from_list: expected a list of [pre, post] pairs (got shape {arr.shape})")
+        return cls(arr[:, 0], arr[:, 1])
+
+    def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.pre_indices.size:
+            if self.pre_indices.min() < 0 or self.pre_indices.max() >= n_pre:
+                raise ModelError(f"from_list: pre index out of range 0..{n_pre - 1} (got {self.pre_indices.min()}..{self.pre_indices.max()})")
+            if self.post_indices.min() < 0 or self.post_indices.max() >= n_post:
+                raise ModelError(f"from_list: post index out of range 0..{n_post - 1} (got {self.post_indices.min()}..{self.post_indices.max()})")
+        return self.pre_indices.copy(), self.post_indices.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "pairs": np.stack([self.pre_indices, self.post_indices], axis=1).tolist()}
+
+
+def _parse_connector(spec: Any) -> Connector:
+    """Build a connector from its model-file form (a name or a mapping)."""
+    if isinstance(spec, Connector):
+        return spec
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ModelError(f"connector: expected a name or a mapping with 'kind' (got {spec!r})")
+    kind = spec["kind"]
+    if kind == "one_to_one":
+        return OneToOne()
+    if kind == "all_to_all":
+        return AllToAll(bool(spec.get("allow_self_connections", True)))
+    if kind == "all_to_all_without_self":
+        return AllToAll(False)
+    if kind == "from_list":
+        if "pairs" not in spec:
+            raise ModelError("connector from_list: missing field 'pairs' (a list of [pre, post])")
+        return FromList.from_pairs(spec["pairs"])
+    raise ModelError(f"connector: unknown kind {kind!r}; supported: {', '.join(CONNECTORS)}")
+
+
+#: Connector names accepted in model files.
+CONNECTORS: tuple[str, ...] = ("one_to_one", "all_to_all", "all_to_all_without_self", "from_list")
+
+
+@dataclass(frozen=True)
+class STDP:
+    """Additive pair-based STDP with all-to-all traces, as run on SpiNNaker (sPyNNaker).
+
+    Semantics (shared by every backend; stated and tested in :mod:`neurohop.kernels.stdp`):
+    a post spike emitted at step t is seen by the synapse at t + d (d = the projection's
+    delay, the dendritic delay). A post spike seen at s potentiates by
+    ``a_plus * x_pre(s)``, where x_pre sums ``exp(-(s - t_pre)/tau_plus)`` over earlier pre
+    spikes (lag s - t_pre > 0 only). A pre spike at t depresses by ``a_minus * x_post(t)``,
+    x_post summing ``exp(-(t - s)/tau_minus)`` over posts seen at s <= t (lag 0 counts at full
+    strength). Weights are clipped to [w_min, w_max] after every event. The weight a pre
+    spike delivers is the one after its own depression and all earlier potentiation.
+    Trace decays are read from a table ``exp(-n/tau)`` for n = 0..``table_length - 1``
+    ticks and are 0 beyond it, as on the hardware.
+
+    Parameters
+    ----------
+    tau_plus, tau_minus : float
+        Trace time constants, ms (> 0).
+    a_plus, a_minus : float
+        Absolute weight steps of potentiation / depression, nA (>= 0).
+    w_min, w_max : float
+        Weight bounds, nA, 0 <= w_min <= w_max.
+    """
+
+    kind: ClassVar[str] = "stdp"
+
+    tau_plus: float = 20.0
+    tau_minus: float = 20.0
+    a_plus: float = 0.01
+    a_minus: float = 0.012
+    w_min: float = 0.0
+    w_max: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("tau_plus", "tau_minus"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value <= 0:
+                raise ModelError(f"STDP.{name}: must be > 0 (got {getattr(self, name)!r})")
+            object.__setattr__(self, name, value)
+        for name in ("a_plus", "a_minus", "w_min", "w_max"):
+            value = float(getattr(self, name))
+            if not math.isfinite(value) or value < 0:
+                raise ModelError(f"STDP.{name}: must be a finite number >= 0 (got {getattr(self, name)!r})")
+            object.__setattr__(self, name, value)
+        if self.w_min > self.w_max:
+            raise ModelError(f"STDP.w_min: must be <= w_max={self.w_max} (got {self.w_min})")
+
+    def decay_table(self, tau: float, dt: float) -> np.ndarray:
+        """``exp(-n dt / tau)`` for n = 0, 1, ... until it drops below 2**-40, then one 0.
+
+        The final 0 is where lags beyond the table land (a backend clamps the index).
+        """
+        n = int(math.ceil(40 * math.log(2) * tau / dt)) + 1
+        table = np.exp(-np.arange(n, dtype=np.float64) * dt / tau)
+        return np.concatenate([table, [0.0]])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.kind,
+            "tau_plus": self.tau_plus,
+            "tau_minus": self.tau_minus,
+            "a_plus": self.a_plus,
+            "a_minus": self.a_minus,
+            "w_min": self.w_min,
+            "w_max": self.w_max,
+        }
+
+
+PLASTICITY_RULES: dict[str, type] = {"stdp": STDP}
