@@ -1,0 +1,256 @@
+"""Compile a :class:`~neurohop.model.network.Network` for PyTorch and run it.
+
+>>> sim = build_torch(net, dt=1.0, device="cpu", batch=64)          # doctest: +SKIP
+>>> result = sim.run(100, inputs={"input": spikes})                # doctest: +SKIP
+
+``dtype`` is ``torch.float64`` by default: spike trains then equal Brian2's (and the
+SpiNNaker recordings) exactly. ``torch.float32`` is faster; its agreement is measured by
+``benchmarks/bench_cam.py`` and documented in the README.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+
+from neurohop.backends.base import RunResult, Simulation, check_inputs
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork
+from neurohop.errors import BuildError, InputError
+from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants
+from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants
+from neurohop.model.network import Network, Population
+from neurohop.model.neurons import LIF, NeuronModel, SpikeSource
+
+__all__ = ["TorchSimulation", "build_torch", "NEURON_BUILDERS"]
+
+#: Neuron models this backend compiles, with the function giving their constants.
+NEURON_BUILDERS: dict[type[NeuronModel], Callable[..., Any]] = {LIF: lif_constants, SpikeSource: lambda *a: None}
+
+_SPARSE_MIN_ENTRIES = 1 << 22  # dense matrices below this many entries are always dense
+_SPARSE_MAX_DENSITY = 0.05
+
+
+def _resolve_dtype(dtype: Any) -> torch.dtype:
+    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
+    if isinstance(dtype, torch.dtype) and dtype in (torch.float64, torch.float32):
+        return dtype
+    if isinstance(dtype, str) and dtype in table:
+        return table[dtype]
+    raise BuildError(f"torch: dtype: expected 'float64' or 'float32' (got {dtype!r})")
+
+
+def _resolve_device(device: Any) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise BuildError(f"torch: device: expected a torch device such as 'cpu' or 'cuda' (got {device!r})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BuildError(f"torch: device {device!r} requested but CUDA is not available on this machine; use device='cpu'")
+    return dev
+
+
+class TorchSimulation(Simulation):
+    """A network compiled to torch tensors (see :func:`build_torch`)."""
+
+    backend = "torch"
+
+    def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64") -> None:
+        super().__init__(net, dt, batch)
+        for pop in net.populations:
+            if type(pop.model) not in NEURON_BUILDERS:
+                raise BuildError(
+                    f"torch: cannot build population {pop.name!r}: neuron model {type(pop.model).__name__} is not supported; "
+                    f"supported: {[c.__name__ for c in NEURON_BUILDERS]}"
+                )
+        self.device = _resolve_device(device)
+        self.dtype = _resolve_dtype(dtype)
+        self._B = 1 if batch is None else self.batch
+        sizes = net.sizes
+        # index spaces: sources first in the "all" vector, then neurons
+        self._src_offset: dict[str, int] = {}
+        self._nrn_offset: dict[str, int] = {}
+        n_src = 0
+        for pop in net.sources:
+            self._src_offset[pop.name] = n_src
+            n_src += pop.size
+        n_nrn = 0
+        for pop in net.neurons:
+            self._nrn_offset[pop.name] = n_nrn
+            n_nrn += pop.size
+        self.n_sources, self.n_neurons = n_src, n_nrn
+        n_all = n_src + n_nrn
+
+        def all_index(name: str) -> int:
+            return self._src_offset[name] if name in self._src_offset else n_src + self._nrn_offset[name]
+
+        lif = lif_constants([(p.model, p.size) for p in net.neurons], self.dt)
+        lif_t = LIFConstants(*[torch.as_tensor(a, device=self.device, dtype=torch.int64 if a.dtype == np.int64 else self.dtype) for a in lif])
+
+        static: dict[tuple[int, bool], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+        plastic: list[PlasticBlock] = []
+        self._plastic_index: dict[str, int] = {}
+        self._plastic_init: list[np.ndarray] = []
+        max_delay = 1
+        for proj in net.projections:
+            pre, post, w, d = proj.synapses(sizes)
+            max_delay = max(max_delay, int(d.max(initial=1)))
+            gpre = pre + all_index(proj.pre.population)
+            gpost = post + self._nrn_offset[proj.post.population]
+            inhibitory = proj.sign < 0
+            if proj.plasticity is None:
+                for delay in np.unique(d):
+                    sel = d == delay
+                    static.setdefault((int(delay), inhibitory), []).append((gpre[sel], gpost[sel], w[sel]))
+                continue
+            a0, a1 = proj.pre.resolve(sizes[proj.pre.population])
+            b0, b1 = proj.post.resolve(sizes[proj.post.population])
+            lpre, lpost = pre - a0, post - b0
+            dense = np.zeros((a1 - a0, b1 - b0))
+            np.add.at(dense, (lpre, lpost), w)
+            mask = np.zeros((a1 - a0, b1 - b0), dtype=bool)
+            mask[lpre, lpost] = True
+            c = stdp_constants(proj.plasticity, self.dt)
+            c_t = STDPConstants(c.a_plus, c.a_minus, c.w_min, c.w_max, torch.as_tensor(c.table_plus, device=self.device, dtype=self.dtype), torch.as_tensor(c.table_minus, device=self.device, dtype=self.dtype))
+            base = all_index(proj.pre.population)
+            self._plastic_index[proj.name] = len(plastic)
+            self._plastic_init.append(dense)
+            plastic.append(
+                PlasticBlock(
+                    base + a0, base + a1, self._nrn_offset[proj.post.population] + b0, self._nrn_offset[proj.post.population] + b1,
+                    int(proj.delay), inhibitory, None if mask.all() else torch.as_tensor(mask, device=self.device), c_t,
+                )
+            )
+        groups = []
+        for (delay, inhibitory), parts in sorted(static.items()):
+            rows = np.concatenate([p[0] for p in parts])
+            cols = np.concatenate([p[1] for p in parts])
+            vals = np.concatenate([p[2] for p in parts])
+            entries = n_all * n_nrn
+            sparse = entries >= _SPARSE_MIN_ENTRIES and rows.size < _SPARSE_MAX_DENSITY * entries
+            if sparse:
+                mat = torch.sparse_coo_tensor(np.stack([cols, rows]), vals, (n_nrn, n_all), dtype=self.dtype).coalesce().to_sparse_csr().to(self.device)
+            else:
+                dense = np.zeros((n_all, n_nrn))
+                np.add.at(dense, (rows, cols), vals)
+                mat = torch.as_tensor(dense, device=self.device, dtype=self.dtype)
+            groups.append(StaticGroup(delay, inhibitory, mat, sparse))
+        self.params = NetworkParams(lif_t, tuple(groups), tuple(plastic), max_delay + 1)
+        self.module = TorchNetwork(self.params)
+        self._v_start = torch.as_tensor(np.concatenate([np.full(p.size, p.model.v_start) for p in net.neurons]) if net.neurons else np.zeros(0), device=self.device, dtype=self.dtype)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Return to step 0 with the initial state (initial weights, empty buffers)."""
+        B, N, dev, dt = self._B, self.n_neurons, self.device, self.dtype
+        zeros = lambda *shape: torch.zeros(*shape, device=dev, dtype=dt)  # noqa: E731
+        lif = LIFState(self._v_start.expand(B, N).clone(), zeros(B, N), zeros(B, N), torch.zeros(B, N, device=dev, dtype=torch.int64))
+        plastic, history = [], []
+        for block, init in zip(self.params.plastic, self._plastic_init):
+            P, Q = init.shape
+            w = torch.as_tensor(init, device=dev, dtype=dt).expand(B, P, Q).clone()
+            never = lambda n: torch.full((B, n), NEVER, device=dev, dtype=torch.int64)  # noqa: E731
+            plastic.append(STDPState(w, zeros(B, P), never(P), zeros(B, Q), never(Q)))
+            history.append(tuple(torch.zeros(B, Q, device=dev, dtype=torch.bool) for _ in range(block.delay)))
+        n = self.params.n_slots
+        self._state = NetworkState(lif, tuple(zeros(B, N) for _ in range(n)), tuple(zeros(B, N) for _ in range(n)), tuple(plastic), tuple(history))
+        self.t = 0
+
+    def state(self, population: str) -> dict[str, np.ndarray]:
+        pop = self._lif_population(population)
+        s = slice(self._nrn_offset[pop.name], self._nrn_offset[pop.name] + pop.size)
+        return {name: self._out(getattr(self._state.lif, name)[:, s]) for name in ("v", "i_e", "i_i")}
+
+    def weights(self, projection: str) -> np.ndarray:
+        proj = self.net.projection(projection)
+        sizes = self.net.sizes
+        pre, post, w, _ = proj.synapses(sizes)
+        if proj.plasticity is None:
+            return w
+        a0, _ = proj.pre.resolve(sizes[proj.pre.population])
+        b0, _ = proj.post.resolve(sizes[proj.post.population])
+        dense = self._state.plastic[self._plastic_index[proj.name]].w
+        return self._out(dense[:, pre - a0, post - b0])
+
+    def _out(self, tensor: torch.Tensor) -> np.ndarray:
+        arr = tensor.detach().cpu().numpy()
+        return arr[0] if self.batch is None else arr
+
+    def _lif_population(self, name: str) -> Population:
+        pop = self.net.population(name)
+        if pop.is_source:
+            raise InputError(f"state: {name!r} is a spike source and has no state")
+        return pop
+
+    # ------------------------------------------------------------------ running
+    def _source_tensor(self, steps: int, inputs: Mapping[str, Any] | None) -> torch.Tensor:
+        checked = check_inputs(self.net, inputs, steps, self.batch)
+        src = np.zeros((steps, self._B, self.n_sources), dtype=bool)
+        for pop in self.net.sources:
+            o = self._src_offset[pop.name]
+            cols = slice(o, o + pop.size)
+            if pop.name in checked:
+                src[:, :, cols] |= checked[pop.name]
+            fixed = self._fixed_source_spikes(pop.name, steps)
+            if fixed is not None:
+                src[:, :, cols] |= fixed[:, None, :]
+        return torch.as_tensor(src, device=self.device).to(self.dtype)
+
+    @torch.no_grad()
+    def run(self, steps: int, inputs: Mapping[str, Any] | None = None) -> RunResult:
+        steps = self._check_steps(steps)
+        src = self._source_tensor(steps, inputs)
+        recorded = [p for p in self.net.populations if p.record]
+        spikes_rec: list[torch.Tensor] = []
+        states_rec: dict[str, list[torch.Tensor]] = {}
+        state = self._state
+        for k in range(steps):
+            spikes, state = self.module(self.t + k, src[k], state)
+            spikes_rec.append(spikes)
+            for pop in recorded:
+                if pop.is_source:
+                    continue
+                o = self._nrn_offset[pop.name]
+                for var in pop.record:
+                    if var != "spikes":
+                        states_rec.setdefault(f"{pop.name}\0{var}", []).append(getattr(state.lif, var)[:, o : o + pop.size])
+        self._state = state
+        result = RunResult(self.t, steps, self.dt)
+        nrn = torch.stack(spikes_rec).cpu().numpy() if steps else np.zeros((0, self._B, self.n_neurons), dtype=bool)
+        src_np = src.cpu().numpy() > 0
+        for pop in recorded:
+            if "spikes" in pop.record:
+                if pop.is_source:
+                    o = self._src_offset[pop.name]
+                    arr = src_np[:, :, o : o + pop.size]
+                else:
+                    o = self._nrn_offset[pop.name]
+                    arr = nrn[:, :, o : o + pop.size]
+                result.spikes[pop.name] = arr[:, 0, :] if self.batch is None else arr
+        for key, values in states_rec.items():
+            name, var = key.split("\0")
+            arr = torch.stack(values).cpu().numpy()
+            result.states.setdefault(name, {})[var] = arr[:, 0, :] if self.batch is None else arr
+        self.t += steps
+        return result
+
+
+def build_torch(net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64") -> TorchSimulation:
+    """Compile ``net`` for PyTorch.
+
+    Parameters
+    ----------
+    net : Network
+    dt : float
+        Timestep, ms.
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    batch : int or None
+        Number of independent instances run side by side; ``None`` for one, with no batch
+        dimension in results.
+    dtype : str or torch.dtype
+        ``"float64"`` (default; exact agreement with Brian2 and the recordings) or ``"float32"``.
+    """
+    return TorchSimulation(net, dt=dt, device=device, batch=batch, dtype=dtype)

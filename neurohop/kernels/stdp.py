@@ -1,0 +1,112 @@
+"""Additive pair STDP with all-to-all traces and hardware-style deferred updates.
+
+The rule of :class:`neurohop.model.synapses.STDP`, as one clock-driven step for a dense
+block of synapses ``w[..., pre, post]`` with a projection delay ``d`` (also the dendritic
+delay). At step ``t``, after the neurons have been updated:
+
+1. **Potentiation** for every post neuron *seen* now (it spiked at ``t - d``):
+   ``w <- clip(w + a_plus * (x_pre * table_plus[t - last_pre]), w_min, w_max)``, where
+   ``x_pre`` is the pre trace right after the last pre spike. Pre spikes of step ``t``
+   itself do not count yet (potentiation needs a lag > 0).
+2. **Post trace:** ``x_post <- x_post * table_minus[t - last_post] + 1``, ``last_post <- t``.
+3. **Depression** for every pre neuron that spikes now:
+   ``w <- clip(w - a_minus * (x_post * table_minus[t - last_post]), w_min, w_max)``; a post
+   seen at this same step counts at full strength (lag 0).
+4. **Pre trace:** ``x_pre <- x_pre * table_plus[t - last_pre] + 1``, ``last_pre <- t``.
+5. The spiking pre neurons then deliver their *updated* weights, arriving at ``t + d``.
+
+This reproduces SpiNNaker's event-driven implementation, which applies potentiation
+lazily when the next pre spike is processed: the weight a pre spike carries is the same.
+Table indices are clipped to the last entry, which is 0. Traces belong to neurons, so the
+state is per neuron, not per synapse.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from neurohop.model.synapses import STDP
+
+__all__ = ["STDPConstants", "STDPState", "stdp_constants", "stdp_step", "NEVER"]
+
+#: "Last spike" time of a neuron that has not spiked: far enough back to hit the table's 0.
+NEVER = -(2**30)
+
+
+class STDPConstants(NamedTuple):
+    a_plus: float
+    a_minus: float
+    w_min: float
+    w_max: float
+    table_plus: Any  #: exp(-n dt / tau_plus), n = 0.., last entry 0
+    table_minus: Any
+
+
+class STDPState(NamedTuple):
+    w: Any  #: weights [..., pre, post], nA
+    x_pre: Any  #: pre trace right after the last pre spike [..., pre]
+    last_pre: Any  #: step of the last pre spike [..., pre] (int64)
+    x_post: Any  #: post trace right after the last seen post spike [..., post]
+    last_post: Any  #: step at which the last post spike was seen [..., post] (int64)
+
+
+def stdp_constants(rule: STDP, dt: float) -> STDPConstants:
+    return STDPConstants(
+        rule.a_plus,
+        rule.a_minus,
+        rule.w_min,
+        rule.w_max,
+        rule.decay_table(rule.tau_plus, dt),
+        rule.decay_table(rule.tau_minus, dt),
+    )
+
+
+def _lag(t: int, last: Any, table: Any) -> Any:
+    return (t - last).clip(0, table.shape[0] - 1)
+
+
+def stdp_step(
+    state: STDPState, t: int, pre_spikes: Any, post_seen: Any, c: STDPConstants, where: Any, mask: Any = None
+) -> STDPState:
+    """One step of the rule (see the module docstring).
+
+    Parameters
+    ----------
+    state : STDPState
+    t : int
+        Current step.
+    pre_spikes : boolean array [..., pre]
+        Pre spikes emitted at ``t``.
+    post_seen : boolean array [..., post]
+        Post spikes emitted at ``t - d``.
+    c : STDPConstants
+        Tables must live on the same device / library as the state.
+    where : callable
+        ``numpy.where`` or ``torch.where``.
+    mask : boolean array [pre, post], optional
+        Which synapses exist; absent ones keep their weight (0).
+    """
+    w, x_pre, last_pre, x_post, last_post = state
+    seen = post_seen[..., None, :]
+    if mask is not None:
+        seen = seen & mask
+    x_pre_now = x_pre * c.table_plus[_lag(t, last_pre, c.table_plus)]
+    grow = c.a_plus * x_pre_now
+    w = where(seen, (w + grow[..., :, None]).clip(c.w_min, c.w_max), w)
+
+    x_post_seen = x_post * c.table_minus[_lag(t, last_post, c.table_minus)]
+    x_post = where(post_seen, x_post_seen + 1.0, x_post)
+    last_post = where(post_seen, t, last_post)
+
+    fire = pre_spikes[..., :, None]
+    if mask is not None:
+        fire = fire & mask
+    x_post_now = x_post * c.table_minus[_lag(t, last_post, c.table_minus)]
+    shrink = c.a_minus * x_post_now
+    w = where(fire, (w - shrink[..., None, :]).clip(c.w_min, c.w_max), w)
+
+    x_pre = where(pre_spikes, x_pre_now + 1.0, x_pre)
+    last_pre = where(pre_spikes, t, last_pre)
+    return STDPState(w, x_pre, last_pre, x_post, last_post)
