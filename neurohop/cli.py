@@ -18,6 +18,7 @@ from neurohop.errors import NeurohopError
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "neurohop.cam.cli",
+    "neurohop.cam.attractor.cli",
     "neurohop.hlop.cli",
     "neurohop.export.cli",
 )

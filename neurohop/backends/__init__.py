@@ -2,7 +2,8 @@
 
 ``"torch"`` (PyTorch, CPU or CUDA, batched) and ``"brian2"`` (Brian2 runtime device,
 Cython or NumPy target) compile the same :class:`~neurohop.model.network.Network` and give
-the same spikes. Backends are imported lazily, so that using one never imports the other.
+the same spikes; ``"fixed:<target>"`` runs the network quantised for a hardware target in a
+bit-accurate integer simulator (:mod:`neurohop.export`). Backends are imported lazily, so that using one never imports the other.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ def _lazy(module: str, attr: str) -> Any:
 
 register("torch", _lazy("neurohop.backends.torch", "build_torch"))
 register("brian2", _lazy("neurohop.backends.brian2", "build_brian2"))
+
+
+def _fixed(net: Network, target: str, **options: Any) -> Simulation:
+    from neurohop.export.backend import build_fixed
+
+    return build_fixed(net, target, **options)
+
+
+# bit-accurate integer simulation of a hardware target: backend="fixed:<target>"
+register("fixed", _fixed, family=True)
 
 
 def build(net: Network, backend: str = "torch", **options: Any) -> Simulation:

@@ -15,30 +15,38 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from neurohop.errors import BuildError, InputError
-from neurohop.model.network import Network
+from neurohop.model.network import Network, Population
 
-__all__ = ["RunResult", "Simulation", "register", "available", "build", "check_inputs", "spike_array"]
+__all__ = ["RunResult", "Simulation", "register", "available", "build", "check_inputs", "spike_array", "neuron_order"]
 
 _REGISTRY: dict[str, Callable[..., "Simulation"]] = {}
+_FAMILIES: dict[str, Callable[..., "Simulation"]] = {}
 
 
-def register(name: str, builder: Callable[..., "Simulation"]) -> None:
-    """Register a backend builder under ``name``."""
-    _REGISTRY[name] = builder
+def register(name: str, builder: Callable[..., "Simulation"], family: bool = False) -> None:
+    """Register a backend builder under ``name``.
+
+    With ``family=True``, ``name`` is a prefix: ``"NAME:VARIANT"`` calls
+    ``builder(net, VARIANT, **options)`` (used for ``fixed:<hardware target>``).
+    """
+    (_FAMILIES if family else _REGISTRY)[name] = builder
 
 
 def available() -> list[str]:
-    """Names of the registered backends."""
-    return sorted(_REGISTRY)
+    """Names of the registered backends (families as ``NAME:<variant>``)."""
+    return sorted(_REGISTRY) + sorted(f"{name}:<variant>" for name in _FAMILIES)
 
 
 def build(net: Network, backend: str = "torch", **options: Any) -> "Simulation":
     """Compile ``net`` with the named backend (see :func:`neurohop.build`)."""
     if not isinstance(net, Network):
         raise BuildError(f"build: expected a neurohop Network (got {type(net).__name__})")
-    if backend not in _REGISTRY:
-        raise BuildError(f"build: unknown backend {backend!r}; available: {available()}")
-    return _REGISTRY[backend](net, **options)
+    if backend in _REGISTRY:
+        return _REGISTRY[backend](net, **options)
+    family, _, variant = str(backend).partition(":")
+    if variant and family in _FAMILIES:
+        return _FAMILIES[family](net, variant, **options)
+    raise BuildError(f"build: unknown backend {backend!r}; available: {available()}")
 
 
 @dataclass
@@ -144,6 +152,24 @@ def check_inputs(net: Network, inputs: Mapping[str, Any] | None, steps: int, bat
             raise InputError(f"run: inputs[{name!r}]: expected shape {shape} (got {list(arr.shape)})")
         out[name] = np.ascontiguousarray(arr)
     return out
+
+
+def neuron_order(net: Network) -> list[list[Population]]:
+    """Simulated populations grouped by neuron model, in order of first appearance.
+
+    Raises :class:`BuildError` for a model without a kernel.
+    """
+    from neurohop.kernels import NEURON_KERNELS
+
+    groups: dict[type, list[Population]] = {}
+    for pop in net.neurons:
+        if type(pop.model) not in NEURON_KERNELS:
+            raise BuildError(
+                f"cannot build population {pop.name!r}: neuron model {type(pop.model).__name__} has no kernel; "
+                f"supported: {[c.__name__ for c in NEURON_KERNELS]} and SpikeSource"
+            )
+        groups.setdefault(type(pop.model), []).append(pop)
+    return list(groups.values())
 
 
 class Simulation(abc.ABC):

@@ -1,22 +1,64 @@
-"""Pure step functions shared by the backends.
+"""Pure step functions shared by the backends, and the table of neuron kernels.
 
 The kernels take and return plain arrays (NumPy or torch: only ``+ - * >=``, indexing,
 ``.clip`` and ``where`` are used) in NamedTuple states, and never hold state themselves.
 Their docstrings are the one place where the order of operations in a timestep is stated;
 the Brian2 backend generates code that performs the same operations in the same order,
 which is what makes spike trains identical across backends.
+
+:data:`NEURON_KERNELS` maps each simulated neuron model class to its
+:class:`NeuronKernel`. A new neuron model is added by writing its kernel module and one
+entry here (plus its Brian2 code template in ``neurohop.backends.brian2.templates``).
 """
 
-from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants, lif_step
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants, lif_initial, lif_step
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_constants, stdp_step
+from neurohop.model.neurons import LIF, NeuronModel
 
 __all__ = [
+    "NeuronKernel",
+    "NEURON_KERNELS",
     "LIFConstants",
     "LIFState",
     "lif_constants",
+    "lif_initial",
     "lif_step",
     "STDPConstants",
     "STDPState",
     "stdp_constants",
     "stdp_step",
 ]
+
+
+class NeuronKernel(NamedTuple):
+    """How to simulate one neuron model, independent of the array library.
+
+    Attributes
+    ----------
+    name : str
+        Short name (used for Brian2 object names).
+    constants : callable
+        ``constants([(model, size), ...], dt) -> NamedTuple`` of per-neuron NumPy arrays.
+    initial : callable
+        ``initial([(model, size), ...]) -> NamedTuple`` state of NumPy arrays.
+    step : callable
+        ``step(state, in_e, in_i, constants, where) -> (spikes, state)``.
+    recordable : tuple of str
+        State fields that populations may record (besides ``spikes``).
+    """
+
+    name: str
+    constants: Callable[[Sequence[tuple[Any, int]], float], Any]
+    initial: Callable[[Sequence[tuple[Any, int]]], Any]
+    step: Callable[..., tuple[Any, Any]]
+    recordable: tuple[str, ...]
+
+
+#: Simulated neuron models and their kernels.
+NEURON_KERNELS: dict[type[NeuronModel], NeuronKernel] = {
+    LIF: NeuronKernel("lif", lif_constants, lif_initial, lif_step, ("v", "i_e", "i_i")),
+}

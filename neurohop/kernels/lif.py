@@ -27,7 +27,7 @@ import numpy as np
 
 from neurohop.model.neurons import LIF
 
-__all__ = ["LIFConstants", "LIFState", "lif_constants", "lif_step", "refractory_steps"]
+__all__ = ["LIFConstants", "LIFState", "lif_constants", "lif_initial", "lif_step", "refractory_steps"]
 
 
 class LIFConstants(NamedTuple):
@@ -89,6 +89,12 @@ def lif_constants(models: Sequence[tuple[LIF, int]], dt: float) -> LIFConstants:
             cols[name].append(np.full(size, value, dtype=np.float64))
         cols["n_refrac"].append(np.full(size, refractory_steps(model.tau_refrac, dt), dtype=np.int64))
     return LIFConstants(**{name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in cols.items()})
+
+
+def lif_initial(models: Sequence[tuple[LIF, int]]) -> LIFState:
+    """Initial state (NumPy arrays): ``v = v_init`` (or ``v_rest``), currents 0, not refractory."""
+    v = np.concatenate([np.full(size, model.v_start, dtype=np.float64) for model, size in models]) if models else np.zeros(0)
+    return LIFState(v, np.zeros_like(v), np.zeros_like(v), np.zeros(v.shape, dtype=np.int64))
 
 
 def lif_step(state: LIFState, in_e: Any, in_i: Any, p: LIFConstants, where: Any) -> tuple[Any, LIFState]:

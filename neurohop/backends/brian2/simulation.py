@@ -31,66 +31,20 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from neurohop._optional import require
-from neurohop.backends.base import RunResult, Simulation, check_inputs
+from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.lif import LIFConstants, lif_constants
+from neurohop.backends.brian2.templates import BRIAN2_TEMPLATES
+from neurohop.kernels import NEURON_KERNELS
 from neurohop.kernels.stdp import NEVER, stdp_constants
 from neurohop.model.network import Network, Population
-from neurohop.model.neurons import LIF, SpikeSource
 
-__all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS", "SUPPORTED_MODELS"]
+__all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS"]
 
 b2 = require("brian2", "the brian2 backend")
 
 #: Flags for Brian2's C/C++ compilation: IEEE arithmetic, no fused multiply-add.
 EXACT_COMPILE_ARGS = ["-w", "-O2", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
-SUPPORTED_MODELS = (LIF, SpikeSource)
 SCHEDULE = ["start", "synapses", "groups", "thresholds", "resets", "end"]
-
-_LIF_MODEL = """
-v : 1
-i_e : 1
-i_i : 1
-in_e : 1
-in_i : 1
-refrac : integer
-v_rest : 1 (constant)
-v_reset : 1 (constant)
-v_thresh : 1 (constant)
-r_m : 1 (constant)
-exp_m : 1 (constant)
-init_e : 1 (constant)
-init_i : 1 (constant)
-decay_e : 1 (constant)
-decay_i : 1 (constant)
-i_offset : 1 (constant)
-n_refrac : integer (constant)
-"""
-
-# steps 2-3 of the kernel (step 1, arrival, happened in the synapses slot)
-_LIF_UPDATE = """
-i_e = i_e + in_e * init_e
-i_i = i_i + in_i * init_i
-in_e = 0
-in_i = 0
-total = i_e - i_i
-total_offset = total + i_offset
-drive = r_m * total_offset
-a = v_rest + drive
-gap = a - v
-relax = exp_m * gap
-v_free = a - relax
-is_ref = int(refrac > 0)
-not_ref = 1 - is_ref
-v_kept = v * is_ref
-v_new = v_free * not_ref
-v = v_kept + v_new
-refrac = refrac - is_ref
-"""
-_LIF_DECAY = """
-i_e = i_e * decay_e
-i_i = i_i * decay_i
-"""
 
 _STDP_MODEL = """
 w : 1
@@ -159,9 +113,10 @@ def _codeobj_class(target: str) -> type:
 class Brian2Simulation(Simulation):
     """A network compiled into Brian2 objects (runtime device); see :func:`build_brian2`.
 
-    All LIF populations share one ``NeuronGroup`` (per-neuron constants) and all sources one
-    ``SpikeGeneratorGroup``; fixed synapses form at most four ``Synapses`` objects (source or
-    neuron side x receptor) with per-synapse delays; each plastic projection is one more.
+    The populations of each neuron model share one ``NeuronGroup`` (per-neuron constants)
+    and all sources one ``SpikeGeneratorGroup``; fixed synapses form one ``Synapses`` object
+    per (source group, target group, receptor) with per-synapse delays; each plastic
+    projection is one more.
     Objects get fixed names, so the generated code is the same for every network of this
     structure and Brian2's Cython cache is compiled once per machine, not once per model.
     """
@@ -172,45 +127,57 @@ class Brian2Simulation(Simulation):
         super().__init__(net, dt, None)
         if batch is not None:
             raise BuildError("brian2: batch: batched instances are not supported by this backend; use backend='torch' with batch=B")
-        for pop in net.populations:
-            if not isinstance(pop.model, SUPPORTED_MODELS):
+        try:
+            by_model = neuron_order(net)
+        except BuildError as exc:
+            raise BuildError(f"brian2: {exc}") from None
+        for pops in by_model:
+            if type(pops[0].model) not in BRIAN2_TEMPLATES:
                 raise BuildError(
-                    f"brian2: cannot build population {pop.name!r}: neuron model {type(pop.model).__name__} is not supported; "
-                    f"supported: {[c.__name__ for c in SUPPORTED_MODELS]}"
+                    f"brian2: cannot build population {pops[0].name!r}: neuron model {type(pops[0].model).__name__} has no Brian2 template; "
+                    f"supported: {[c.__name__ for c in BRIAN2_TEMPLATES]} and SpikeSource"
                 )
         self.target = target
         self._codeobj = _codeobj_class(target)
         self._clock = b2.Clock(dt=self.dt * b2.ms, name="nh_clock")
         common = {"clock": self._clock, "codeobj_class": self._codeobj}
-        # index spaces as in the torch backend
+        # each population lives in one Brian2 group at an offset
+        self._group_of: dict[str, Any] = {}
         self._offset: dict[str, int] = {}
-        n_src = n_nrn = 0
-        for pop in net.populations:
-            if pop.is_source:
-                self._offset[pop.name], n_src = n_src, n_src + pop.size
-            else:
-                self._offset[pop.name], n_nrn = n_nrn, n_nrn + pop.size
+        self._groups: list[Any] = []
         objects: list[Any] = []
-        self._sources = self._neurons = None
-        if n_src:
-            self._sources = b2.SpikeGeneratorGroup(n_src, np.zeros(0, dtype=int), np.zeros(0) * b2.ms, name="nh_sources", **common)
-            objects.append(self._sources)
-        if n_nrn:
-            self._neurons = self._lif_group(net, n_nrn, common)
-            objects += [self._neurons, *self._neurons.contained_objects]
+        if net.sources:
+            n = 0
+            for pop in net.sources:
+                self._offset[pop.name], n = n, n + pop.size
+            group = b2.SpikeGeneratorGroup(n, np.zeros(0, dtype=int), np.zeros(0) * b2.ms, name="nh_sources", **common)
+            self._groups.append(group)
+            for pop in net.sources:
+                self._group_of[pop.name] = group
+        for pops in by_model:
+            n = 0
+            for pop in pops:
+                self._offset[pop.name], n = n, n + pop.size
+            group = self._neuron_group(pops, n, common)
+            self._groups.append(group)
+            for pop in pops:
+                self._group_of[pop.name] = group
         self._monitors: dict[str, Any] = {}
-        for side, group in (("sources", self._sources), ("neurons", self._neurons)):
-            if group is not None and any("spikes" in p.record and p.is_source == (side == "sources") for p in net.populations):
-                self._monitors[side] = b2.SpikeMonitor(group, name=f"nh_spikes_{side}", codeobj_class=self._codeobj)
-                objects.append(self._monitors[side])
-        self._spikes_seen = {side: 0 for side in self._monitors}
-        self._state_vars = sorted({v for p in net.neurons for v in p.record if v != "spikes"})
-        self._state_mon = None
-        if self._state_vars:
-            rows = np.concatenate([np.arange(self._offset[p.name], self._offset[p.name] + p.size) for p in net.neurons if any(v != "spikes" for v in p.record)])
-            self._state_rows = rows
-            self._state_mon = b2.StateMonitor(self._neurons, self._state_vars, record=rows, when="end", order=10, name="nh_states", **common)
-            objects.append(self._state_mon)
+        self._spikes_seen: dict[str, int] = {}
+        self._state_mon: dict[str, tuple[Any, np.ndarray]] = {}
+        for group in self._groups:
+            objects += [group, *group.contained_objects]
+            members = [p for p in net.populations if self._group_of[p.name] is group]
+            if any("spikes" in p.record for p in members):
+                self._monitors[group.name] = b2.SpikeMonitor(group, name=f"spikes_{group.name}", codeobj_class=self._codeobj)
+                self._spikes_seen[group.name] = 0
+                objects.append(self._monitors[group.name])
+            variables = sorted({v for p in members for v in p.record if v != "spikes"})
+            if variables:
+                rows = np.concatenate([np.arange(self._offset[p.name], self._offset[p.name] + p.size) for p in members if any(v != "spikes" for v in p.record)])
+                mon = b2.StateMonitor(group, variables, record=rows, when="end", order=10, name=f"states_{group.name}", **common)
+                self._state_mon[group.name] = (mon, rows)
+                objects.append(mon)
         self._synapses: dict[str, tuple[Any, np.ndarray]] = {}
         objects += self._static_synapses(net, common)
         for k, proj in enumerate(p for p in net.projections if p.plasticity is not None):
@@ -221,39 +188,47 @@ class Brian2Simulation(Simulation):
         self._network.schedule = list(SCHEDULE)
 
     # ------------------------------------------------------------------ building
-    def _global(self, proj: Any, pre: np.ndarray, post: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        src_is_source = self.net.population(proj.pre.population).is_source
-        group = self._sources if src_is_source else self._neurons
-        return group, pre + self._offset[proj.pre.population], post + self._offset[proj.post.population]
+    def _global(self, proj: Any, pre: np.ndarray, post: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+        return (
+            self._group_of[proj.pre.population],
+            self._group_of[proj.post.population],
+            pre + self._offset[proj.pre.population],
+            post + self._offset[proj.post.population],
+        )
 
-    def _lif_group(self, net: Network, n: int, common: Mapping[str, Any]) -> Any:
-        group = b2.NeuronGroup(n, _LIF_MODEL, threshold="v >= v_thresh", reset="v = v_reset\nrefrac = n_refrac", name="nh_neurons", **common)
-        consts: LIFConstants = lif_constants([(p.model, p.size) for p in net.neurons], self.dt)
-        for name, values in consts._asdict().items():
-            setattr(group, name, values)
-        group.v = np.concatenate([np.full(p.size, p.model.v_start) for p in net.neurons])
-        group.run_regularly(_LIF_UPDATE, when="groups", name="nh_neurons_update", codeobj_class=self._codeobj)
-        group.run_regularly(_LIF_DECAY, when="end", name="nh_neurons_decay", codeobj_class=self._codeobj)
+    def _neuron_group(self, pops: list[Population], n: int, common: Mapping[str, Any]) -> Any:
+        kernel = NEURON_KERNELS[type(pops[0].model)]
+        tpl = BRIAN2_TEMPLATES[type(pops[0].model)]
+        name = f"nh_{kernel.name}"
+        group = b2.NeuronGroup(n, tpl.model, threshold=tpl.threshold, reset=tpl.reset, name=name, **common)
+        models = [(p.model, p.size) for p in pops]
+        for var, values in kernel.constants(models, self.dt)._asdict().items():
+            setattr(group, var, values)
+        for var, values in kernel.initial(models)._asdict().items():
+            setattr(group, var, values)
+        group.run_regularly(tpl.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
+        group.run_regularly(tpl.end, when="end", name=f"{name}_end", codeobj_class=self._codeobj)
         return group
 
     def _static_synapses(self, net: Network, common: Mapping[str, Any]) -> list[Any]:
         sizes = net.sizes
-        parts: dict[tuple[str, str], list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        parts: dict[tuple[str, str, str], list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
         for proj in net.projections:
             if proj.plasticity is not None:
                 continue
             pre, post, w, d = proj.synapses(sizes)
-            group, gpre, gpost = self._global(proj, pre, post)
-            side = "sources" if group is self._sources else "neurons"
-            parts.setdefault((side, "in_i" if proj.sign < 0 else "in_e"), []).append((proj.name, gpre, gpost, w, d))
+            source, dest, gpre, gpost = self._global(proj, pre, post)
+            key = (source.name, dest.name, "in_i" if proj.sign < 0 else "in_e")
+            parts.setdefault(key, []).append((proj.name, gpre, gpost, w, d))
+        by_name = {g.name: g for g in self._groups}
         objects = []
         dt_q = self.dt * b2.ms
-        for (side, target), items in sorted(parts.items()):
-            source = self._sources if side == "sources" else self._neurons
-            syn = b2.Synapses(source, self._neurons, "w : 1 (constant)", on_pre=f"{target}_post += w", name=f"nh_static_{side}_{target}", **common)
-            pre = np.concatenate([it[1] for it in items])
-            post = np.concatenate([it[2] for it in items])
-            syn.connect(i=pre, j=post)
+        for (src_name, dst_name, target), items in sorted(parts.items()):
+            syn = b2.Synapses(
+                by_name[src_name], by_name[dst_name], "w : 1 (constant)", on_pre=f"{target}_post += w",
+                name=f"static_{src_name}_{dst_name}_{target}", **common,
+            )
+            syn.connect(i=np.concatenate([it[1] for it in items]), j=np.concatenate([it[2] for it in items]))
             syn.w = np.concatenate([it[3] for it in items])
             syn.delay = (np.concatenate([it[4] for it in items]) - 1) * dt_q
             start = 0
@@ -265,7 +240,7 @@ class Brian2Simulation(Simulation):
 
     def _plastic_synapses(self, k: int, proj: Any, common: Mapping[str, Any]) -> Any:
         pre, post, w, _ = proj.synapses(self.net.sizes)
-        source, gpre, gpost = self._global(proj, pre, post)
+        source, dest, gpre, gpost = self._global(proj, pre, post)
         target = "in_i" if proj.sign < 0 else "in_e"
         dt_q = self.dt * b2.ms
         c = stdp_constants(proj.plasticity, self.dt)
@@ -282,7 +257,7 @@ class Brian2Simulation(Simulation):
         }
         syn = b2.Synapses(
             source,
-            self._neurons,
+            dest,
             _STDP_MODEL,
             on_pre=_STDP_ON_PRE.format(target=target),
             on_post=_STDP_ON_POST,
@@ -310,15 +285,18 @@ class Brian2Simulation(Simulation):
         pop = self.net.population(population)
         if pop.is_source:
             raise InputError(f"state: {population!r} is a spike source and has no state")
+        group = self._group_of[population]
         s = slice(self._offset[pop.name], self._offset[pop.name] + pop.size)
-        return {name: np.array(getattr(self._neurons, name)[:], dtype=np.float64)[s] for name in ("v", "i_e", "i_i")}
+        recordable = NEURON_KERNELS[type(pop.model)].recordable
+        return {name: np.array(getattr(group, name)[:], dtype=np.float64)[s] for name in recordable}
 
     # ------------------------------------------------------------------ running
     def run(self, steps: int, inputs: Mapping[str, Any] | None = None) -> RunResult:
         steps = self._check_steps(steps)
         checked = check_inputs(self.net, inputs, steps, None)
-        if self._sources is not None:
-            arr = np.zeros((steps, len(self._sources)), dtype=bool)
+        if self.net.sources:
+            group = self._group_of[self.net.sources[0].name]
+            arr = np.zeros((steps, len(group)), dtype=bool)
             for pop in self.net.sources:
                 cols = slice(self._offset[pop.name], self._offset[pop.name] + pop.size)
                 if pop.name in checked:
@@ -327,35 +305,33 @@ class Brian2Simulation(Simulation):
                 if fixed is not None:
                     arr[:, cols] |= fixed
             k, i = np.nonzero(arr)
-            self._sources.set_spikes(i, (k + self.t) * self.dt * b2.ms)
-        n_state_before = self._state_mon.t[:].size if self._state_mon is not None else 0
+            group.set_spikes(i, (k + self.t) * self.dt * b2.ms)
+        n_before = {name: mon.t[:].size for name, (mon, _) in self._state_mon.items()}
         if steps:
             with _exact_compilation():
                 self._network.run(steps * self.dt * b2.ms, namespace={})
         result = RunResult(self.t, steps, self.dt)
         dense: dict[str, np.ndarray] = {}
-        for side, mon in self._monitors.items():
-            seen = self._spikes_seen[side]
+        for name, mon in self._monitors.items():
+            seen = self._spikes_seen[name]
             idx = np.asarray(mon.i[:])[seen:]
             ts = np.asarray(mon.t_[:])[seen:]
-            self._spikes_seen[side] = seen + idx.size
+            self._spikes_seen[name] = seen + idx.size
             arr = np.zeros((steps, len(mon.source)), dtype=bool)
             arr[np.rint(ts / (self.dt * 1e-3)).astype(np.int64) - self.t, idx] = True
-            dense[side] = arr
+            dense[name] = arr
         for pop in self.net.populations:
+            group = self._group_of[pop.name]
+            cols = slice(self._offset[pop.name], self._offset[pop.name] + pop.size)
             if "spikes" in pop.record:
-                arr = dense["sources" if pop.is_source else "neurons"]
-                result.spikes[pop.name] = arr[:, self._offset[pop.name] : self._offset[pop.name] + pop.size]
-        if self._state_mon is not None:
-            row_of = {int(r): k for k, r in enumerate(self._state_rows)}
-            for pop in self.net.neurons:
-                wanted = [v for v in pop.record if v != "spikes"]
-                if not wanted:
-                    continue
-                rows = [row_of[self._offset[pop.name] + j] for j in range(pop.size)]
-                result.states[pop.name] = {
-                    var: np.asarray(getattr(self._state_mon, var)[rows, n_state_before:], dtype=np.float64).T.copy() for var in wanted
-                }
+                result.spikes[pop.name] = dense[group.name][:, cols]
+            wanted = [v for v in pop.record if v != "spikes"]
+            if wanted:
+                mon, rows = self._state_mon[group.name]
+                row_of = {int(r): k for k, r in enumerate(rows)}
+                sel = [row_of[r] for r in range(cols.start, cols.stop)]
+                start = n_before[group.name]
+                result.states[pop.name] = {var: np.asarray(getattr(mon, var)[sel, start:], dtype=np.float64).T.copy() for var in wanted}
         self.t += steps
         return result
 

@@ -4,23 +4,33 @@ Following Norse's conventions, :func:`network_step` is a function of
 ``(t, source spikes, state, parameters)`` returning ``(spikes, new state)``;
 :class:`TorchNetwork` is a thin ``nn.Module`` that holds the parameters as buffers.
 
-All neurons of all LIF populations form one state vector (sources form another), so a
-step is one LIF kernel call plus one matrix product per (delay, receptor) group, whatever
-the number of populations. A leading batch dimension ``B`` runs independent instances.
+All neurons form one vector (sources form another), ordered by neuron model so that each
+model's neurons are one contiguous *segment*; a step is one kernel call per model plus one
+matrix product per (delay, receptor) group, whatever the number of populations. A leading
+batch dimension ``B`` runs independent instances.
 Why not Norse's own LIF cell: it integrates with forward Euler and fires on ``v > th``;
 the hardware semantics here need exact integration, ``v >= th`` and a refractory counter.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
-from neurohop.kernels.lif import LIFConstants, LIFState, lif_step
+from neurohop.kernels import NeuronKernel
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
 
-__all__ = ["StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+__all__ = ["Segment", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+
+
+class Segment(NamedTuple):
+    """The neurons of one model: a contiguous range of the neuron vector."""
+
+    start: int
+    stop: int
+    kernel: NeuronKernel
+    constants: Any  #: the kernel's constants as tensors
 
 
 class StaticGroup(NamedTuple):
@@ -46,14 +56,14 @@ class PlasticBlock(NamedTuple):
 
 
 class NetworkParams(NamedTuple):
-    lif: LIFConstants
+    segments: tuple[Segment, ...]
     static: tuple[StaticGroup, ...]
     plastic: tuple[PlasticBlock, ...]
     n_slots: int  #: ring-buffer length = max delay + 1
 
 
 class NetworkState(NamedTuple):
-    lif: LIFState  #: [B, n_neurons]
+    neurons: tuple[Any, ...]  #: one kernel state per segment, arrays [B, segment size]
     buf_e: tuple[torch.Tensor, ...]  #: ring buffer of arriving excitatory weight sums, n_slots x [B, n_neurons]
     buf_i: tuple[torch.Tensor, ...]
     plastic: tuple[STDPState, ...]
@@ -92,7 +102,12 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
     buf_e = state.buf_e[:slot] + (zero,) + state.buf_e[slot + 1 :]
     buf_i = state.buf_i[:slot] + (zero,) + state.buf_i[slot + 1 :]
 
-    spikes, lif = lif_step(state.lif, in_e, in_i, p.lif, torch.where)
+    parts, neurons = [], []
+    for seg, seg_state in zip(p.segments, state.neurons):
+        spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
+        parts.append(spk)
+        neurons.append(seg_state)
+    spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
     emitted = torch.cat([sources, spikes.to(sources.dtype)], dim=1)
 
     for group in p.static:
@@ -120,7 +135,7 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
         plastic.append(syn)
         history.append(hist[1:] + (spikes[:, block.post_start : block.post_stop],))
 
-    return spikes, NetworkState(lif, buf_e, buf_i, tuple(plastic), tuple(history))
+    return spikes, NetworkState(tuple(neurons), buf_e, buf_i, tuple(plastic), tuple(history))
 
 
 class TorchNetwork(torch.nn.Module):

@@ -10,23 +10,19 @@ SpiNNaker recordings) exactly. ``torch.float32`` is faster; its agreement is mea
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from neurohop.backends.base import RunResult, Simulation, check_inputs
-from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork
+from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, Segment, StaticGroup, TorchNetwork
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants
+from neurohop.kernels import NEURON_KERNELS
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants
 from neurohop.model.network import Network, Population
-from neurohop.model.neurons import LIF, NeuronModel, SpikeSource
 
-__all__ = ["TorchSimulation", "build_torch", "NEURON_BUILDERS"]
-
-#: Neuron models this backend compiles, with the function giving their constants.
-NEURON_BUILDERS: dict[type[NeuronModel], Callable[..., Any]] = {LIF: lif_constants, SpikeSource: lambda *a: None}
+__all__ = ["TorchSimulation", "build_torch"]
 
 _SPARSE_MIN_ENTRIES = 1 << 22  # dense matrices below this many entries are always dense
 _SPARSE_MAX_DENSITY = 0.05
@@ -58,12 +54,10 @@ class TorchSimulation(Simulation):
 
     def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64") -> None:
         super().__init__(net, dt, batch)
-        for pop in net.populations:
-            if type(pop.model) not in NEURON_BUILDERS:
-                raise BuildError(
-                    f"torch: cannot build population {pop.name!r}: neuron model {type(pop.model).__name__} is not supported; "
-                    f"supported: {[c.__name__ for c in NEURON_BUILDERS]}"
-                )
+        try:
+            by_model = neuron_order(net)
+        except BuildError as exc:
+            raise BuildError(f"torch: {exc}") from None
         self.device = _resolve_device(device)
         self.dtype = _resolve_dtype(dtype)
         self._B = 1 if batch is None else self.batch
@@ -76,17 +70,23 @@ class TorchSimulation(Simulation):
             self._src_offset[pop.name] = n_src
             n_src += pop.size
         n_nrn = 0
-        for pop in net.neurons:
-            self._nrn_offset[pop.name] = n_nrn
-            n_nrn += pop.size
+        segments, initial = [], []
+        for pops in by_model:
+            kernel = NEURON_KERNELS[type(pops[0].model)]
+            start = n_nrn
+            for pop in pops:
+                self._nrn_offset[pop.name] = n_nrn
+                n_nrn += pop.size
+            models = [(p.model, p.size) for p in pops]
+            consts = kernel.constants(models, self.dt)
+            segments.append(Segment(start, n_nrn, kernel, type(consts)(*[self._tensor(a) for a in consts])))
+            initial.append(kernel.initial(models))
+        self._initial = initial
         self.n_sources, self.n_neurons = n_src, n_nrn
         n_all = n_src + n_nrn
 
         def all_index(name: str) -> int:
             return self._src_offset[name] if name in self._src_offset else n_src + self._nrn_offset[name]
-
-        lif = lif_constants([(p.model, p.size) for p in net.neurons], self.dt)
-        lif_t = LIFConstants(*[torch.as_tensor(a, device=self.device, dtype=torch.int64 if a.dtype == np.int64 else self.dtype) for a in lif])
 
         static: dict[tuple[int, bool], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         plastic: list[PlasticBlock] = []
@@ -136,17 +136,21 @@ class TorchSimulation(Simulation):
                 np.add.at(dense, (rows, cols), vals)
                 mat = torch.as_tensor(dense, device=self.device, dtype=self.dtype)
             groups.append(StaticGroup(delay, inhibitory, mat, sparse))
-        self.params = NetworkParams(lif_t, tuple(groups), tuple(plastic), max_delay + 1)
+        self.params = NetworkParams(tuple(segments), tuple(groups), tuple(plastic), max_delay + 1)
         self.module = TorchNetwork(self.params)
-        self._v_start = torch.as_tensor(np.concatenate([np.full(p.size, p.model.v_start) for p in net.neurons]) if net.neurons else np.zeros(0), device=self.device, dtype=self.dtype)
         self.reset()
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A NumPy array on the device: integers as int64, floats in the simulation dtype."""
+        kind = torch.int64 if np.issubdtype(array.dtype, np.integer) else torch.bool if array.dtype == bool else self.dtype
+        return torch.as_tensor(array, device=self.device, dtype=kind)
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         """Return to step 0 with the initial state (initial weights, empty buffers)."""
         B, N, dev, dt = self._B, self.n_neurons, self.device, self.dtype
         zeros = lambda *shape: torch.zeros(*shape, device=dev, dtype=dt)  # noqa: E731
-        lif = LIFState(self._v_start.expand(B, N).clone(), zeros(B, N), zeros(B, N), torch.zeros(B, N, device=dev, dtype=torch.int64))
+        neurons = tuple(type(init)(*[self._tensor(a).expand(B, -1).clone() for a in init]) for init in self._initial)
         plastic, history = [], []
         for block, init in zip(self.params.plastic, self._plastic_init):
             P, Q = init.shape
@@ -155,13 +159,21 @@ class TorchSimulation(Simulation):
             plastic.append(STDPState(w, zeros(B, P), never(P), zeros(B, Q), never(Q)))
             history.append(tuple(torch.zeros(B, Q, device=dev, dtype=torch.bool) for _ in range(block.delay)))
         n = self.params.n_slots
-        self._state = NetworkState(lif, tuple(zeros(B, N) for _ in range(n)), tuple(zeros(B, N) for _ in range(n)), tuple(plastic), tuple(history))
+        self._state = NetworkState(neurons, tuple(zeros(B, N) for _ in range(n)), tuple(zeros(B, N) for _ in range(n)), tuple(plastic), tuple(history))
         self.t = 0
+
+    def _segment_of(self, pop: Population) -> tuple[int, slice]:
+        o = self._nrn_offset[pop.name]
+        for k, seg in enumerate(self.params.segments):
+            if seg.start <= o < seg.stop:
+                return k, slice(o - seg.start, o - seg.start + pop.size)
+        raise InputError(f"state: population {pop.name!r} has no state")  # unreachable for built networks
 
     def state(self, population: str) -> dict[str, np.ndarray]:
         pop = self._lif_population(population)
-        s = slice(self._nrn_offset[pop.name], self._nrn_offset[pop.name] + pop.size)
-        return {name: self._out(getattr(self._state.lif, name)[:, s]) for name in ("v", "i_e", "i_i")}
+        k, s = self._segment_of(pop)
+        seg_state = self._state.neurons[k]
+        return {name: self._out(getattr(seg_state, name)[:, s]) for name in self.params.segments[k].kernel.recordable}
 
     def weights(self, projection: str) -> np.ndarray:
         proj = self.net.projection(projection)
@@ -203,19 +215,17 @@ class TorchSimulation(Simulation):
         steps = self._check_steps(steps)
         src = self._source_tensor(steps, inputs)
         recorded = [p for p in self.net.populations if p.record]
+        watched = [(p, *self._segment_of(p)) for p in self.net.neurons if any(v != "spikes" for v in p.record)]
         spikes_rec: list[torch.Tensor] = []
         states_rec: dict[str, list[torch.Tensor]] = {}
         state = self._state
         for k in range(steps):
             spikes, state = self.module(self.t + k, src[k], state)
             spikes_rec.append(spikes)
-            for pop in recorded:
-                if pop.is_source:
-                    continue
-                o = self._nrn_offset[pop.name]
+            for pop, seg, cols in watched:
                 for var in pop.record:
                     if var != "spikes":
-                        states_rec.setdefault(f"{pop.name}\0{var}", []).append(getattr(state.lif, var)[:, o : o + pop.size])
+                        states_rec.setdefault(f"{pop.name}\0{var}", []).append(getattr(state.neurons[seg], var)[:, cols])
         self._state = state
         result = RunResult(self.t, steps, self.dt)
         nrn = torch.stack(spikes_rec).cpu().numpy() if steps else np.zeros((0, self._B, self.n_neurons), dtype=bool)
