@@ -83,7 +83,13 @@ class FixedSimulation(Simulation):
             if fixed is not None:
                 arr |= fixed[:, None, :]
             feed[pop.name] = arr
-        watch = {p.name: [v for v in p.record if v != "spikes"] for p in self.net.neurons if any(v != "spikes" for v in p.record)}
+        # state variables the target has (a LIF run on loihi has u and v, not i_e / i_i)
+        watch = {}
+        for p in self.net.neurons:
+            have = self.sim.state_variables(p.name)
+            wanted = [v for v in p.record if v != "spikes" and v in have]
+            if wanted:
+                watch[p.name] = wanted
         spikes, states = self.sim.run(steps, feed, watch)
         result = RunResult(self.t, steps, self.dt)
         squeeze = (lambda a: a[:, 0]) if self.batch is None else (lambda a: a)  # noqa: E731
@@ -91,8 +97,8 @@ class FixedSimulation(Simulation):
             if "spikes" in pop.record:
                 result.spikes[pop.name] = squeeze(spikes[pop.name])
         for name, variables in states.items():
-            units = self.program.population(name).units
-            result.states[name] = {v: squeeze(arr) * units.get(v, 1.0) for v, arr in variables.items()}
+            pop = self.program.population(name)
+            result.states[name] = {v: pop.to_model(v, squeeze(arr)) for v, arr in variables.items()}
         self.t += steps
         return result
 
@@ -103,8 +109,8 @@ class FixedSimulation(Simulation):
         pop = self.net.population(population)
         if pop.is_source:
             raise InputError(f"state: {population!r} is a spike source and has no state")
-        units = self.program.population(population).units
-        return {k: v * units.get(k, 1.0) for k, v in self.sim.raw_state(population).items()}
+        prog = self.program.population(population)
+        return {k: prog.to_model(k, v) for k, v in self.sim.raw_state(population).items()}
 
     def raw_state(self, population: str) -> dict[str, np.ndarray]:
         """The integer state of a neuron population (target units)."""

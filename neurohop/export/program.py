@@ -38,6 +38,8 @@ class PopulationProgram:
         Per-population integer parameters.
     units : dict of str -> float
         Model units per integer unit of each state variable (``v`` etc.), for reporting.
+    offsets : dict of str -> float
+        Model value of integer 0 (``model = int * unit + offset``; e.g. a shifted rest).
     """
 
     name: str
@@ -46,6 +48,11 @@ class PopulationProgram:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     scalars: dict[str, Any] = field(default_factory=dict)
     units: dict[str, float] = field(default_factory=dict)
+    offsets: dict[str, float] = field(default_factory=dict)
+
+    def to_model(self, variable: str, values: np.ndarray) -> np.ndarray:
+        """Integer state values in the float model's units."""
+        return values * self.units.get(variable, 1.0) + self.offsets.get(variable, 0.0)
 
     @property
     def is_source(self) -> bool:

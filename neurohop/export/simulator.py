@@ -108,6 +108,12 @@ class IntegerSimulator:
         """Return to a :meth:`snapshot` (which stays reusable)."""
         self.__dict__.update(copy.deepcopy(snap))
 
+    def state_variables(self, population: str) -> tuple[str, ...]:
+        """Names of the integer state variables of a neuron population."""
+        if population not in self.state:
+            return ()
+        return tuple(k for k in self.state[population]._fields if k != "refrac")
+
     def raw_state(self, population: str) -> dict[str, np.ndarray]:
         """Integer state variables of a neuron population (``[n]`` or ``[B, n]``)."""
         if population not in self.state:

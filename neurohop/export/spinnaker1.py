@@ -429,3 +429,51 @@ class SpiNNakerSimulator(IntegerSimulator):
 
 #: The simulator class of this arithmetic (used by neurohop.export.backend).
 SIMULATOR = SpiNNakerSimulator
+
+
+def validate(program: Program, where: str) -> None:
+    """Check a spinnaker1 program read from a bundle; errors name ``where`` and the key."""
+    from neurohop.errors import ModelFileError
+
+    tgt = program.target
+    need_pop = ("v_init", "v_rest", "v_reset", "v_thresh", "i_offset", "r_membrane", "exp_tc", "decay_e", "init_e", "decay_i", "init_i", "t_refract")
+    max_shift = tgt.number("max_ring_buffer_shift")
+    for pop in program.populations:
+        if pop.is_source:
+            continue
+        if pop.model != "lif":
+            raise ModelFileError(f"{where}: populations/{pop.name}: model {pop.model!r} is not run by spinnaker1 (expected 'lif')")
+        for key in need_pop:
+            if key not in pop.params:
+                raise ModelFileError(f"{where}: missing array populations/{pop.name}/{key}")
+        for key in ("shift_e", "shift_i"):
+            s = pop.scalars.get(key)
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= max_shift:
+                raise ModelFileError(f"{where}: populations/{pop.name}: scalar {key}: expected an integer in 0..{max_shift} (got {s!r})")
+    sizes = {p.name: p.size for p in program.populations}
+    max_delay = tgt.limit("max_delay_steps") or 1 << 30
+    for proj in program.projections:
+        key = f"projections/{proj.name}"
+        for name in ("pre", "post", "weight", "delay"):
+            if name not in proj.arrays:
+                raise ModelFileError(f"{where}: missing array {key}/{name}")
+        n = proj.arrays["pre"].shape
+        for name in ("post", "weight", "delay"):
+            if proj.arrays[name].shape != n:
+                raise ModelFileError(f"{where}: {key}/{name}: expected one value per synapse, shape {list(n)} (got {list(proj.arrays[name].shape)})")
+        for side, (lo, hi), total in (("pre", proj.pre_slice, sizes[proj.pre]), ("post", proj.post_slice, sizes[proj.post])):
+            idx = proj.arrays[side]
+            if not 0 <= lo < hi <= total or (idx.size and (idx.min() < lo or idx.max() >= hi)):
+                raise ModelFileError(f"{where}: {key}/{side}: indices must lie in the slice [{lo}, {hi}) of a population of {total}")
+        d = proj.arrays["delay"]
+        if d.size and (d.min() < 1 or d.max() > max_delay):
+            raise ModelFileError(f"{where}: {key}/delay: expected delays in 1..{max_delay} (got {int(d.min())}..{int(d.max())})")
+        if proj.plastic:
+            for name in ("lut_plus", "lut_minus"):
+                if name not in proj.arrays:
+                    raise ModelFileError(f"{where}: missing array {key}/{name} of a plastic projection")
+            for name in ("a_plus", "a_minus", "w_min", "w_max"):
+                if not isinstance(proj.scalars.get(name), int):
+                    raise ModelFileError(f"{where}: {key}: scalar {name}: expected an integer (got {proj.scalars.get(name)!r})")
+            if d.size and d.min() != d.max():
+                raise ModelFileError(f"{where}: {key}/delay: a plastic projection takes one delay")
