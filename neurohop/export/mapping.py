@@ -161,21 +161,35 @@ def map_program(program: Program, rate_hz: float | None = None, rates: Mapping[s
         rate_of[offsets[pop.name] : offsets[pop.name] + pop.size] = rates.get(pop.name, rate)
     report = MappingReport(name, limits={k: L.get(k) for k in sorted(L)})
     core_id = 0
-    for pop in program.populations:
-        if pop.is_source:
+    groups: list[tuple[str, int, list[tuple[str, np.ndarray, np.ndarray, bool]], int]] = []
+    if L.get("populations_share_cores"):
+        # all neurons form one sequence that fills cores in order
+        merged: list[tuple[str, np.ndarray, np.ndarray, bool]] = []
+        start = 0
+        for pop in program.populations:
+            if pop.is_source:
+                continue
+            merged += [(pn, pre, post + start, pl) for pn, pre, post, pl in incoming[pop.name]]
+            start += pop.size
+        groups.append(("+".join(p.name for p in program.populations if not p.is_source), start, merged, -1))
+    else:
+        for pop in program.populations:
+            if not pop.is_source:
+                groups.append((pop.name, pop.size, incoming[pop.name], offsets[pop.name]))
+    for gname, gsize, syn, goff in groups:
+        if gsize == 0:
             continue
-        syn = incoming[pop.name]
         if max_fan is not None:
-            fan = np.zeros(pop.size, dtype=np.int64)
+            fan = np.zeros(gsize, dtype=np.int64)
             for _, _, post, _ in syn:
                 np.add.at(fan, post, 1)
             if fan.size and fan.max() > max_fan:
                 j = int(fan.argmax())
-                raise CapacityError(f"{name}: population {pop.name!r}: neuron {j} has a fan-in of {int(fan[j])} synapses, over the limit of {max_fan} ({tgt.path}: limits.max_fan_in)")
-        k = min(per_core, pop.size) if per_core else pop.size
+                raise CapacityError(f"{name}: {gname!r}: neuron {j} has a fan-in of {int(fan[j])} synapses, over the limit of {max_fan} ({tgt.path}: limits.max_fan_in)")
+        k = min(per_core, gsize) if per_core else gsize
         while True:
             problems = []
-            chunks = [(s, min(s + k, pop.size)) for s in range(0, pop.size, k)]
+            chunks = [(s, min(s + k, gsize)) for s in range(0, gsize, k)]
             costs = [_chunk_cost(L, syn, s, e) for s, e in chunks]
             for (s, e), c in zip(chunks, costs):
                 if "synapse_memory_bits_per_core" in L and c["memory"] is not None and c["memory"] > L["synapse_memory_bits_per_core"]:
@@ -187,18 +201,19 @@ def map_program(program: Program, rate_hz: float | None = None, rates: Mapping[s
             if not problems:
                 break
             if k == 1:
-                raise CapacityError(f"{name}: population {pop.name!r}: a single neuron does not fit one core: {problems[0]} ({tgt.path})")
+                raise CapacityError(f"{name}: {gname!r}: a single neuron does not fit one core: {problems[0]} ({tgt.path})")
             k = max(1, k // 2)
         for (s, e), c in zip(chunks, costs):
             events = 0.0
             for _, pre, post, _ in syn:
                 sel = (post >= s) & (post < e)
                 events += float(rate_of[pre[sel]].sum())
+            out_rate = float(rate_of[goff + s : goff + e].sum()) if goff >= 0 else rate * (e - s)
             report.cores.append({
-                "core": core_id, "chip": 0, "kind": "neurons", "population": pop.name, "neurons": [s, e],
+                "core": core_id, "chip": 0, "kind": "neurons", "population": gname, "neurons": [s, e],
                 "synapses": c["synapses"], "memory": c["memory"], "memory_unit": c["memory_unit"],
                 "fan_in_axons": c["fan_in_axons"], "max_fan_in": c["max_fan_in"],
-                "synaptic_events_per_s": events, "output_spikes_per_s": float(rate_of[offsets[pop.name] + s : offsets[pop.name] + e].sum()),
+                "synaptic_events_per_s": events, "output_spikes_per_s": out_rate,
             })
             core_id += 1
     neuron_cores = core_id

@@ -26,9 +26,10 @@ are in seconds, neurohop's in ms):
   (+1 for a self-loop). A cycle of several neurons needs Delay nodes (at least one step
   per connection on it). ``v_leak`` acts from neurohop step 0, i.e. also during the first
   ``L`` steps.
-* An ``Affine`` bias is a constant input current: it becomes a one-neuron population that
-  fires every step, connected with the bias as weights and a delay of ``L`` of the target,
-  so it enters the current from the target's first step on the graph's clock.
+* An ``Affine`` bias is a constant input current: it becomes a one-neuron population (an
+  integrator started below threshold, reset to 0) that fires every step from step
+  ``L - 1`` of its target on, connected with the bias as weights over one step, so it enters
+  the current from the target's first step on the graph's clock.
 * Norse 1.1.0's ``to_nir`` writes time constants multiplied by ``dt`` and no ``w_in`` for
   its jump synapse; ``convention="norse-1.1"`` undoes that (``tau = written / dt``,
   ``w_in = tau_syn / dt``).
@@ -438,7 +439,7 @@ def from_nir(graph: Any, dt: float | None = None, convention: str = "nir", name:
     if isinstance(graph, (str, os.PathLike)):
         source = str(graph)
         try:
-            graph = nir.read(str(graph))
+            graph = nir.read(str(graph), type_check=False)  # shapes are checked below, edge by edge
         except Exception as exc:  # h5py/KeyError/... : the file is not a readable NIR graph
             raise NIRConversionError(f"{source}: cannot read a NIR graph: {type(exc).__name__}: {exc}") from None
     if convention not in CONVENTIONS:
@@ -633,15 +634,16 @@ def from_nir(graph: Any, dt: float | None = None, convention: str = "nir", name:
                 projs.append(Projection(pname, pre, post, FromList(p_, q), part[q, p_], delay, receptor))
         bias = gains[c["post"]] * c["b"]
         if np.any(bias):
+            # a constant input current: a neuron that fires every step from step L(post) - 1 on
+            # (an integrator starting below threshold, reset to 0), over a delay of one step
             bname = _ident(f"{label}_bias", taken)
-            pops.append(Population(bname, 1, CubaLIF(tau_syn=dt, tau_mem=dt, v_th=0.5, v_reset=0.0, bias=1.0)))
-            # the bias reaches the neuron from its first step on the graph's clock
-            b_delay = max(1, latency[c["post"]])
+            first = max(latency[c["post"]], 1) - 1
+            pops.append(Population(bname, 1, CubaLIF(tau_syn=dt, tau_mem=math.inf, v_th=0.5, v_reset=0.0, bias=1.0, v_init=0.25 - first)))
             for sign, receptor in ((1, "excitatory"), (-1, "inhibitory")):
                 part = np.where(sign * bias > 0, sign * bias, 0.0)
                 if part.any():
                     nz = np.nonzero(part)[0]
-                    projs.append(Projection(_ident(f"{bname}_{receptor[:3]}", taken), bname, post, FromList(np.zeros(nz.size, np.int64), nz), part[nz], b_delay, receptor))
+                    projs.append(Projection(_ident(f"{bname}_{receptor[:3]}", taken), bname, post, FromList(np.zeros(nz.size, np.int64), nz), part[nz], 1, receptor))
     # the written network's order of populations and projections (float sums follow it)
     rank = {name_: i for i, name_ in enumerate(gmeta.get("populations", []))}
     pops.sort(key=lambda p: rank.get(p.name, len(rank)))
