@@ -105,7 +105,7 @@ def _demo(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     expected = _ideal([r.operation for r in results], C, K)
     print(f"CA3 content-addressable memory: C={C} memories x K={K} bits, backend {args.backend}, {steps} ms simulated in {wall:.2f} s")
-    print(f"{'t (ms)':>6}  {"operation -> answer from the output spikes":<80} {'ideal memory':<28} ok")
+    print(f"{'t (ms)':>6}  {'operation -> answer from the output spikes':<80} {'ideal memory':<28} ok")
     ok_all = True
     for r, want in zip(results, expected):
         ok = _matches(r, want)
