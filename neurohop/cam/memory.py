@@ -119,11 +119,21 @@ class ContentAddressableMemory:
         Torch device (torch backend only).
     model : str or path
         The model file (default: the project's ``models/ca3_cam.yaml``).
+    extra_spacing : int
+        Steps added to the protocol's minimum spacing after every operation (default 0:
+        operations at the minimum legal spacing). Consecutive learns at the minimum spacing
+        interfere through the content -> cue synapses; ``benchmarks/bench_cam.py`` measures
+        recall quality against the spacing.
     **options
         Passed to the backend (``dtype``, ``target``, ...).
     """
 
-    def __init__(self, cue_size: int, content_size: int, backend: str = "torch", device: str = "cpu", model: str = "ca3_cam", **options: Any) -> None:
+    def __init__(
+        self, cue_size: int, content_size: int, backend: str = "torch", device: str = "cpu", model: str = "ca3_cam", extra_spacing: int = 0, **options: Any
+    ) -> None:
+        if isinstance(extra_spacing, bool) or not isinstance(extra_spacing, (int, np.integer)) or extra_spacing < 0:
+            raise InputError(f"ContentAddressableMemory: extra_spacing: expected an integer >= 0 (got {extra_spacing!r})")
+        self.extra_spacing = int(extra_spacing)
         for name, value in (("cue_size", cue_size), ("content_size", content_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"ContentAddressableMemory: {name}: expected an integer >= 1 (got {value!r})")
@@ -184,7 +194,7 @@ class ContentAddressableMemory:
             snap = self.sim.snapshot()
             parts.append(self.sim.run(extra))
             self.sim.restore(snap)
-        self._earliest = at + timing.spacing_steps
+        self._earliest = at + timing.spacing_steps + self.extra_spacing
         record = RunResult.concatenate(parts)
         result = self._decode(op, record)
         self.results.append(result)
@@ -245,7 +255,7 @@ class ContentAddressableMemory:
         op = self._validate_static(op)
         at = self._earliest if op.at is None else int(op.at)
         if at < self._earliest:
-            raise InputError(f"{op.kind}: at: the earliest legal step is {self._earliest} after the previous operation (got {at})")
+            raise InputError(f"{op.kind}: at: the earliest step allowed after the previous operation is {self._earliest} (got {at})")
         return Operation(op.kind, op.cue, op.content, at)
 
     def _decode(self, op: Operation, record: RunResult) -> OperationResult:

@@ -188,6 +188,13 @@ class Brian2Simulation(Simulation):
             objects.append(syn)
         self._network = b2.Network(*objects, name="nh_network")
         self._network.schedule = list(SCHEDULE)
+        # the objects belong to this network (as after a first run): Brian2 would otherwise
+        # log a warning for each one when a simulation is discarded before it ever ran
+        pending = list(objects)
+        while pending:
+            obj = pending.pop()
+            obj._network = self._network.id
+            pending.extend(obj.contained_objects)
 
     # ------------------------------------------------------------------ building
     def _global(self, proj: Any, pre: np.ndarray, post: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
