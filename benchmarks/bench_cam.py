@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 import neurohop  # noqa: E402
 from neurohop.backends.base import spike_array  # noqa: E402
 from neurohop.cam import ContentAddressableMemory, Operation, bits_to_vector  # noqa: E402
-from neurohop.cam.cli import _ideal, _matches  # noqa: E402
+from neurohop.cam.reference import ideal_answers, matches  # noqa: E402
 from neurohop.cam.replay import load_recording, replay  # noqa: E402
 from neurohop.model import load_model  # noqa: E402
+from neurohop.testing import random_operations  # noqa: E402
 
 DEFAULT_RECORDING = ROOT.parent / "shared" / "data" / "spinnaker_ca3_functional.json"
 
@@ -114,23 +115,12 @@ def batch_throughput(path: Path, batches: list[int], repeats: int, device: str) 
     return rows
 
 
-def random_ops(rng: np.random.Generator, C: int, K: int, n: int) -> list[Operation]:
-    ops = []
-    for _ in range(n):
-        kind = rng.choice(["learn", "recall_by_cue", "recall_by_content"], p=[0.4, 0.3, 0.3])
-        vec = (rng.random(K) < 0.3).astype(int)
-        vec[rng.integers(K)] = 1
-        cue = int(rng.integers(C))
-        ops.append(Operation(kind, None if kind == "recall_by_content" else cue, None if kind == "recall_by_cue" else tuple(vec.tolist())))
-    return ops
-
-
 def float32_agreement(seeds: int) -> dict:
     total = differing = 0
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         C, K = int(rng.integers(2, 10)), int(rng.integers(3, 16))
-        ops = random_ops(rng, C, K, 20)
+        ops = random_operations(rng, C, K, 20)
         a, b = ContentAddressableMemory(C, K), ContentAddressableMemory(C, K, dtype="float32")
         a.run_schedule(ops)
         b.run_schedule(ops)
@@ -159,9 +149,9 @@ def quality_vs_spacing(seeds: int, extras: list[int]) -> list[dict]:
                 ops.append(Operation("recall_by_content", None, bits_to_vector(sorted(set(rng.integers(0, K, int(rng.integers(1, 3))).tolist())), K)))
             mem = ContentAddressableMemory(C, K, extra_spacing=extra)
             res = mem.run_schedule(ops)
-            for r, e in zip(res, _ideal([r.operation for r in res], C, K)):
+            for r, e in zip(res, ideal_answers([r.operation for r in res], K)):
                 s = stats[r.operation.kind]
-                s[0] += _matches(r, e)
+                s[0] += matches(r, e)
                 s[1] += 1
         rows.append({"extra_spacing_steps": extra, **{k: {"ideal": a, "total": b, "share": round(a / b, 3)} for k, (a, b) in stats.items()}})
     return rows

@@ -51,41 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     rep.set_defaults(handler=_replay)
 
 
-def _ideal(operations: list[Any], cue_size: int, content_size: int) -> list[str]:
-    """What a perfect memory answers to each operation (for the demo's 'expected' column)."""
-    store: dict[int, tuple[int, ...]] = {}
-    out = []
-    for op in operations:
-        if op.kind == "learn":
-            old = store.get(op.cue, (0,) * content_size)
-            store[op.cue] = op.content
-            dropped = [i for i in range(content_size) if old[i] and not op.content[i]]
-            out.append("stored" + (f", forgetting {{{','.join(map(str, dropped))}}}" if dropped else ""))
-        elif op.kind == "recall_by_cue":
-            bits = store.get(op.cue, (0,) * content_size)
-            out.append("content {" + ",".join(str(i) for i, b in enumerate(bits) if b) + "}")
-        else:
-            cues = [c for c in sorted(store) if any(a and b for a, b in zip(store[c], op.content))]
-            out.append(f"cues {cues}")
-    return out
-
-
-def _matches(result: Any, expected: str) -> bool:
-    op = result.operation
-    if op.kind == "learn":
-        echo_ok = result.recalled_cues == (op.cue,) and all(result.recalled_content[i] for i, b in enumerate(op.content) if b)
-        want_forgotten = expected.partition("forgetting ")[2]
-        return echo_ok and ("{" + ",".join(map(str, result.forgotten)) + "}" if result.forgotten else "") == want_forgotten
-    if op.kind == "recall_by_cue":
-        return expected == "content {" + ",".join(map(str, result.content_bits)) + "}"
-    return expected == f"cues {list(result.recalled_cues)}"
-
-
 def _demo(args: argparse.Namespace) -> int:
     import time
 
     from neurohop.cam.memory import ContentAddressableMemory, Operation, bits_to_vector
     from neurohop.cam.plot import raster
+    from neurohop.cam.reference import ideal_answers, matches
     from neurohop.errors import ModelFileError
     from neurohop.model.io import read_model
 
@@ -103,14 +74,14 @@ def _demo(args: argparse.Namespace) -> int:
     mem = ContentAddressableMemory(C, K, backend=args.backend, model=args.model, **_backend_options(args))
     results = mem.run_schedule(ops, until=steps)
     wall = time.perf_counter() - start
-    expected = _ideal([r.operation for r in results], C, K)
+    expected = ideal_answers([r.operation for r in results], K)
     print(f"CA3 content-addressable memory: C={C} memories x K={K} bits, backend {args.backend}, {steps} ms simulated in {wall:.2f} s")
-    print(f"{'t (ms)':>6}  {'operation -> answer from the output spikes':<80} {'ideal memory':<28} ok")
+    print(f"{'t (ms)':>6}  {'operation -> answer from the output spikes':<88} {'ideal memory':<28} ok")
     ok_all = True
     for r, want in zip(results, expected):
-        ok = _matches(r, want)
+        ok = matches(r, want)
         ok_all &= ok
-        print(f"{r.operation.at:>6}  {r.describe():<80} {want:<28} {'yes' if ok else 'NO'}")
+        print(f"{r.operation.at:>6}  {r.describe():<88} {want.describe():<28} {'yes' if ok else 'NO'}")
     labels = []
     for r in results:
         op = r.operation

@@ -10,9 +10,10 @@ import pytest
 
 import neurohop
 from neurohop.cam import ContentAddressableMemory, Operation, bits_to_vector
-from neurohop.cam.cli import _ideal, _matches
+from neurohop.cam.reference import ideal_answers, matches
 from neurohop.cam.replay import replay
 from neurohop.errors import InputError, ModelFileError
+from neurohop.testing import random_operations
 
 
 def demo_ops(K: int = 10) -> list[Operation]:
@@ -40,7 +41,7 @@ def test_functional_test_answers(backend: tuple[str, dict]) -> None:
     assert res[6].forgotten == (5, 6)  # re-learning cue 3 drops 5 and 6: they flash once
     assert res[7].content_bits == (1, 3, 4, 8)
     assert res[8].recalled_cues == (4,)
-    assert all(_matches(r, e) for r, e in zip(res, _ideal([r.operation for r in res], 5, 10)))
+    assert all(matches(r, e) for r, e in zip(res, ideal_answers([r.operation for r in res], 10)))
     assert res[3].spikes.t_start == 30 and res[3].spikes.steps == 7
 
 
@@ -56,26 +57,11 @@ def test_operations_default_to_the_minimum_legal_spacing() -> None:
     assert [spaced.learn(0, [1, 0, 0, 0]).operation.at, spaced.recall_by_cue(0).operation.at, spaced.recall_by_cue(0).operation.at] == [0, 10, 19]
 
 
-def random_ops(rng: np.random.Generator, C: int, K: int, n: int) -> list[Operation]:
-    ops = []
-    for _ in range(n):
-        kind = rng.choice(["learn", "recall_by_cue", "recall_by_content"], p=[0.4, 0.3, 0.3])
-        vec = (rng.random(K) < 0.3).astype(int)
-        vec[rng.integers(K)] = 1
-        if kind == "learn":
-            ops.append(Operation("learn", int(rng.integers(C)), tuple(vec.tolist())))
-        elif kind == "recall_by_cue":
-            ops.append(Operation("recall_by_cue", int(rng.integers(C))))
-        else:
-            ops.append(Operation("recall_by_content", None, tuple(vec.tolist())))
-    return ops
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_random_operation_sequences_identical_on_both_backends(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     C, K = int(rng.integers(2, 8)), int(rng.integers(3, 12))
-    ops = random_ops(rng, C, K, 12)
+    ops = random_operations(rng, C, K, 12)
     a = ContentAddressableMemory(C, K, backend="torch")
     b = ContentAddressableMemory(C, K, backend="brian2", target="numpy")
     ra, rb = a.run_schedule(ops), b.run_schedule(ops)
@@ -90,7 +76,7 @@ def test_random_operation_sequences_identical_on_both_backends(seed: int) -> Non
 def test_look_ahead_does_not_change_the_future() -> None:
     """Operations run one by one (with look-ahead and roll-back) equal one uninterrupted run."""
     rng = np.random.default_rng(5)
-    ops = random_ops(rng, 4, 6, 10)
+    ops = random_operations(rng, 4, 6, 10)
     mem = ContentAddressableMemory(4, 6)
     mem.run_schedule(ops)
     total = mem.record()
@@ -114,8 +100,8 @@ def test_recall_is_exact_at_the_papers_spacing(seed: int) -> None:
     ops += [Operation("recall_by_cue", c) for c in range(C)]
     ops += [Operation("recall_by_content", None, bits_to_vector([b], K)) for b in range(K)]
     res = mem.run_schedule(ops)
-    expected = _ideal([r.operation for r in res], C, K)
-    wrong = [(r.describe(), e) for r, e in zip(res, expected) if not _matches(r, e)]
+    expected = ideal_answers([r.operation for r in res], K)
+    wrong = [(r.describe(), e) for r, e in zip(res, expected) if not matches(r, e)]
     assert not wrong
 
 
@@ -159,7 +145,7 @@ def test_replay_reads_sizes_and_inputs_from_the_file(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     C, K = 7, 12
     mem = ContentAddressableMemory(C, K)
-    mem.run_schedule(random_ops(rng, C, K, 14), until=None)
+    mem.run_schedule(random_operations(rng, C, K, 14), until=None)
     rec = mem.record()
     trains = lambda pop, a, b: [list(map(int, np.flatnonzero(rec.spikes[pop][:, i]))) for i in range(a, b)]  # noqa: E731
     doc = {
