@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # that feature area is not part of this installation
+            if exc.name and name.startswith(exc.name):  # that feature area is not installed
                 continue
             raise
         module.register(sub)

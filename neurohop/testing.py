@@ -12,7 +12,7 @@ from neurohop.model.network import Network, Population, Projection
 from neurohop.model.neurons import LIF, SpikeSource
 from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne
 
-__all__ = ["random_network", "random_inputs"]
+__all__ = ["random_network", "random_inputs", "random_operations"]
 
 
 def _grid(rng: np.random.Generator, lo: float, hi: float, step: float = 1 / 64) -> float:
@@ -88,3 +88,21 @@ def random_network(rng: np.random.Generator, n_sources: int = 2, n_populations: 
 def random_inputs(rng: np.random.Generator, net: Network, steps: int, rate: float = 0.15) -> dict[str, np.ndarray]:
     """Bernoulli spike trains ``[steps, n]`` for every source population of ``net``."""
     return {p.name: rng.random((steps, p.size)) < rate for p in net.sources}
+
+
+def random_operations(rng: np.random.Generator, cue_size: int, content_size: int, n: int, p_bit: float = 0.3) -> list:
+    """A random workload for the CA3 memory: learns (40%), recalls by cue (30%) and by content (30%).
+
+    Contents and fragments have each bit set with probability ``p_bit`` and at least one.
+    Operations carry no start step (the memory places them at the earliest legal one).
+    """
+    from neurohop.cam.memory import Operation
+
+    ops = []
+    for _ in range(n):
+        kind = str(rng.choice(["learn", "recall_by_cue", "recall_by_content"], p=[0.4, 0.3, 0.3]))
+        vec = (rng.random(content_size) < p_bit).astype(int)
+        vec[rng.integers(content_size)] = 1
+        cue = int(rng.integers(cue_size))
+        ops.append(Operation(kind, None if kind == "recall_by_content" else cue, None if kind == "recall_by_cue" else tuple(vec.tolist())))
+    return ops

@@ -204,7 +204,15 @@ class Simulation(abc.ABC):
 
     @abc.abstractmethod
     def state(self, population: str) -> dict[str, np.ndarray]:
-        """Current state variables of a LIF population (``v``, ``i_e``, ``i_i``)."""
+        """Current state variables of a simulated population (for LIF: ``v``, ``i_e``, ``i_i``)."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> Any:
+        """Capture the complete simulation state (time, neurons, synapses, queued spikes)."""
+
+    @abc.abstractmethod
+    def restore(self, snapshot: Any) -> None:
+        """Return to a state captured by :meth:`snapshot` of this same simulation."""
 
     def _check_steps(self, steps: int) -> int:
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:

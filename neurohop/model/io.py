@@ -32,7 +32,7 @@ from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, LIF, SpikeSource
 from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne, _parse_connector
 
-__all__ = ["ModelSpec", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
+__all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron_types", "plasticity", "populations", "projections", "record"}
@@ -159,7 +159,8 @@ def _neuron_from_spec(path: Path, where: str, spec: Mapping[str, Any], types: Ma
         raise _err(path, where, exc) from None
 
 
-def _ref(path: Path, where: str, ref: Any, names: Mapping[str, Any]) -> PopRef:
+def parse_ref(path: Path | str, where: str, ref: Any, names: Mapping[str, Any]) -> PopRef:
+    """Parse ``"pop"`` or ``"pop[a:b]"`` where ``a``/``b`` may be expressions in ``names``."""
     if not isinstance(ref, str):
         raise _err(path, where, f"expected 'population' or 'population[a:b]' (got {ref!r})")
     m = _REF_SLICE.match(ref)
@@ -232,8 +233,8 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
             projs.append(
                 Projection(
                     name=str(spec["name"]),
-                    pre=_ref(path, f"{where}.pre", spec["pre"], names),
-                    post=_ref(path, f"{where}.post", spec["post"], names),
+                    pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
+                    post=parse_ref(path, f"{where}.post", spec["post"], names),
                     connector=_parse_connector(spec["connector"]),
                     weight=evaluate(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
                     delay=evaluate(spec.get("delay", 1), names, f"{path}: {where}.delay"),

@@ -4,14 +4,16 @@ Brian2 runs the same discrete-time semantics as the torch backend (stated in
 :mod:`neurohop.kernels.lif` and :mod:`neurohop.kernels.stdp`), written as Brian2 abstract
 code: no ODE solver is involved. How the order of operations is obtained:
 
-* The network's schedule is ``synapses, groups, thresholds, resets, end``. A spike found
-  in ``thresholds`` at step t is pushed into its pathway at step t + 1, so a delay of d
-  steps is a Brian2 delay of ``(d - 1) * dt``: the weight lands in the ``in_e``/``in_i``
-  accumulators at step t + d, before the neurons are updated (``groups``).
+* Brian2's usual schedule (``groups, thresholds, synapses, resets, end``) is used. The
+  neuron update runs in ``groups`` and reads the ``in_e``/``in_i`` accumulators; synapses
+  add to them *after* it, for the next step. A spike found in ``thresholds`` at step t is
+  pushed in the same step, so a delay of d steps is a Brian2 delay of ``(d - 1) * dt``:
+  the weight lands at step t + d - 1 and is consumed by the update of step t + d. Spikes are
+  never left in flight between two ``run`` calls, so runs can be split anywhere.
 * The neuron update is a ``run_regularly`` operation in ``groups``; the synaptic decay is a
   second one in ``end``. Refractoriness is an integer counter.
-* STDP runs in the *arrival* frame: a pre spike is processed when it arrives (t + d), a
-  post spike reaches the synapse at t_post + 2d (Brian2 delay 2d - 1). All lags are then
+* STDP runs in the *arrival* frame: a pre spike is processed when its weight is delivered
+  (step t + d - 1), a post spike reaches the synapse at t_post + 2d - 1 (Brian2 delay 2d - 1). All lags are then
   those of the kernel, and the weight applied on arrival is the one the kernel delivers.
   Trace decays come from the same tables (TimedArrays indexed by whole steps).
 * Every arithmetic step is a separate statement, so code generation cannot regroup
@@ -44,7 +46,7 @@ b2 = require("brian2", "the brian2 backend")
 
 #: Flags for Brian2's C/C++ compilation: IEEE arithmetic, no fused multiply-add.
 EXACT_COMPILE_ARGS = ["-w", "-O2", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
-SCHEDULE = ["start", "synapses", "groups", "thresholds", "resets", "end"]
+SCHEDULE = ["start", "groups", "thresholds", "synapses", "resets", "end"]
 
 _STDP_MODEL = """
 w : 1
@@ -186,6 +188,13 @@ class Brian2Simulation(Simulation):
             objects.append(syn)
         self._network = b2.Network(*objects, name="nh_network")
         self._network.schedule = list(SCHEDULE)
+        # the objects belong to this network (as after a first run): Brian2 would otherwise
+        # log a warning for each one when a simulation is discarded before it ever ran
+        pending = list(objects)
+        while pending:
+            obj = pending.pop()
+            obj._network = self._network.id
+            pending.extend(obj.contained_objects)
 
     # ------------------------------------------------------------------ building
     def _global(self, proj: Any, pre: np.ndarray, post: np.ndarray) -> tuple[Any, Any, np.ndarray, np.ndarray]:
@@ -280,6 +289,18 @@ class Brian2Simulation(Simulation):
         self.net.projection(projection)
         syn, rows = self._synapses[projection]
         return np.array(syn.w[:], dtype=np.float64)[rows]
+
+    def snapshot(self) -> tuple[str, int, dict[str, int]]:
+        self._snapshots = getattr(self, "_snapshots", 0) + 1
+        name = f"nh_snapshot_{self._snapshots}"
+        self._network.store(name)
+        return name, self.t, dict(self._spikes_seen)
+
+    def restore(self, snapshot: tuple[str, int, dict[str, int]]) -> None:
+        name, t, seen = snapshot
+        self._network.restore(name)
+        self.t = t
+        self._spikes_seen = dict(seen)
 
     def state(self, population: str) -> dict[str, np.ndarray]:
         pop = self.net.population(population)

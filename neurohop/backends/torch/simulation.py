@@ -28,6 +28,16 @@ _SPARSE_MIN_ENTRIES = 1 << 22  # dense matrices below this many entries are alwa
 _SPARSE_MAX_DENSITY = 0.05
 
 
+def _clone(x: Any) -> Any:
+    """Deep copy of nested (named) tuples of tensors."""
+    if isinstance(x, torch.Tensor):
+        return x.clone()
+    if isinstance(x, tuple):
+        items = [_clone(v) for v in x]
+        return type(x)(*items) if hasattr(x, "_fields") else tuple(items)
+    return x
+
+
 def _resolve_dtype(dtype: Any) -> torch.dtype:
     table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
     if isinstance(dtype, torch.dtype) and dtype in (torch.float64, torch.float32):
@@ -161,6 +171,14 @@ class TorchSimulation(Simulation):
         n = self.params.n_slots
         self._state = NetworkState(neurons, tuple(zeros(B, N) for _ in range(n)), tuple(zeros(B, N) for _ in range(n)), tuple(plastic), tuple(history))
         self.t = 0
+
+    def snapshot(self) -> tuple[int, NetworkState]:
+        return self.t, _clone(self._state)
+
+    def restore(self, snapshot: tuple[int, NetworkState]) -> None:
+        t, state = snapshot
+        self.t = t
+        self._state = _clone(state)  # the snapshot stays reusable
 
     def _segment_of(self, pop: Population) -> tuple[int, slice]:
         o = self._nrn_offset[pop.name]

@@ -1,0 +1,24 @@
+"""Every example script runs end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_cam_quickstart() -> None:
+    out = run("cam_quickstart.py")
+    assert "recall by content {3}              -> cues [0, 1]" in out
+    assert "forgetting {1,3}" in out
+    assert out.strip().splitlines()[-2].endswith("cues [0]")
