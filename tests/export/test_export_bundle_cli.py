@@ -17,16 +17,10 @@ from neurohop.model import load_model, save_network
 
 
 def run_cli(*argv: str) -> int:
-    """The neurohop command with the export command groups (as neurohop.cli assembles them)."""
+    """The ``neurohop`` command."""
     from neurohop.cli import main
-    import neurohop.cli as top
 
-    saved = top.COMMAND_MODULES
-    top.COMMAND_MODULES = ("neurohop.export.cli",)
-    try:
-        return main(list(argv))
-    finally:
-        top.COMMAND_MODULES = saved
+    return main(list(argv))
 
 
 @pytest.fixture(scope="module")

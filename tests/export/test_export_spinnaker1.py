@@ -186,3 +186,38 @@ def test_weights_that_vanish_are_reported() -> None:
     prog = quantise(net, "spinnaker1")
     zero = [w for w in prog.report.warnings if w.kind == "weights_to_zero"]
     assert len(zero) == 1 and "tiny" in zero[0].where
+
+
+def test_any_recording_in_the_format_replays(tmp_path: Path) -> None:
+    """A recording of another workload (C, K, T and inputs read from the file) replays exactly."""
+    from neurohop.cam import ContentAddressableMemory
+    from neurohop.cam.replay import replay
+    from neurohop.testing import random_operations
+
+    rng = np.random.default_rng(5)
+    C, K = 4, 6
+    mem = ContentAddressableMemory(C, K, backend="torch")
+    mem.run_schedule(random_operations(rng, C, K, 8))
+    rec = mem.record()
+
+    def times(pop: str, sl: slice = slice(None)) -> list[list[int]]:
+        return [[int(t) for t in train] for train in rec.spike_times(pop)[sl]]
+
+    inner = ("cue_cue_recall", "cont_cue_recall", "cont_cond", "cont_cond_int", "cue_cont_recall", "cont_cont_recall", "merge_cue", "merge_cont")
+    doc = {
+        "source": "synthetic: the torch backend on a random workload", "cue_size": C, "content_size": K, "sim_time_ms": rec.steps, "timestep_ms": 1.0,
+        "input": {"cue": times("input", slice(0, C)), "content": times("input", slice(C, C + K))},
+        "recorded": {**{k: times(k) for k in inner}, "out_cue": times("output", slice(0, C)), "out_cont": times("output", slice(C, C + K))},
+    }
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(doc))
+    result = replay(path, backend="fixed:spinnaker1")
+    assert result["compared_spikes"] > 50 and result["mismatches"] == 0, result["first_mismatches"]
+
+
+def test_cam_replay_command_with_the_fixed_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    from neurohop.cli import main
+
+    assert main(["cam", "replay", str(RECORDING), "--backend", "fixed:spinnaker1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["backend"] == "fixed:spinnaker1" and out["compared_spikes"] == 262 and out["mismatches"] == 0
