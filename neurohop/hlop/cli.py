@@ -114,7 +114,13 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    result = run_continual(sequence, args.method, args.train, config, seed=args.seed, device=args.device, progress=not args.quiet)
+    import warnings
+
+    from neurohop.hlop.metrics import ProjectionStabilityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProjectionStabilityWarning)  # reported below, once, from the result
+        result = run_continual(sequence, args.method, args.train, config, seed=args.seed, device=args.device, progress=not args.quiet)
     doc = result.to_dict()
     doc["settings"]["model_file"] = config.source
     doc["settings"]["command"] = " ".join(["neurohop", *sys.argv[1:]]) if sys.argv and "neurohop" in sys.argv[0] else None

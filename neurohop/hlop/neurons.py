@@ -28,9 +28,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import warnings
+
 import torch
-from norse.torch.functional.reset import reset_value
-from norse.torch.functional.threshold import threshold
+
+with warnings.catch_warnings():
+    # importing norse 1.1 runs torch.jit.script, which torch >= 2.10 reports as deprecated (the
+    # warning is attributed to torch, so a 'norse.*' warnings filter does not catch it)
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
+    from norse.torch.functional.reset import reset_value
+    from norse.torch.functional.threshold import threshold
 
 __all__ = ["LIFParameters", "LIFState", "lif_step", "lif_scan", "encode_if", "trace_scan"]
 

@@ -30,7 +30,7 @@ import math
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -213,6 +213,7 @@ def run_continual(
     seed: int = 0,
     device: str | torch.device | None = "cpu",
     progress: bool = False,
+    on_task_end: Callable[[int, SpikingMLP, list[torch.Tensor]], None] | None = None,
 ) -> RunResult:
     """Learn ``sequence`` task after task and measure the accuracy matrix and diagnostics.
 
@@ -232,6 +233,10 @@ def run_continual(
         'cpu', 'cuda', 'cuda:N', or None/'auto' for CUDA when available.
     progress : bool
         Show a tqdm progress bar on stderr.
+    on_task_end : callable, optional
+        Called as ``on_task_end(t, net, lateral)`` after task ``t`` has been learned and
+        evaluated (``lateral``: the current lateral weights of each projected layer, empty
+        without projection) -- e.g. to save a checkpoint per task.
 
     Returns
     -------
@@ -249,6 +254,7 @@ def run_continual(
         raise InputError(f"--seed: expected an integer >= 0 (got {seed!r})")
     dev = resolve_device(device)
     start = time.perf_counter()
+    cpu_start = time.process_time()
     seeds = np.random.SeedSequence(int(seed)).spawn(4)
     init_gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
     lateral_gen = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
@@ -366,8 +372,11 @@ def run_continual(
                 replay.store(task, net.head_index(t), task.label_offset if sequence.head == "shared" else 0, memory_rng)
             task_times.append(time.perf_counter() - t0)
             evaluate_row(t)
+            if on_task_end is not None:
+                on_task_end(t, net, [c.weight for c in projector.circuits] if projector else [])
     bar.close()
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
 
     final = matrix[-1]
     acc = float(np.nanmean(final))
@@ -392,6 +401,7 @@ def run_continual(
         "seed": int(seed),
         "device": str(dev),
         "torch_threads": torch.get_num_threads(),
+        "cpu_time_s": round(cpu, 3),
         "eval_time_s": round(eval_time, 3),
         "lateral_time_s": round(lateral_time, 3),
         "versions": _versions(),
