@@ -10,7 +10,7 @@ are in seconds, neurohop's in ms):
   ``I <- I (1 - dt/tau_syn) + (dt/tau_syn) w_in x``,
   ``v <- v (1 - dt/tau_mem) + (dt/tau_mem)(v_leak + r I)``, spike when ``v > v_threshold``,
   then ``v <- v_reset``. ``LIF`` is the same with the input entering ``v`` directly
-  (no synaptic current); ``IF``: ``v <- v + r x``; ``LI``, ``CubaLI``, ``I`` are the
+  (no synaptic current); ``IF``: ``v <- v + dt r x``; ``LI``, ``CubaLI``, ``I`` are the
   non-spiking versions. Each becomes a :class:`~neurohop.model.neurons.CubaLIF` population
   (``u = (dt/tau_mem) r I``; the per-neuron gains ``w_in``, ``r``, ``dt/tau`` are folded
   into the incoming weights, ``v_leak`` into the bias).
@@ -105,8 +105,8 @@ def _cell_node(model: Any, size: int, dt: float) -> tuple[Any, bool, str]:
         if model.bias != 0:
             raise NIRConversionError("CubaLIF with tau_mem=inf and a bias: NIR's IF/I nodes have no bias")
         if model.spiking:
-            return nir.IF(r=_full(size, 1.0), v_threshold=_full(size, model.v_th), v_reset=_full(size, model.v_reset)), True, ""
-        return nir.I(r=_full(size, 1.0)), True, ""
+            return nir.IF(r=_full(size, 1.0 / dts), v_threshold=_full(size, model.v_th), v_reset=_full(size, model.v_reset)), True, ""
+        return nir.I(r=_full(size, 1.0 / dts)), True, ""
     if isinstance(model, LIF):
         d = math.exp(-dt / model.tau_syn_e)
         init = model.tau_syn_e / dt * (1.0 - d)
@@ -380,7 +380,7 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
         bias = (dts / tm) * p("v_leak", 0.0)
         tau_syn, tau_mem = dt, ms(_uniform(name, "tau", tm))
     elif kind in ("IF", "I"):
-        gain = p("r", 1.0)
+        gain = dts * p("r", 1.0)
         bias = _full(size, 0.0)
         tau_syn, tau_mem = dt, math.inf
     else:  # pragma: no cover - filtered before

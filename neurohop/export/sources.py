@@ -15,9 +15,23 @@ __all__ = ["load_source", "SOURCE_KINDS"]
 SOURCE_KINDS = {
     ".yaml": "neurohop model file (parameters with --param NAME=VALUE)",
     ".yml": "neurohop model file",
-    ".npz": "saved neurohop network (neurohop.model.save_network) or checkpoint",
+    ".npz": "saved neurohop network (neurohop.model.save_network) or HLOP classifier checkpoint",
     ".nir": "NIR graph (HDF5)",
 }
+
+
+def _is_hlop_checkpoint(path: Path) -> bool:
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "meta_json" not in data.files:
+                return False
+            return str(json.loads(str(data["meta_json"])).get("format", "")).startswith("neurohop-hlop-classifier/")
+    except (OSError, ValueError):
+        return False
 
 
 def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None = None, dt: float | None = None, convention: str = "nir") -> tuple[Network, dict[str, Any]]:
@@ -51,6 +65,11 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
             raise ModelFileError(f"{p}: file not found")
         if params:
             raise ModelFileError(f"{p}: a saved network takes no --param (got {sorted(params)})")
+        if _is_hlop_checkpoint(p):
+            from neurohop.export.classifier import classifier_network
+
+            net = classifier_network(p, dt=1.0 if dt is None else dt)
+            return net, {"kind": "hlop-checkpoint", "path": str(p), "latency_steps": dict(net.metadata.get("latency_steps", {}))}
         return load(p), {"kind": "network", "path": str(p)}
     if p.suffix not in (".yaml", ".yml", ""):
         raise ModelFileError(f"{p}: unknown source type {p.suffix!r}; expected one of {sorted(SOURCE_KINDS)}")
