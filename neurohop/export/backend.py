@@ -125,7 +125,7 @@ class FixedSimulation(Simulation):
         self.sim.restore(snap)
 
 
-def build_fixed(net: Network, target: str, dt: float | None = None, batch: int | None = None, seed: Any = None, **options: Any) -> FixedSimulation:
+def build_fixed(net: Network, target: str, dt: float | None = None, batch: int | None = None, seed: Any = None, device: Any = "cpu", **options: Any) -> FixedSimulation:
     """Quantise ``net`` for ``target`` and return its bit-accurate :class:`FixedSimulation`.
 
     Parameters
@@ -139,8 +139,13 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
         Independent instances.
     seed : ignored
         Accepted for interface compatibility; the integer simulators are deterministic.
+    device : str
+        Only ``"cpu"``: the state is NumPy int64 and the synaptic sums are torch int64
+        matrix products, which torch provides on the CPU only.
     **options
         Quantisation options of the target module (``freeze_plasticity_``, ``outputs``, ...).
     """
+    if str(device) != "cpu":
+        raise BuildError(f"fixed:{target}: device: the integer simulators run on the CPU (torch has no int64 matrix product on accelerators) (got {device!r})")
     program = quantise(net, target, dt, **options)
     return FixedSimulation(program, batch)

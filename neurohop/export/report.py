@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ParameterEntry", "Warning_", "QuantisationReport"]
+__all__ = ["ParameterEntry", "ReportWarning", "QuantisationReport"]
 
 
 def _f(x: Any) -> Any:
@@ -77,7 +77,7 @@ class ParameterEntry:
 
 
 @dataclass
-class Warning_:
+class ReportWarning:
     """A loud warning of the report (``kind`` in the module docstring)."""
 
     kind: str
@@ -94,7 +94,7 @@ class QuantisationReport:
 
     target: str
     entries: list[ParameterEntry] = field(default_factory=list)
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: list[ReportWarning] = field(default_factory=list)
     decisions: dict[str, Any] = field(default_factory=dict)
 
     def scalar(self, where: str, name: str, value: float, integer: int, represented: float, unit: str = "", note: str = "") -> None:
@@ -122,7 +122,7 @@ class QuantisationReport:
 
     def warn(self, kind: str, where: str, message: str) -> None:
         """Add a loud warning."""
-        self.warnings.append(Warning_(kind, where, message))
+        self.warnings.append(ReportWarning(kind, where, message))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,11 +136,11 @@ class QuantisationReport:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> "QuantisationReport":
         def num(x: Any) -> float:
-            return float(x) if not isinstance(x, str) else float(x.replace("inf", "inf"))
+            return float(x)  # also parses the strings "inf", "-inf", "nan" written by to_dict
 
         rep = cls(str(doc.get("target", "")))
         rep.decisions = dict(doc.get("decisions", {}))
-        rep.warnings = [Warning_(**w) for w in doc.get("warnings", [])]
+        rep.warnings = [ReportWarning(**w) for w in doc.get("warnings", [])]
         for e in doc.get("parameters", []):
             e = dict(e)
             for k in ("value", "represented", "rel_error"):

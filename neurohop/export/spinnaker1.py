@@ -35,7 +35,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from neurohop.errors import CapacityError
-from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
+from neurohop.export.common import check_network, freeze_plasticity, resolve_dt, slices
 from neurohop.export.intmath import Events, as_int_matrix, floor_shift, round_shift, spike_sum, wrap
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
 from neurohop.export.report import QuantisationReport

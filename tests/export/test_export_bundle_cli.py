@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurohop.errors import InputError, ModelFileError
+from neurohop.errors import ModelFileError
 from neurohop.export import cli
 from neurohop.export.backend import quantise, simulator_for
 from neurohop.export.bundle import read_bundle, write_bundle

@@ -17,7 +17,7 @@ from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
 from neurohop.export.nir_io import NIRConversionError, from_nir, read_nir, to_nir, write_nir
 from neurohop.errors import BuildError
-from neurohop.model import AllToAll, CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load_model
+from neurohop.model import CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load_model
 
 from export_helpers import random_cuba_network
 
