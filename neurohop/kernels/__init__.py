@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Sequence
 
+from neurohop.kernels.cuba import CUBAConstants, CUBAState, cuba_constants, cuba_initial, cuba_step
 from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants, lif_initial, lif_step
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_constants, stdp_step
-from neurohop.model.neurons import LIF, NeuronModel
+from neurohop.model.neurons import LIF, CubaLIF, NeuronModel
 
 __all__ = [
     "NeuronKernel",
@@ -27,6 +28,11 @@ __all__ = [
     "lif_constants",
     "lif_initial",
     "lif_step",
+    "CUBAConstants",
+    "CUBAState",
+    "cuba_constants",
+    "cuba_initial",
+    "cuba_step",
     "STDPConstants",
     "STDPState",
     "stdp_constants",
@@ -61,4 +67,5 @@ class NeuronKernel(NamedTuple):
 #: Simulated neuron models and their kernels.
 NEURON_KERNELS: dict[type[NeuronModel], NeuronKernel] = {
     LIF: NeuronKernel("lif", lif_constants, lif_initial, lif_step, ("v", "i_e", "i_i")),
+    CubaLIF: NeuronKernel("cuba", cuba_constants, cuba_initial, cuba_step, ("u", "v")),
 }

@@ -15,19 +15,40 @@ One timestep of length ``dt`` (ms), in this order (Brian2 and torch both follow 
 6. **Currents decay:** ``i_x <- i_x * exp(-dt/tau_x)``.
 
 Each arithmetic operation is written as one binary step so that every backend rounds the
-same way (float64 results are then bit-identical).
+same way (float64 results are then bit-identical). The steps go through a
+:class:`LIFArithmetic` (plain float operations by default); a fixed-point target passes its
+integer operations instead and so runs this same kernel in its own number format
+(:mod:`neurohop.export.spinnaker1`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Sequence
+import operator
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from neurohop.model.neurons import LIF
 
-__all__ = ["LIFConstants", "LIFState", "lif_constants", "lif_initial", "lif_step", "refractory_steps"]
+__all__ = ["LIFArithmetic", "FLOAT_LIF", "LIFConstants", "LIFState", "lif_constants", "lif_initial", "lif_step", "refractory_steps"]
+
+
+class LIFArithmetic(NamedTuple):
+    """The elementary operations of :func:`lif_step`.
+
+    Floating point by default (:data:`FLOAT_LIF`); a fixed-point target supplies integer
+    versions with its word width and rounding.
+    """
+
+    add: Callable[[Any, Any], Any]  #: a + b
+    sub: Callable[[Any, Any], Any]  #: a - b
+    mul: Callable[[Any, Any], Any]  #: constant * state (membrane products)
+    scale: Callable[[Any, Any], Any]  #: state * fraction (synaptic input factor and decay)
+
+
+#: Plain floating-point arithmetic (what the float backends run).
+FLOAT_LIF = LIFArithmetic(operator.add, operator.sub, operator.mul, operator.mul)
 
 
 class LIFConstants(NamedTuple):
@@ -97,7 +118,7 @@ def lif_initial(models: Sequence[tuple[LIF, int]]) -> LIFState:
     return LIFState(v, np.zeros_like(v), np.zeros_like(v), np.zeros(v.shape, dtype=np.int64))
 
 
-def lif_step(state: LIFState, in_e: Any, in_i: Any, p: LIFConstants, where: Any) -> tuple[Any, LIFState]:
+def lif_step(state: LIFState, in_e: Any, in_i: Any, p: LIFConstants, where: Any, arith: LIFArithmetic = FLOAT_LIF) -> tuple[Any, LIFState]:
     """Advance LIF neurons by one timestep (see the module docstring for the order).
 
     Parameters
@@ -110,27 +131,30 @@ def lif_step(state: LIFState, in_e: Any, in_i: Any, p: LIFConstants, where: Any)
         Per-neuron constants.
     where : callable
         ``where(cond, a, b)`` of the array library (``numpy.where`` or ``torch.where``).
+    arith : LIFArithmetic
+        The elementary operations (float by default).
 
     Returns
     -------
     spikes : boolean array
     state : LIFState
     """
-    i_e = state.i_e + in_e * p.init_e
-    i_i = state.i_i + in_i * p.init_i
-    total = i_e - i_i
-    total = total + p.i_offset
-    drive = p.r_m * total
-    a = p.v_rest + drive
-    gap = a - state.v
-    relax = p.exp_m * gap
-    v_free = a - relax
+    ar = arith
+    i_e = ar.add(state.i_e, ar.scale(in_e, p.init_e))
+    i_i = ar.add(state.i_i, ar.scale(in_i, p.init_i))
+    total = ar.sub(i_e, i_i)
+    total = ar.add(total, p.i_offset)
+    drive = ar.mul(p.r_m, total)
+    a = ar.add(p.v_rest, drive)
+    gap = ar.sub(a, state.v)
+    relax = ar.mul(p.exp_m, gap)
+    v_free = ar.sub(a, relax)
     refractory = state.refrac > 0
     v = where(refractory, state.v, v_free)
     refrac = where(refractory, state.refrac - 1, state.refrac)
     spikes = v >= p.v_thresh
     v = where(spikes, p.v_reset, v)
     refrac = where(spikes, p.n_refrac, refrac)
-    i_e = i_e * p.decay_e
-    i_i = i_i * p.decay_i
+    i_e = ar.scale(i_e, p.decay_e)
+    i_i = ar.scale(i_i, p.decay_i)
     return spikes, LIFState(v, i_e, i_i, refrac)

@@ -18,21 +18,40 @@ delay). At step ``t``, after the neurons have been updated:
 This reproduces SpiNNaker's event-driven implementation, which applies potentiation
 lazily when the next pre spike is processed: the weight a pre spike carries is the same.
 Table indices are clipped to the last entry, which is 0. Traces belong to neurons, so the
-state is per neuron, not per synapse.
+state is per neuron, not per synapse. The trace and weight products go through an
+:class:`STDPArithmetic` (float by default); a fixed-point target passes integer versions
+(traces in its fixed-point format, weights in its integer weight units).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import operator
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from neurohop.model.synapses import STDP
 
-__all__ = ["STDPConstants", "STDPState", "stdp_constants", "stdp_step", "NEVER"]
+__all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "NEVER"]
 
 #: "Last spike" time of a neuron that has not spiked: far enough back to hit the table's 0.
 NEVER = -(2**30)
+
+
+class STDPArithmetic(NamedTuple):
+    """The elementary operations of :func:`stdp_step`."""
+
+    decay: Callable[[Any, Any], Any]  #: trace * table entry
+    scale: Callable[[Any, Any], Any]  #: amplitude * trace -> weight change
+    bump: Callable[[Any], Any]  #: trace + 1 (one spike added to a trace)
+
+
+def _plus_one(x: Any) -> Any:
+    return x + 1.0
+
+
+#: Plain floating-point arithmetic (what the float backends run).
+FLOAT_STDP = STDPArithmetic(operator.mul, operator.mul, _plus_one)
 
 
 class STDPConstants(NamedTuple):
@@ -68,7 +87,7 @@ def _lag(t: int, last: Any, table: Any) -> Any:
 
 
 def stdp_step(
-    state: STDPState, t: int, pre_spikes: Any, post_seen: Any, c: STDPConstants, where: Any, mask: Any = None
+    state: STDPState, t: int, pre_spikes: Any, post_seen: Any, c: STDPConstants, where: Any, mask: Any = None, arith: STDPArithmetic = FLOAT_STDP
 ) -> STDPState:
     """One step of the rule (see the module docstring).
 
@@ -87,26 +106,29 @@ def stdp_step(
         ``numpy.where`` or ``torch.where``.
     mask : boolean array [pre, post], optional
         Which synapses exist; absent ones keep their weight (0).
+    arith : STDPArithmetic
+        The trace and weight products (float by default).
     """
+    ar = arith
     w, x_pre, last_pre, x_post, last_post = state
     seen = post_seen[..., None, :]
     if mask is not None:
         seen = seen & mask
-    x_pre_now = x_pre * c.table_plus[_lag(t, last_pre, c.table_plus)]
-    grow = c.a_plus * x_pre_now
+    x_pre_now = ar.decay(x_pre, c.table_plus[_lag(t, last_pre, c.table_plus)])
+    grow = ar.scale(c.a_plus, x_pre_now)
     w = where(seen, (w + grow[..., :, None]).clip(c.w_min, c.w_max), w)
 
-    x_post_seen = x_post * c.table_minus[_lag(t, last_post, c.table_minus)]
-    x_post = where(post_seen, x_post_seen + 1.0, x_post)
+    x_post_seen = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
+    x_post = where(post_seen, ar.bump(x_post_seen), x_post)
     last_post = where(post_seen, t, last_post)
 
     fire = pre_spikes[..., :, None]
     if mask is not None:
         fire = fire & mask
-    x_post_now = x_post * c.table_minus[_lag(t, last_post, c.table_minus)]
-    shrink = c.a_minus * x_post_now
+    x_post_now = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
+    shrink = ar.scale(c.a_minus, x_post_now)
     w = where(fire, (w - shrink[..., None, :]).clip(c.w_min, c.w_max), w)
 
-    x_pre = where(pre_spikes, x_pre_now + 1.0, x_pre)
+    x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
     last_pre = where(pre_spikes, t, last_pre)
     return STDPState(w, x_pre, last_pre, x_post, last_post)

@@ -6,11 +6,12 @@ brian2.
 
 from neurohop.model.io import ModelSpec, load, load_model, load_network, read_model, save_network
 from neurohop.model.network import Network, Population, PopRef, Projection
-from neurohop.model.neurons import LIF, NeuronModel, SpikeSource
+from neurohop.model.neurons import LIF, CubaLIF, NeuronModel, SpikeSource
 from neurohop.model.synapses import STDP, AllToAll, Connector, FromList, OneToOne
 
 __all__ = [
     "LIF",
+    "CubaLIF",
     "SpikeSource",
     "NeuronModel",
     "Connector",

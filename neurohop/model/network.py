@@ -21,6 +21,7 @@ __all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE"]
 #: Variables a population may record, per neuron model kind.
 RECORDABLE: dict[str, tuple[str, ...]] = {
     "lif": ("spikes", "v", "i_e", "i_i"),
+    "cuba_lif": ("spikes", "u", "v"),
     "spike_source": ("spikes",),
 }
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from neurohop.errors import ModelError
 
-__all__ = ["NeuronModel", "LIF", "SpikeSource", "NEURON_MODELS"]
+__all__ = ["NeuronModel", "LIF", "CubaLIF", "SpikeSource", "NEURON_MODELS"]
 
 
 def _finite(owner: str, name: str, value: Any) -> float:
@@ -119,6 +119,84 @@ class LIF(NeuronModel):
 
 
 @dataclass(frozen=True)
+class CubaLIF(NeuronModel):
+    """Discrete-time current-based LIF neuron in the form of Loihi's CUBA neuron (and of NIR's
+    ``CubaLIF``/``LIF`` read with forward Euler).
+
+    One step (stated and tested in :mod:`neurohop.kernels.cuba`)::
+
+        u <- u * (1 - dt/tau_syn) + (in_e - in_i)
+        v <- v * (1 - dt/tau_mem) + u + bias
+        spike when v > v_th (strictly), then v <- v_reset ("hard") or v <- v - v_th ("subtract")
+
+    There is no refractory period. The model is unit-free as on Loihi: ``u`` and ``v`` are in
+    the unit of the weights (nominally nA entering with unit gain, R = 1), so a weight ``w``
+    moves ``u`` by ``w``.
+
+    Parameters
+    ----------
+    tau_syn : float
+        Synaptic time constant, ms (> 0). The per-step retention ``1 - dt/tau_syn`` must be
+        >= 0, so ``tau_syn >= dt`` at build time; ``tau_syn = dt`` makes ``u`` the input of
+        the current step only.
+    tau_mem : float
+        Membrane time constant, ms (> 0, and >= dt at build time); ``math.inf`` for no leak
+        (integrate-and-fire).
+    v_th : float
+        Threshold (strict ``v > v_th``); ``math.inf`` makes a non-spiking integrator (readout).
+    v_reset : float
+        Potential after a spike with ``reset="hard"``.
+    bias : float
+        Constant added to ``v`` every step.
+    reset : str
+        ``"hard"`` (v <- v_reset) or ``"subtract"`` (v <- v - v_th).
+    v_init : float
+        Initial ``v`` (``u`` starts at 0).
+    """
+
+    kind: ClassVar[str] = "cuba_lif"
+
+    tau_syn: float = 5.0
+    tau_mem: float = 20.0
+    v_th: float = 1.0
+    v_reset: float = 0.0
+    bias: float = 0.0
+    reset: str = "hard"
+    v_init: float = 0.0
+
+    def __post_init__(self) -> None:
+        owner = "CubaLIF"
+        object.__setattr__(self, "tau_syn", _positive(owner, "tau_syn", self.tau_syn))
+        try:
+            tau_mem = float(self.tau_mem)
+        except (TypeError, ValueError):
+            raise ModelError(f"CubaLIF.tau_mem: expected a number or inf (got {self.tau_mem!r})") from None
+        if math.isnan(tau_mem) or tau_mem <= 0:
+            raise ModelError(f"CubaLIF.tau_mem: must be > 0 (or inf for no leak) (got {self.tau_mem!r})")
+        object.__setattr__(self, "tau_mem", tau_mem)
+        try:
+            v_th = float(self.v_th)
+        except (TypeError, ValueError):
+            raise ModelError(f"CubaLIF.v_th: expected a number or inf (got {self.v_th!r})") from None
+        if math.isnan(v_th) or v_th == -math.inf:
+            raise ModelError(f"CubaLIF.v_th: expected a finite number or +inf for a non-spiking neuron (got {self.v_th!r})")
+        object.__setattr__(self, "v_th", v_th)
+        for name in ("v_reset", "bias", "v_init"):
+            object.__setattr__(self, name, _finite(owner, name, getattr(self, name)))
+        if self.reset not in ("hard", "subtract"):
+            raise ModelError(f"CubaLIF.reset: expected 'hard' or 'subtract' (got {self.reset!r})")
+        if self.reset == "hard" and self.v_reset >= self.v_th:
+            raise ModelError(f"CubaLIF.v_reset: must be below v_th={self.v_th} with a hard reset (got {self.v_reset})")
+        if self.reset == "subtract" and not self.v_th > 0:
+            raise ModelError(f"CubaLIF.v_th: must be > 0 with a subtractive reset (got {self.v_th})")
+
+    @property
+    def spiking(self) -> bool:
+        """False for a non-spiking integrator (``v_th = inf``)."""
+        return math.isfinite(self.v_th)
+
+
+@dataclass(frozen=True)
 class SpikeSource(NeuronModel):
     """A population of input channels whose spikes are given, not simulated.
 
@@ -150,4 +228,4 @@ class SpikeSource(NeuronModel):
 
 
 #: Neuron models by the ``model:`` name used in model files.
-NEURON_MODELS: dict[str, type[NeuronModel]] = {cls.kind: cls for cls in (LIF, SpikeSource)}
+NEURON_MODELS: dict[str, type[NeuronModel]] = {cls.kind: cls for cls in (LIF, CubaLIF, SpikeSource)}

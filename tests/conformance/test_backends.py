@@ -220,5 +220,5 @@ def test_build_errors_name_backend_and_what_is_supported() -> None:
 
     odd = Network((Population("n", 1, Izhikevich()),))
     for name in ("torch", "brian2"):
-        with pytest.raises(BuildError, match=rf"{name}: cannot build population 'n': neuron model Izhikevich has no kernel; supported: \['LIF'\]"):
+        with pytest.raises(BuildError, match=rf"{name}: cannot build population 'n': neuron model Izhikevich has no kernel; supported: \['LIF', 'CubaLIF'\]"):
             neurohop.build(odd, backend=name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from neurohop.model.neurons import LIF, NeuronModel
+from neurohop.model.neurons import LIF, CubaLIF, NeuronModel
 
 __all__ = ["Brian2Template", "BRIAN2_TEMPLATES"]
 
@@ -70,7 +70,39 @@ i_i = i_i * decay_i
 """
 
 
+CUBA_MODEL = """
+u : 1
+v : 1
+in_e : 1
+in_i : 1
+decay_u : 1 (constant)
+decay_v : 1 (constant)
+bias : 1 (constant)
+v_th : 1 (constant)
+v_reset : 1 (constant)
+subtract : boolean (constant)
+"""
+
+# steps 2-3 of neurohop.kernels.cuba (step 1, arrival, happened in the synapses slot)
+CUBA_UPDATE = """
+net = in_e - in_i
+in_e = 0
+in_i = 0
+u_dec = u * decay_u
+u = u_dec + net
+v_dec = v * decay_v
+v_u = v_dec + u
+v = v_u + bias
+"""
+# step 5: only spiking neurons run it, so v_th is finite here
+CUBA_RESET = """
+v_sub = v - v_th
+v = int(subtract) * v_sub + (1 - int(subtract)) * v_reset
+"""
+
+
 #: Brian2 templates by neuron model class (SpikeSource is built as a SpikeGeneratorGroup).
 BRIAN2_TEMPLATES: dict[type[NeuronModel], Brian2Template] = {
     LIF: Brian2Template(LIF_MODEL, "v >= v_thresh", "v = v_reset\nrefrac = n_refrac", LIF_UPDATE, LIF_DECAY),
+    CubaLIF: Brian2Template(CUBA_MODEL, "v > v_th", CUBA_RESET, CUBA_UPDATE, ""),
 }

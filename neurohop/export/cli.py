@@ -1,0 +1,251 @@
+"""The ``neurohop export`` and ``neurohop hw ...`` commands.
+
+::
+
+    neurohop export SOURCE --target NAME --out DIR [--param K=V ...] [--dt MS] [--force]
+    neurohop hw targets
+    neurohop hw report DIR [--json] [--rate-hz R]
+    neurohop hw run DIR --input IN.npz --out OUT.npz [--steps T] [--record-state]
+    neurohop hw compare DIR (--input IN.npz | --random-rate P --steps T [--seed S]) [--backend torch] [--json]
+
+Heavy packages are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from neurohop.errors import BuildError, InputError
+
+__all__ = ["register"]
+
+
+def _kv(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (got {text!r})")
+    key, value = text.split("=", 1)
+    try:
+        num: Any = int(value)
+    except ValueError:
+        try:
+            num = float(value)
+        except ValueError:
+            num = value
+    return key.strip(), num
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``export`` and ``hw`` command groups."""
+    ex = subparsers.add_parser("export", help="quantise a network for a neuromorphic target and write an export bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("source", help="model file (.yaml or a name under models/), saved network (.npz) or NIR graph (.nir)")
+    ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`) or a target .yaml file")
+    ex.add_argument("--out", required=True, help="bundle directory to create")
+    ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")
+    ex.add_argument("--dt", type=float, default=None, help="timestep in ms (default: the target's, else 1)")
+    ex.add_argument("--outputs", default=None, help="comma-separated output populations (default: the network's sinks)")
+    ex.add_argument("--freeze-plasticity", action="store_true", help="run plastic projections with fixed weights on targets without plasticity")
+    ex.add_argument("--nir-convention", default="nir", choices=["nir", "norse-1.1"], help="how to read a NIR source (norse-1.1 undoes Norse 1.1.0's to_nir errors)")
+    ex.add_argument("--num-weight-bits", type=int, default=None, help="loihi: weight precision 1..8")
+    ex.add_argument("--headroom-bits", type=int, default=None, help="loihi/xylo: threshold headroom bits")
+    ex.add_argument("--weight-shift", default=None, choices=["worst_case", "statistical"], help="spinnaker1: ring-buffer shift policy")
+    ex.add_argument("--rate-hz", type=float, default=None, help="assumed firing rate for the statistical shift and the mapping report")
+    ex.add_argument("--no-nir", action="store_true", help="do not write model.nir")
+    ex.add_argument("--force", action="store_true", help="replace an existing bundle")
+    ex.set_defaults(handler=_export)
+
+    hw = subparsers.add_parser("hw", help="inspect and run export bundles (bit-accurate integer simulation)")
+    sub = hw.add_subparsers(dest="hw_command", metavar="SUBCOMMAND")
+    sub.required = True
+    tg = sub.add_parser("targets", help="list the hardware targets")
+    tg.set_defaults(handler=_targets)
+    rp = sub.add_parser("report", help="print a bundle's mapping and quantisation reports")
+    rp.add_argument("bundle")
+    rp.add_argument("--json", action="store_true", help="print JSON")
+    rp.add_argument("--rate-hz", type=float, default=None, help="recompute the mapping with this assumed rate")
+    rp.set_defaults(handler=_report)
+    rn = sub.add_parser("run", help="run a bundle in its target's integer simulator")
+    rn.add_argument("bundle")
+    rn.add_argument("--input", required=True, help="IN.npz with 'spikes': bool [T, n_inputs]")
+    rn.add_argument("--out", required=True, help="OUT.npz to write")
+    rn.add_argument("--steps", type=int, default=None, help="steps to run (default: the input's T; extra steps get no input)")
+    rn.add_argument("--record-state", action="store_true", help="also store the integer state of every neuron population per step")
+    rn.set_defaults(handler=_run)
+    cp = sub.add_parser("compare", help="run the float model and the bundle on the same input; report spike agreement")
+    cp.add_argument("bundle")
+    cp.add_argument("--input", default=None, help="IN.npz with 'spikes': bool [T, n_inputs]")
+    cp.add_argument("--random-rate", type=float, default=None, help="instead of --input: Bernoulli input spikes with this probability per step")
+    cp.add_argument("--steps", type=int, default=None)
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(handler=_compare)
+
+
+def _warn_loudly(report: Any) -> None:
+    for w in report.warnings:
+        print(f"neurohop: WARNING [{w.kind}] {w.where}: {w.message}", file=sys.stderr)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from neurohop.export.backend import quantise
+    from neurohop.export.bundle import write_bundle
+    from neurohop.export.mapping import map_program
+    from neurohop.export.sources import load_source
+    from neurohop.export.targets import load_target
+
+    target = load_target(args.target)
+    net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    options: dict[str, Any] = {}
+    if args.outputs:
+        options["outputs"] = [s.strip() for s in args.outputs.split(",") if s.strip()]
+        for name in options["outputs"]:
+            net.population(name)
+    if args.freeze_plasticity:
+        options["freeze_plasticity_"] = True
+    per_target = {"num_weight_bits": args.num_weight_bits, "headroom_bits": args.headroom_bits, "weight_shift": args.weight_shift}
+    if target.arithmetic == "spinnaker1" and args.rate_hz is not None:
+        per_target["rate_hz"] = args.rate_hz
+    import importlib
+    import inspect
+
+    from neurohop.export.targets import ARITHMETIC_MODULES
+
+    accepted = inspect.signature(importlib.import_module(ARITHMETIC_MODULES[target.arithmetic]).quantise).parameters
+    for key, value in per_target.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise BuildError(f"export: --{key.replace('_', '-')} does not apply to target {target.name!r} (its options: {sorted(k for k in accepted if k not in ('net', 'target', 'dt'))})")
+        options[key] = value
+    dt = args.dt
+    if dt is None and provenance["kind"] == "nir":
+        dt = float(net.metadata.get("dt_ms", 1.0))
+    program = quantise(net, target, dt, check_fit=False, **options)
+    mapping = map_program(program, rate_hz=args.rate_hz)
+    provenance.update({"target": target.name, "options": {k: v for k, v in options.items()}})
+    out = write_bundle(program, args.out, source=provenance, mapping=mapping, nir=not args.no_nir, force=args.force)
+    _warn_loudly(program.report)
+    t = mapping.totals
+    print(f"wrote {out}: {target.name}, dt {program.dt} ms, {t['neurons']} neurons + {t['inputs']} inputs, {t['synapses']} synapses, "
+          f"{t['cores']} cores on {t['chips']} chip(s), {len(program.report.warnings)} warning(s)")
+    return 0
+
+
+def _targets(args: argparse.Namespace) -> int:
+    from neurohop.export.targets import available_targets, load_target
+
+    for name in available_targets():
+        t = load_target(name)
+        print(f"{name:<12} {t.title}  (models: {', '.join(t.neuron_models)}; plasticity: {', '.join(t.plasticity_rules) or 'none'}; timestep: {t.timestep_ms or 'any'} ms)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from neurohop.export.bundle import read_bundle
+    from neurohop.export.mapping import map_program
+
+    program, mapping, manifest = read_bundle(args.bundle, load_network=False)
+    if args.rate_hz is not None:
+        mapping = map_program(program, rate_hz=args.rate_hz)
+    if args.json:
+        print(json.dumps({"mapping": mapping.to_dict(), "quantisation": program.report.to_dict(), "source": manifest.get("source", {})}, indent=1, default=str))
+        return 0
+    print(mapping.format_text())
+    print()
+    print(program.report.format_text(limit=40))
+    return 0
+
+
+def _load_input(path: str, n_inputs: int) -> Any:
+    import numpy as np
+
+    from neurohop.export.simulator import check_input_array
+
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            if "spikes" not in data.files:
+                raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {data.files}")
+            arr = data["spikes"]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: cannot read an .npz file: {exc}") from None
+    if arr.ndim != 2:
+        raise InputError(f"{p}: spikes: expected shape [T, {n_inputs}] (got {list(arr.shape)})")
+    return check_input_array(arr, None, n_inputs, f"{p}: spikes")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from neurohop.export.backend import simulator_for
+    from neurohop.export.bundle import read_bundle
+    from neurohop.model.io import atomic_write
+
+    program, _, _ = read_bundle(args.bundle, load_network=False)
+    spikes = _load_input(args.input, program.n_inputs)
+    steps = spikes.shape[0] if args.steps is None else args.steps
+    if steps < 0:
+        raise InputError(f"hw run: --steps: expected an integer >= 0 (got {steps})")
+    if steps < spikes.shape[0]:
+        raise InputError(f"hw run: --steps {steps} is shorter than the input's {spikes.shape[0]} rows; cut the input or omit --steps")
+    if steps > spikes.shape[0]:
+        spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
+    sim = simulator_for(program)
+    got, states = sim.run(steps, {k: v for k, v in sim.split_inputs(spikes, steps).items()}, record_state=args.record_state)
+    payload: dict[str, Any] = {
+        "spikes": np.concatenate([got[n][:, 0] for n in program.outputs], axis=1) if program.outputs else np.zeros((steps, 0), bool),
+        "output_populations": np.array(program.outputs),
+        "target": np.array(program.target.name),
+        "timestep_ms": np.array(program.dt),
+        "events": np.array(json.dumps(dict(sim.events))),
+    }
+    for name, arr in got.items():
+        payload[f"spikes/{name}"] = arr[:, 0]
+    for name, variables in states.items():
+        for var, arr in variables.items():
+            payload[f"state/{name}/{var}"] = arr[:, 0]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **payload)
+
+    atomic_write(args.out, write, suffix=".npz")
+    counts = {n: int(got[n].sum()) for n in program.outputs}
+    print(f"ran {steps} steps on {program.target.name}: output spikes {counts}; overflow events {dict(sim.events) or 'none'}; wrote {args.out}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from neurohop.export.bundle import read_bundle
+    from neurohop.export.compare import compare_program, format_comparison
+
+    program, _, _ = read_bundle(args.bundle)
+    if (args.input is None) == (args.random_rate is None):
+        raise InputError("hw compare: give exactly one of --input IN.npz and --random-rate P")
+    if args.input is not None:
+        spikes = _load_input(args.input, program.n_inputs)
+        steps = spikes.shape[0] if args.steps is None else args.steps
+        if steps > spikes.shape[0]:
+            spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
+        spikes = spikes[:steps]
+    else:
+        if args.steps is None:
+            raise InputError("hw compare: --random-rate needs --steps")
+        if not 0 <= args.random_rate <= 1:
+            raise InputError(f"hw compare: --random-rate: expected a probability in [0, 1] (got {args.random_rate})")
+        steps = args.steps
+        spikes = np.random.default_rng(args.seed).random((steps, program.n_inputs)) < args.random_rate
+    options = {"target": "numpy"} if args.backend == "brian2" else {}
+    result = compare_program(program, spikes, steps, args.backend, **options)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(format_comparison(result))
+    return 0
+

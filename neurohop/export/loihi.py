@@ -1,0 +1,434 @@
+"""Loihi integer arithmetic, exactly as Lava models it: quantisation and bit-accurate simulation.
+
+Semantics (lava-nc 0.10.0 ``PyLifModelBitAcc``, ``PyDenseModelBitAcc``,
+``PyDelayDenseModelBitAcc``; the numbers come from ``hardware/loihi.yaml``):
+
+* **Weights** (per connection = one Dense process): clipped to 8 bits by sign mode
+  (excitatory 0..255, inhibitory -255..0, mixed -256..255), then truncated to
+  ``num_weight_bits`` (``(w >> k) << k`` with ``k = 8 - num_weight_bits``, plus one bit in
+  mixed mode; inhibitory weights are truncated on their magnitude).
+* **Dense**: each step the weights of the active inputs are summed, then the *sum* is
+  shifted by ``weight_exp`` (``<<`` if positive, arithmetic ``>>`` otherwise, which rounds
+  down); with delays, each (step, delay) group is summed and shifted separately. The result
+  reaches the neuron one step later (plus ``delays``): a spike at step ``i`` first changes
+  the neuron at step ``i + 1 + delay``. All activations reaching one neuron are added as
+  int32.
+* **Current**: ``u <- trunc0(u (4096 - (du + 1)) / 4096) + (a_in << 6)`` (int32), then
+  wrapped once into 24 bits (``> 2^23``: ``- 2^24``; ``<= -2^23``: ``+ 2^24``).
+* **Voltage**: ``v <- trunc0(v (4096 - dv) / 4096) + u + bias`` with the new ``u`` and
+  ``bias = bias_mant << bias_exp``, saturated to ``[-(2^23 - 1), 2^23 - 1]``.
+* **Spike** when ``v > vth << 6`` (strictly), then ``v <- 0``; ``u`` is not reset and there
+  is no refractory period.
+
+These steps are :func:`neurohop.kernels.cuba.cuba_step` run with
+:func:`cuba_arithmetic`; the Dense stage is :class:`LoihiSimulator`.
+
+Quantisation maps a :class:`~neurohop.model.neurons.CubaLIF` population exactly onto this
+form (retentions ``1 - dt/tau`` -> ``du``, ``dv``) and converts a
+:class:`~neurohop.model.neurons.LIF` (IF_curr_exp) population to it with loud
+``semantics`` warnings (``>=`` becomes ``>``, the refractory period is dropped). One scale
+``s`` per population maps model units to integers: ``vth = round(v_th s)``, the voltage
+word holds ``64 s`` per model unit, and a weight ``w`` becomes the mantissa
+``round(w g s / 2^weight_exp)`` (``g`` the input gain of the neuron model). ``v_reset`` is
+moved to integer 0 by an offset (exact: the leak and bias are adjusted).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from neurohop.errors import BuildError
+from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
+from neurohop.export.intmath import Events, as_int_matrix, shift, spike_sum, trunc_shift, wrap
+from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
+from neurohop.export.report import QuantisationReport
+from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.targets import Target
+from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
+from neurohop.model.network import Network
+from neurohop.model.neurons import LIF, CubaLIF
+
+__all__ = ["quantise", "LoihiSimulator", "cuba_arithmetic", "clip_weights", "truncate_weights", "SIGN_MODES", "ARRAY_DOCS"]
+
+#: Lava's SignMode values.
+SIGN_MODES = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
+
+#: What each integer array of a loihi bundle holds (names and layouts of Lava's processes).
+ARRAY_DOCS: dict[str, str] = {
+    "population.du": "(scalar) current decay, 12-bit unsigned; retention (4096 - (du + 1)) / 4096 (Lava LIF 'du')",
+    "population.dv": "(scalar) voltage decay, 12-bit unsigned; retention (4096 - dv) / 4096 (Lava LIF 'dv')",
+    "population.vth": "(scalar) threshold, 17-bit unsigned; spike when v > vth << 6 (Lava LIF 'vth')",
+    "population.bias_mant": "bias mantissa per neuron, 13-bit signed (Lava LIF 'bias_mant')",
+    "population.bias_exp": "bias exponent per neuron, 0..7; bias = bias_mant << bias_exp (Lava LIF 'bias_exp')",
+    "population.u": "initial current per neuron, 24-bit (Lava LIF 'u')",
+    "population.v": "initial voltage per neuron, 24-bit (Lava LIF 'v')",
+    "projection.weights": "weight mantissas [post, pre] over the projection's slices, int8 range (Lava Dense 'weights')",
+    "projection.delays": "extra delays [post, pre] in steps, 0..63 (Lava DelayDense 'delays'; neurohop delay = 1 + delays); absent when all are 0",
+    "projection.mask": "[post, pre] bool: which entries are synapses (a synapse may have weight 0)",
+    "projection.weight_exp": "(scalar) shift of the per-step weight sum, -8..7 (Lava Dense proc_params 'weight_exp')",
+    "projection.num_weight_bits": "(scalar) weight precision, 1..8 (Lava Dense proc_params 'num_weight_bits')",
+    "projection.sign_mode": "(scalar) 1 mixed, 2 excitatory, 3 inhibitory (Lava SignMode)",
+}
+
+
+# --------------------------------------------------------------------------- Lava's weight rules
+
+
+def clip_weights(w: np.ndarray, sign_mode: int, bits: int = 8) -> np.ndarray:
+    """Clip integer weights to ``bits`` by sign mode (inhibitory: on the magnitude)."""
+    w = np.asarray(w, dtype=np.int64)
+    if sign_mode == SIGN_MODES["inhibitory"]:
+        return -np.clip(-w, 0, (1 << bits) - 1)
+    if sign_mode == SIGN_MODES["mixed"]:
+        return np.clip(w, -(1 << bits), (1 << bits) - 1)
+    return np.clip(w, 0, (1 << bits) - 1)
+
+
+def truncate_weights(w: np.ndarray, sign_mode: int, num_weight_bits: int, max_bits: int = 8) -> np.ndarray:
+    """Drop the low bits of integer weights: ``(w >> k) << k``, ``k = max_bits - num_weight_bits``
+    (+1 in mixed mode); inhibitory weights are truncated on their magnitude."""
+    w = np.asarray(w, dtype=np.int64)
+    k = max_bits - num_weight_bits + int(sign_mode == SIGN_MODES["mixed"])
+    if sign_mode == SIGN_MODES["inhibitory"]:
+        return -(((-w) >> k) << k)
+    return (w >> k) << k
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def cuba_arithmetic(events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32) -> CUBAArithmetic:
+    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF."""
+    top = 1 << (uv_bits - 1)
+
+    def decay(x: Any, m: Any) -> Any:
+        return trunc_shift(x * m, decay_bits)
+
+    def integrate_u(decayed: Any, a_in: Any) -> Any:
+        act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
+        r = wrap(decayed + act, port_bits)
+        once = np.where(r > top, r - 2 * top, np.where(r <= -top, r + 2 * top, r))
+        return events.note("current_wrapped", r, once)
+
+    def integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
+        r = wrap(wrap(decayed + u, port_bits) + bias, port_bits)
+        return events.note("voltage_saturated", r, np.clip(r, -(top - 1), top - 1))
+
+    def sub(v: Any, th: Any) -> Any:
+        return v - th
+
+    return CUBAArithmetic(decay, integrate_u, integrate_v, sub)
+
+
+# --------------------------------------------------------------------------- quantisation
+
+
+def _cuba_form(model: Any, dt: float, where: str, report: QuantisationReport) -> dict[str, float]:
+    """The population as Loihi's CUBA neuron, in model units.
+
+    Returns retention fractions removed per step (``f_u``, ``f_v``), the input gain ``g``
+    (model u per nA of weight), threshold, bias and initial v, all relative to the offset
+    ``v_reset`` (which becomes integer 0), and the offset.
+    """
+    if isinstance(model, CubaLIF):
+        f_u = dt / model.tau_syn
+        f_v = 0.0 if math.isinf(model.tau_mem) else dt / model.tau_mem
+        if f_u > 1 or f_v > 1:
+            name = "tau_syn" if f_u > 1 else "tau_mem"
+            raise BuildError(f"loihi: {where}: {name} must be >= dt = {dt} ms (got {getattr(model, name)})")
+        if model.reset == "subtract":
+            report.warn("semantics", where, "subtractive reset becomes Loihi's reset to 0 (spike trains differ when v overshoots the threshold)")
+        offset = model.v_reset if model.reset == "hard" else 0.0
+        return {
+            "f_u": f_u, "f_v": f_v, "g": 1.0, "v_th": model.v_th - offset, "bias": model.bias - f_v * offset,
+            "v_init": model.v_init - offset, "offset": offset,
+        }
+    if isinstance(model, LIF):
+        if model.tau_syn_e != model.tau_syn_i:
+            raise BuildError(
+                f"loihi: {where}: a LIF with tau_syn_e={model.tau_syn_e} != tau_syn_i={model.tau_syn_i} needs two synaptic currents; "
+                "a Loihi compartment has one (use equal synaptic time constants or a CubaLIF)"
+            )
+        e = math.exp(-dt / model.tau_m)
+        d = math.exp(-dt / model.tau_syn_e)
+        init = model.tau_syn_e / dt * (1.0 - d)
+        r = model.tau_m / model.cm
+        report.warn("semantics", where, "IF_curr_exp threshold 'v >= v_thresh' becomes Loihi's 'v > vth' (differs when v lands exactly on the threshold)")
+        n_ref = int(math.ceil(model.tau_refrac / dt - 1e-9))
+        if n_ref > 0:
+            report.warn("semantics", where, f"refractory period of {n_ref} step(s) dropped (Loihi's LIF in Lava has none)")
+        offset = model.v_reset
+        return {
+            "f_u": 1.0 - d, "f_v": 1.0 - e, "g": init * r * (1.0 - e), "v_th": model.v_thresh - offset,
+            "bias": (1.0 - e) * (r * model.i_offset + model.v_rest - offset), "v_init": model.v_start - offset, "offset": offset,
+        }
+    raise BuildError(f"loihi: {where}: neuron model {type(model).__name__} cannot be mapped")  # pragma: no cover - check_network refuses first
+
+
+def quantise(
+    net: Network,
+    target: Target,
+    dt: float | None = None,
+    *,
+    outputs: list[str] | None = None,
+    num_weight_bits: int | None = None,
+    headroom_bits: int | None = None,
+    freeze_plasticity_: bool = False,
+) -> Program:
+    """Quantise ``net`` for a Loihi target (see the module docstring).
+
+    Parameters
+    ----------
+    net : Network
+        CubaLIF and/or LIF populations, static projections.
+    target : Target
+        A target with ``arithmetic: loihi``.
+    dt : float, optional
+        Timestep, ms (default 1).
+    outputs : list of str, optional
+    num_weight_bits : int, optional
+        1..8 (default: the target's ``quantisation.num_weight_bits``).
+    headroom_bits : int, optional
+        Threshold headroom (default: the target's ``quantisation.headroom_bits``).
+    freeze_plasticity_ : bool
+        Run plastic projections with fixed weights instead of refusing them.
+    """
+    dt = resolve_dt(target, dt)
+    if freeze_plasticity_:
+        net = freeze_plasticity(net)
+    check_network(net, target)
+    report = QuantisationReport(target.name)
+    nwb = int(num_weight_bits if num_weight_bits is not None else target.policy("num_weight_bits"))
+    wbits = target.number("weight_bits")
+    if not 1 <= nwb <= wbits:
+        raise BuildError(f"loihi: num_weight_bits: expected 1..{wbits} (got {nwb})")
+    head = int(headroom_bits if headroom_bits is not None else target.policy("headroom_bits"))
+    act = target.number("activation_shift")
+    th_bits = target.number("threshold_bits")
+    uv = target.number("uv_bits")
+    e_min, e_max = target.number("weight_exp_min"), target.number("weight_exp_max")
+    bm_bits, be_max = target.number("bias_mant_bits"), target.number("bias_exp_max")
+    report.decisions.update({"dt_ms": dt, "num_weight_bits": nwb, "headroom_bits": head})
+
+    forms: dict[str, dict[str, float]] = {}
+    for pop in net.neurons:
+        forms[pop.name] = _cuba_form(pop.model, dt, f"population {pop.name}", report)
+    # largest per-step input (model units of u) of each population, for scales and warnings
+    blocks = {proj.name: dense_block(net, proj) for proj in net.projections}
+    step_in = {pop.name: np.zeros(pop.size) for pop in net.neurons}
+    max_w = {pop.name: 0.0 for pop in net.neurons}
+    for proj in net.projections:
+        W, _, _ = blocks[proj.name]
+        g = forms[proj.post.population]["g"]
+        (_, _), (b0, b1) = slices(net, proj)
+        step_in[proj.post.population][b0:b1] += np.abs(W).sum(axis=0) * g
+        max_w[proj.post.population] = max(max_w[proj.post.population], float(np.abs(W).max(initial=0.0)) * g)
+
+    scales: dict[str, float] = {}
+    pops: list[PopulationProgram] = []
+    vmax_int = (1 << (th_bits - head)) - 1
+    for pop in net.populations:
+        where = f"population {pop.name}"
+        if pop.is_source:
+            pops.append(PopulationProgram(pop.name, pop.size, "source"))
+            continue
+        f = forms[pop.name]
+        ref = f["v_th"] if math.isfinite(f["v_th"]) else float(step_in[pop.name].max(initial=0.0))
+        candidates = [vmax_int / ref] if ref > 0 else []
+        if max_w[pop.name] > 0:
+            candidates.append(255 * 2.0**e_max / max_w[pop.name])
+        if f["bias"] != 0:
+            candidates.append(((1 << (bm_bits - 1)) - 1) * 2.0**be_max / (abs(f["bias"]) * (1 << act)))
+        s = min(candidates) if candidates else 1.0
+        scales[pop.name] = s
+        if math.isfinite(f["v_th"]):
+            vth = int(round(f["v_th"] * s))
+            report.scalar(where, "v_th", f["v_th"] + f["offset"], vth, vth / s + f["offset"], "", f"vth (17-bit); 1 unit = {1 / s:.6g}; v offset {f['offset']:g}")
+        else:
+            vth = (1 << th_bits) - 1
+            report.warn("semantics", where, f"non-spiking neuron (v_th = inf): vth set to the maximum {vth}; it spikes if v exceeds {vth << act} (about {vth / s:.6g} model units)")
+        du = min(max(int(round(4096 * f["f_u"])) - 1, 0), 4095)
+        dv = min(max(int(round(4096 * f["f_v"])), 0), 4095)
+        ret_u = (4096 - (du + 1)) / 4096
+        report.scalar(where, "du", f["f_u"], du, 1 - ret_u, "", f"current retention (4095-du)/4096; effective tau_syn {dt / (1 - ret_u):.6g} ms")
+        eff_v = math.inf if dv == 0 else dt * 4096 / dv
+        report.scalar(where, "dv", f["f_v"], dv, dv / 4096, "", f"voltage retention (4096-dv)/4096; effective tau_mem {eff_v:.6g} ms")
+        if f["f_v"] > 4095 / 4096:
+            report.warn("out_of_range", where, f"voltage decay fraction {f['f_v']:.6g} above 4095/4096: dv clamped to 4095")
+        if f["f_u"] < 1 / 4096:
+            report.warn("out_of_range", where, f"current decay fraction {f['f_u']:.3g} below Loihi's minimum 1/4096 (du = 0 still leaks 1/4096 per step)")
+        bias_fine = f["bias"] * s * (1 << act)
+        bexp = 0
+        while abs(round(bias_fine / 2**bexp)) > (1 << (bm_bits - 1)) - 1 and bexp < be_max:
+            bexp += 1
+        bmant = int(round(bias_fine / 2**bexp))
+        if abs(bmant) > (1 << (bm_bits - 1)) - 1:
+            report.warn("out_of_range", where, f"bias {f['bias']} does not fit bias_mant << bias_exp; clamped")
+            bmant = int(np.clip(bmant, -(1 << (bm_bits - 1)), (1 << (bm_bits - 1)) - 1))
+        report.scalar(where, "bias", f["bias"], bmant << bexp, (bmant << bexp) / (s * (1 << act)), "", f"bias_mant {bmant} << bias_exp {bexp} (in v units, not shifted by 6)")
+        v0 = int(np.clip(round(f["v_init"] * s * (1 << act)), -((1 << (uv - 1)) - 1), (1 << (uv - 1)) - 1))
+        worst_u = float(step_in[pop.name].max(initial=0.0)) * s * (1 << act) / max(f["f_u"], 1 / 4096)
+        if worst_u >= 2 ** (uv - 1):
+            report.warn("saturation_risk", where, f"u can reach {worst_u:.3g} for sustained input on every synapse, beyond the 24-bit range (it wraps)")
+        pops.append(
+            PopulationProgram(
+                pop.name, pop.size, pop.model.kind,
+                {"bias_mant": np.full(pop.size, bmant, np.int16), "bias_exp": np.full(pop.size, bexp, np.int16),
+                 "u": np.zeros(pop.size, np.int32), "v": np.full(pop.size, v0, np.int32)},
+                {"du": du, "dv": dv, "vth": vth},
+                {"u": 1.0 / (s * (1 << act)), "v": 1.0 / (s * (1 << act))},
+                {"v": f["offset"]},
+            )
+        )
+
+    projs: list[ProjectionProgram] = []
+    for proj in net.projections:
+        where = f"projection {proj.name}"
+        W, D, M = blocks[proj.name]
+        (a0, a1), (b0, b1) = slices(net, proj)
+        post = proj.post.population
+        g, s = forms[post]["g"], scales[post]
+        x = W * g * s  # per-step input to u in integer units (before << 6)
+        mode = SIGN_MODES["inhibitory"] if proj.sign < 0 else SIGN_MODES["excitatory"]
+        top = float(np.abs(x).max(initial=0.0))
+        k = wbits - nwb
+        e = e_min  # the smallest exponent whose mantissas fit 8 bits keeps the most precision
+        while e < e_max and np.rint(top / 2.0 ** (e + k)) * 2**k > (1 << wbits) - 1:
+            e += 1
+        mant = np.rint(x / 2.0 ** (e + k)).astype(np.int64) << k
+        mant = clip_weights(proj.sign * mant, mode, wbits)
+        mant = truncate_weights(mant, mode, nwb, wbits)
+        represented = np.abs(mant) * 2.0**e / (g * s)
+        report.array(where, "weight", W[M], mant[M], represented[M], "nA", f"{nwb}-bit mantissa x 2^{e} (1 unit = {2.0**e / (g * s):.6g})")
+        if np.rint(top / 2.0 ** (e + k)) * 2**k > (1 << wbits) - 1:
+            report.warn("out_of_range", where, "weights exceed 8 bits at the largest weight_exp and were clipped")
+        arrays: dict[str, np.ndarray] = {"weights": mant.T.astype(np.int32), "mask": M.T.copy()}
+        if np.any(D[M] > 1):
+            arrays["delays"] = np.where(M, D - 1, 0).T.astype(np.int32)
+        projs.append(
+            ProjectionProgram(
+                proj.name, proj.pre.population, post, (a0, a1), (b0, b1), proj.receptor, arrays,
+                {"weight_exp": e, "num_weight_bits": nwb, "sign_mode": mode},
+                1.0 / (g * s), False,
+            )
+        )
+    return Program(target, dt, pops, projs, [p.name for p in net.sources], list(outputs or default_outputs(net)), report, net)
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+class LoihiSimulator(IntegerSimulator):
+    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring)."""
+
+    def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
+        tgt = self.program.target
+        act = tgt.number("activation_shift")
+        n = pop.size
+        sc = pop.scalars
+        bm = pop.params["bias_mant"].astype(np.int64)
+        be = pop.params["bias_exp"].astype(np.int64)
+        bias = np.where(be >= 0, bm << np.maximum(be, 0), bm >> np.maximum(-be, 0))
+        consts = CUBAConstants(
+            np.full(n, 4096 - (int(sc["du"]) + 1), np.int64), np.full(n, 4096 - int(sc["dv"]), np.int64), bias,
+            np.full(n, int(sc["vth"]) << act, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
+        )
+        initial = CUBAState(pop.params["u"].astype(np.int64), pop.params["v"].astype(np.int64))
+        arith = cuba_arithmetic(self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"))
+        return cuba_step, arith, consts, initial
+
+    def _build_synapses(self) -> None:
+        self._const_groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
+        max_delay = 1
+        for proj in self.program.projections:
+            mode = int(proj.scalars["sign_mode"])
+            w = clip_weights(proj.arrays["weights"], mode, self.program.target.number("weight_bits"))
+            w = truncate_weights(w, mode, int(proj.scalars["num_weight_bits"]), self.program.target.number("weight_bits"))
+            extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
+            for k in np.unique(extra):
+                sel = extra == k
+                mat = np.where(sel, w, 0).T  # [pre, post]
+                if not mat.any() and k != 0:
+                    continue
+                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), as_int_matrix(mat)))
+                max_delay = max(max_delay, int(k) + 1)
+        self._const_slots = max_delay + 1
+        self._const_port = self.program.target.number("port_bits")
+
+    def _reset_synapses(self) -> None:
+        self.buffer = {p.name: np.zeros((self._const_slots, self.B, p.size), dtype=np.int64) for p in self.neurons}
+
+    def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        slot = t % self._const_slots
+        out = {}
+        for pop in self.neurons:
+            raw = self.buffer[pop.name][slot].copy()
+            self.buffer[pop.name][slot] = 0
+            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._const_port))
+            out[pop.name] = (a_in, np.zeros_like(a_in))
+        return out
+
+    def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
+        n = self._const_slots
+        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._const_groups:
+            active = emitted[pre][:, a0:a1]
+            if not active.any():
+                continue
+            self.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
+
+    def weights(self, projection: str) -> np.ndarray:
+        """Weight mantissas [post, pre] as Lava holds them (after clipping and truncation)."""
+        proj = self.program.projection(projection)
+        mode = int(proj.scalars["sign_mode"])
+        bits = self.program.target.number("weight_bits")
+        return truncate_weights(clip_weights(proj.arrays["weights"], mode, bits), mode, int(proj.scalars["num_weight_bits"]), bits)
+
+    def model_weights(self, projection: str) -> np.ndarray:
+        """Represented weight magnitudes (nA), one per synapse in the connector's order."""
+        proj = self.program.projection(projection)
+        net = self.program.network
+        mant = self.weights(projection).astype(np.float64) * 2.0 ** int(proj.scalars["weight_exp"]) * proj.weight_unit
+        if net is None:
+            return np.abs(mant)
+        pre, post, _, _ = net.projection(projection).synapses(net.sizes)
+        return np.abs(mant[post - proj.post_slice[0], pre - proj.pre_slice[0]])
+
+
+#: The simulator class of this arithmetic (used by neurohop.export.backend).
+SIMULATOR = LoihiSimulator
+
+
+def validate(program: Program, where: str) -> None:
+    """Check a loihi program read from a bundle; errors name ``where`` and the key."""
+    from neurohop.errors import ModelFileError
+
+    tgt = program.target
+    ranges = {"du": (0, 4095), "dv": (0, 4095), "vth": (0, (1 << tgt.number("threshold_bits")) - 1)}
+    for pop in program.populations:
+        if pop.is_source:
+            continue
+        for name, (lo, hi) in ranges.items():
+            v = pop.scalars.get(name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ModelFileError(f"{where}: populations/{pop.name}: {name}: expected an integer in {lo}..{hi} (got {v!r})")
+        for name in ("bias_mant", "bias_exp", "u", "v"):
+            if name not in pop.params:
+                raise ModelFileError(f"{where}: missing array populations/{pop.name}/{name}")
+    for proj in program.projections:
+        key = f"projections/{proj.name}"
+        if "weights" not in proj.arrays:
+            raise ModelFileError(f"{where}: missing array {key}/weights")
+        shape = (proj.post_slice[1] - proj.post_slice[0], proj.pre_slice[1] - proj.pre_slice[0])
+        for name in ("weights", "mask", "delays"):
+            if name in proj.arrays and proj.arrays[name].shape != shape:
+                raise ModelFileError(f"{where}: {key}/{name}: expected the [post, pre] shape {list(shape)} (got {list(proj.arrays[name].shape)})")
+        if "delays" in proj.arrays and proj.arrays["delays"].size and not 0 <= proj.arrays["delays"].min() <= proj.arrays["delays"].max() <= tgt.number("max_delay_steps") - 1:
+            raise ModelFileError(f"{where}: {key}/delays: expected 0..{tgt.number('max_delay_steps') - 1}")
+        checks = {"weight_exp": (tgt.number("weight_exp_min"), tgt.number("weight_exp_max")), "num_weight_bits": (1, tgt.number("weight_bits")), "sign_mode": (1, 3)}
+        for name, (lo, hi) in checks.items():
+            v = proj.scalars.get(name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ModelFileError(f"{where}: {key}: {name}: expected an integer in {lo}..{hi} (got {v!r})")

@@ -1,0 +1,181 @@
+"""The common machinery of the integer simulators: state, stepping, recording, inputs.
+
+Each target module subclasses :class:`IntegerSimulator` and supplies
+
+* ``_neuron_kernel(pop)`` -> (step function, arithmetic, integer constants, initial state):
+  the same kernel as the float backends (:mod:`neurohop.kernels`) run with the target's
+  integer arithmetic;
+* ``_build_synapses()``, ``_arriving(t)`` (the integer ``in_e``/``in_i`` of every neuron
+  population for step ``t``) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
+  the target's synaptic buffers, including any plasticity).
+
+One step ``t``: arriving input -> every neuron population's kernel -> spikes -> synapses.
+Everything is NumPy ``int64`` (state words narrower than 64 bits are modelled with
+explicit wrap or saturation). A leading batch dimension ``B`` runs independent copies.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from neurohop.errors import InputError
+from neurohop.export.intmath import Events
+from neurohop.export.program import PopulationProgram, Program
+
+__all__ = ["IntegerSimulator", "check_input_array"]
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return np.where(cond, a, b)
+
+
+def check_input_array(spikes: Any, steps: int | None, n_inputs: int, where: str = "input") -> np.ndarray:
+    """Validate input spikes ``[T, n_inputs]`` (or ``[T, B, n_inputs]``); return bool."""
+    arr = np.asarray(spikes)
+    if arr.ndim not in (2, 3) or arr.shape[-1] != n_inputs:
+        raise InputError(f"{where}: expected spikes of shape [T, {n_inputs}] (one column per input neuron) (got {list(arr.shape)})")
+    if steps is not None and arr.shape[0] != steps:
+        raise InputError(f"{where}: expected {steps} rows (one per step) (got {arr.shape[0]})")
+    if arr.dtype != bool:
+        if not np.issubdtype(arr.dtype, np.number) or (arr.size and not np.all((arr == 0) | (arr == 1))):
+            raise InputError(f"{where}: expected boolean spikes or 0/1 values (got dtype {arr.dtype})")
+        arr = arr.astype(bool)
+    return arr
+
+
+class IntegerSimulator:
+    """Base of the bit-accurate simulators (see the module docstring).
+
+    Parameters
+    ----------
+    program : Program
+    batch : int or None
+        Number of independent instances (None: one, no batch dimension in results).
+    """
+
+    def __init__(self, program: Program, batch: int | None = None) -> None:
+        self.program = program
+        self.batch = batch
+        self.B = 1 if batch is None else int(batch)
+        self.events = Events()
+        self._kernels: dict[str, tuple[Callable[..., Any], Any, Any, Any]] = {}
+        self.sources = [p for p in program.populations if p.is_source]
+        self.neurons = [p for p in program.populations if not p.is_source]
+        for pop in self.neurons:
+            self._kernels[pop.name] = self._neuron_kernel(pop)
+        self._build_synapses()
+        self.reset()
+
+    # ---------------------------------------------------------------- to override
+    def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Callable[..., Any], Any, Any, Any]:
+        raise NotImplementedError
+
+    def _build_synapses(self) -> None:
+        raise NotImplementedError
+
+    def _reset_synapses(self) -> None:
+        raise NotImplementedError
+
+    def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def weights(self, projection: str) -> np.ndarray:
+        """Current integer weights of a projection (target layout)."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Step 0, initial state."""
+        self.t = 0
+        self.events.clear()
+        self.state: dict[str, Any] = {}
+        for pop in self.neurons:
+            _, _, _, initial = self._kernels[pop.name]
+            self.state[pop.name] = type(initial)(*[np.broadcast_to(np.asarray(a, dtype=np.int64), (self.B, pop.size)).copy() for a in initial])
+        self._reset_synapses()
+
+    def snapshot(self) -> Any:
+        """Deep copy of everything that evolves (time, neurons, synapses, queued spikes, events)."""
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("program", "_kernels", "sources", "neurons") and not k.startswith("_const")})
+
+    def restore(self, snap: Any) -> None:
+        """Return to a :meth:`snapshot` (which stays reusable)."""
+        self.__dict__.update(copy.deepcopy(snap))
+
+    def state_variables(self, population: str) -> tuple[str, ...]:
+        """Names of the integer state variables of a neuron population."""
+        if population not in self.state:
+            return ()
+        return tuple(k for k in self.state[population]._fields if k != "refrac")
+
+    def raw_state(self, population: str) -> dict[str, np.ndarray]:
+        """Integer state variables of a neuron population (``[n]`` or ``[B, n]``)."""
+        if population not in self.state:
+            raise InputError(f"state: {population!r} is not a simulated neuron population; known: {sorted(self.state)}")
+        st = self.state[population]
+        return {k: (v[0] if self.batch is None else v).copy() for k, v in st._asdict().items() if k != "refrac"}
+
+    # ---------------------------------------------------------------- running
+    def split_inputs(self, spikes: np.ndarray | None, steps: int) -> dict[str, np.ndarray]:
+        """Cut a ``[T, (B,) n_inputs]`` array into per-source ``[T, B, n]`` arrays."""
+        out: dict[str, np.ndarray] = {}
+        offset = 0
+        for name in self.program.inputs:
+            size = self.program.population(name).size
+            if spikes is None:
+                out[name] = np.zeros((steps, self.B, size), dtype=bool)
+            else:
+                part = spikes[..., offset : offset + size]
+                out[name] = np.broadcast_to(part[:, None, :], (steps, self.B, size)) if part.ndim == 2 else part
+            offset += size
+        return out
+
+    def run(self, steps: int, inputs: Mapping[str, np.ndarray] | None = None, record_state: bool | Mapping[str, Any] = False) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """Advance ``steps`` steps.
+
+        Parameters
+        ----------
+        steps : int
+        inputs : mapping source name -> bool [steps, B, n]
+            Missing sources are silent.
+        record_state : bool or mapping name -> variables
+            True records every neuron population's integer state after each step.
+
+        Returns
+        -------
+        spikes : dict name -> bool [steps, B, n] (every population, sources included)
+        states : dict name -> dict variable -> int64 [steps, B, n]
+        """
+        inputs = dict(inputs or {})
+        spikes = {p.name: np.zeros((steps, self.B, p.size), dtype=bool) for p in self.program.populations}
+        if record_state is True:
+            watch = {p.name: [k for k in self.state[p.name]._fields if k != "refrac"] for p in self.neurons}
+        else:
+            watch = {k: list(v) for k, v in dict(record_state or {}).items()}
+        states = {name: {var: np.zeros((steps, self.B, self.program.population(name).size), dtype=np.int64) for var in vars_} for name, vars_ in watch.items()}
+        for k in range(steps):
+            t = self.t
+            arriving = self._arriving(t)
+            emitted: dict[str, np.ndarray] = {}
+            for pop in self.sources:
+                emitted[pop.name] = inputs[pop.name][k] if pop.name in inputs else np.zeros((self.B, pop.size), dtype=bool)
+            for pop in self.neurons:
+                step, arith, constants, _ = self._kernels[pop.name]
+                in_e, in_i = arriving[pop.name]
+                fired, self.state[pop.name] = step(self.state[pop.name], in_e, in_i, constants, _where, arith)
+                emitted[pop.name] = fired
+            self._propagate(t, emitted)
+            for name, arr in emitted.items():
+                spikes[name][k] = arr
+            for name, vars_ in watch.items():
+                st = self.state[name]
+                for var in vars_:
+                    states[name][var][k] = getattr(st, var)
+            self.t += 1
+        return spikes, states

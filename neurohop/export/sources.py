@@ -1,0 +1,77 @@
+"""What can be exported: model files, saved networks, NIR graphs (and how to load each)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from neurohop.errors import ModelFileError
+from neurohop.model.network import Network
+
+__all__ = ["load_source", "SOURCE_KINDS"]
+
+#: File suffixes accepted by :func:`load_source`, with what they are.
+SOURCE_KINDS = {
+    ".yaml": "neurohop model file (parameters with --param NAME=VALUE)",
+    ".yml": "neurohop model file",
+    ".npz": "saved neurohop network (neurohop.model.save_network) or HLOP classifier checkpoint",
+    ".nir": "NIR graph (HDF5)",
+}
+
+
+def _is_hlop_checkpoint(path: Path) -> bool:
+    import json
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "meta_json" not in data.files:
+                return False
+            return str(json.loads(str(data["meta_json"])).get("format", "")).startswith("neurohop-hlop-classifier/")
+    except (OSError, ValueError):
+        return False
+
+
+def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None = None, dt: float | None = None, convention: str = "nir") -> tuple[Network, dict[str, Any]]:
+    """Load what ``neurohop export`` was given; return the network and its provenance.
+
+    Parameters
+    ----------
+    path : path
+        A model file (``.yaml``), a saved network (``.npz``) or a NIR graph (``.nir``); a bare
+        name resolves to a file of the project's ``models/`` folder.
+    params : mapping, optional
+        Model-file parameters.
+    dt : float, optional
+        Timestep, ms (NIR graphs need it unless written by neurohop).
+    convention : str
+        NIR reading convention (``nir`` or ``norse-1.1``).
+    """
+    from neurohop.model.io import load, resolve_model_path
+
+    p = Path(path)
+    params = dict(params or {})
+    if p.suffix == ".nir":
+        from neurohop.export.nir_io import read_nir
+
+        if params:
+            raise ModelFileError(f"{p}: a NIR graph takes no --param (got {sorted(params)})")
+        net = read_nir(p, dt=dt, convention=convention)
+        return net, {"kind": "nir", "path": str(p), "convention": convention, "latency_steps": dict(net.metadata.get("latency_steps", {}))}
+    if p.suffix == ".npz":
+        if not p.exists():
+            raise ModelFileError(f"{p}: file not found")
+        if params:
+            raise ModelFileError(f"{p}: a saved network takes no --param (got {sorted(params)})")
+        if _is_hlop_checkpoint(p):
+            from neurohop.export.classifier import classifier_network
+
+            net = classifier_network(p, dt=1.0 if dt is None else dt)
+            return net, {"kind": "hlop-checkpoint", "path": str(p), "latency_steps": dict(net.metadata.get("latency_steps", {}))}
+        return load(p), {"kind": "network", "path": str(p)}
+    if p.suffix not in (".yaml", ".yml", ""):
+        raise ModelFileError(f"{p}: unknown source type {p.suffix!r}; expected one of {sorted(SOURCE_KINDS)}")
+    resolved = resolve_model_path(p)
+    return load(resolved, **params), {"kind": "model", "path": str(resolved), "parameters": params}

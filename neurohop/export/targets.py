@@ -1,0 +1,187 @@
+"""Hardware targets as data: the files of ``hardware/`` and their reader.
+
+A target file (``format: neurohop-target/1``) states a chip's number formats
+(``numbers:``), its arithmetic rules (``rules:``), its resource limits (``limits:``), the
+exporter's quantisation policy (``quantisation:``) and, under ``choices:``, which of these
+values are modelling choices rather than facts (with the reason). ``arithmetic:`` names
+the module of :mod:`neurohop.export` that implements the target's integer arithmetic
+(``spinnaker1``, ``loihi``, ``xylo``); a new chip with known arithmetic is a new file only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from neurohop.errors import ModelFileError
+
+__all__ = ["Target", "load_target", "available_targets", "HARDWARE_DIR", "ARITHMETIC_MODULES"]
+
+#: Folder of the project's target files.
+HARDWARE_DIR = Path(__file__).resolve().parents[2] / "hardware"
+
+#: Integer-arithmetic modules by the ``arithmetic:`` name used in target files.
+ARITHMETIC_MODULES: dict[str, str] = {
+    "spinnaker1": "neurohop.export.spinnaker1",
+    "loihi": "neurohop.export.loihi",
+    "xylo": "neurohop.export.xylo",
+}
+
+_SECTIONS = ("numbers", "rules", "limits", "quantisation", "choices")
+_REQUIRED_LIMITS = ("neurons_per_core", "source_neurons_per_core", "cores_per_chip", "max_chips", "max_fan_in", "max_delay_steps")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed target file.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``spinnaker1``).
+    title : str
+        One-line description.
+    arithmetic : str
+        Key of :data:`ARITHMETIC_MODULES`.
+    timestep_ms : float or None
+        The chip's fixed timestep (ms), or None when any ``dt`` is allowed.
+    neuron_models, plasticity_rules : tuple of str
+        Model kinds (``lif``, ``cuba_lif``) and rules (``stdp``) the target runs.
+    numbers, rules, limits, quantisation : mapping
+        The file's sections.
+    choices : mapping of str -> str
+        Dotted field -> why that value is a modelling choice.
+    path : Path
+        The file.
+    """
+
+    name: str
+    title: str
+    arithmetic: str
+    timestep_ms: float | None
+    neuron_models: tuple[str, ...]
+    plasticity_rules: tuple[str, ...]
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+    rules: Mapping[str, Any] = field(default_factory=dict)
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    quantisation: Mapping[str, Any] = field(default_factory=dict)
+    choices: Mapping[str, str] = field(default_factory=dict)
+    path: Path = Path()
+
+    def _get(self, section: str, key: str) -> Any:
+        values = getattr(self, section)
+        if key not in values:
+            raise ModelFileError(f"{self.path}: {section}.{key}: missing (the {self.arithmetic} arithmetic needs it)")
+        return values[key]
+
+    def number(self, key: str) -> int:
+        """An integer from ``numbers:`` (error naming file and field if missing or not an integer)."""
+        value = self._get("numbers", key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelFileError(f"{self.path}: numbers.{key}: expected an integer (got {value!r})")
+        return value
+
+    def limit(self, key: str) -> int | None:
+        """A limit from ``limits:`` (an integer, or None for no limit)."""
+        value = self._get("limits", key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ModelFileError(f"{self.path}: limits.{key}: expected an integer >= 0 or null (got {value!r})")
+        return value
+
+    def rule(self, key: str) -> Any:
+        return self._get("rules", key)
+
+    def policy(self, key: str) -> Any:
+        return self._get("quantisation", key)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description (for manifests and reports)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "arithmetic": self.arithmetic,
+            "timestep_ms": self.timestep_ms,
+            "file": str(self.path),
+            "numbers": dict(self.numbers),
+            "rules": dict(self.rules),
+            "limits": dict(self.limits),
+            "quantisation": dict(self.quantisation),
+            "modelling_choices": dict(self.choices),
+        }
+
+
+def available_targets() -> list[str]:
+    """Names of the target files under :data:`HARDWARE_DIR`."""
+    return sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
+
+
+def _resolve(name: str | os.PathLike[str]) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml"):
+        if p.exists():
+            return p
+        raise ModelFileError(f"{p}: target file not found")
+    candidate = HARDWARE_DIR / f"{name}.yaml"
+    if candidate.exists():
+        return candidate
+    raise ModelFileError(f"target {str(name)!r}: unknown; available: {available_targets()} (or give a path to a .yaml target file)")
+
+
+def load_target(name: str | os.PathLike[str]) -> Target:
+    """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
+    import yaml
+
+    path = _resolve(name)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ModelFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{path}: expected a mapping at the top level (got {type(doc).__name__})")
+    if doc.get("format") != "neurohop-target/1":
+        raise ModelFileError(f"{path}: format: expected 'neurohop-target/1' (got {doc.get('format')!r})")
+    for key in ("name", "arithmetic", "neuron_models"):
+        if key not in doc:
+            raise ModelFileError(f"{path}: missing field {key!r}")
+    if doc["arithmetic"] not in ARITHMETIC_MODULES:
+        raise ModelFileError(f"{path}: arithmetic: expected one of {sorted(ARITHMETIC_MODULES)} (got {doc['arithmetic']!r})")
+    step = doc.get("timestep_ms")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
+        raise ModelFileError(f"{path}: timestep_ms: expected a positive number of ms or null (got {step!r})")
+    lists = {}
+    for key in ("neuron_models", "plasticity_rules"):
+        value = doc.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ModelFileError(f"{path}: {key}: expected a list of names (got {value!r})")
+        lists[key] = tuple(value)
+    sections = {}
+    for key in _SECTIONS:
+        value = doc.get(key) or {}
+        if not isinstance(value, dict):
+            raise ModelFileError(f"{path}: {key}: expected a mapping (got {type(value).__name__})")
+        sections[key] = value
+    for dotted in sections["choices"]:
+        head, _, tail = str(dotted).partition(".")
+        if head not in _SECTIONS or tail not in sections[head]:
+            raise ModelFileError(f"{path}: choices.{dotted}: names no field of the file (expected 'section.field')")
+    target = Target(
+        name=str(doc["name"]),
+        title=str(doc.get("title", doc["name"])),
+        arithmetic=str(doc["arithmetic"]),
+        timestep_ms=None if step is None else float(step),
+        neuron_models=lists["neuron_models"],
+        plasticity_rules=lists["plasticity_rules"],
+        numbers=sections["numbers"],
+        rules=sections["rules"],
+        limits=sections["limits"],
+        quantisation=sections["quantisation"],
+        choices={str(k): str(v) for k, v in sections["choices"].items()},
+        path=path,
+    )
+    for key in _REQUIRED_LIMITS:
+        target.limit(key)
+    return target

@@ -1,0 +1,70 @@
+"""Hebbian orthogonal-projection continual learning (HLOP) for spiking networks.
+
+Spiking classifiers learn task after task without forgetting: lateral circuits learn, with
+Oja's Hebbian/anti-Hebbian subspace rule, the principal subspace of each layer's past input
+activity, and later weight updates are projected orthogonal to it (Xiao et al., ICLR 2024).
+
+Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
+
+* settings: :func:`read_config`, :class:`HLOPConfig` (``models/hlop_*.yaml``)
+* network: :class:`SpikingMLP`, :func:`lif_step`, :func:`encode_if`
+* lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
+* projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`
+* training methods: :func:`make_trainer` (bptt, dsr, ottt, fa, ss)
+* continual learning: :func:`run_continual`, :data:`METHODS`, :class:`RunResult`
+* classifier files: :func:`save_classifier`, :func:`load_classifier`, :func:`run_classifier`,
+  :func:`to_nir`, :func:`from_nir`
+* figures: :func:`plot_accuracy_matrix`
+
+The CLI is ``neurohop cl run`` (:mod:`neurohop.hlop.cli`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "read_config": "neurohop.hlop.config",
+    "config_from_dict": "neurohop.hlop.config",
+    "HLOPConfig": "neurohop.hlop.config",
+    "NetworkConfig": "neurohop.hlop.config",
+    "TRAIN_METHODS": "neurohop.hlop.config",
+    "SpikingMLP": "neurohop.hlop.network",
+    "Simulation": "neurohop.hlop.network",
+    "LIFParameters": "neurohop.hlop.neurons",
+    "LIFState": "neurohop.hlop.neurons",
+    "lif_step": "neurohop.hlop.neurons",
+    "lif_scan": "neurohop.hlop.neurons",
+    "encode_if": "neurohop.hlop.neurons",
+    "LateralCircuit": "neurohop.hlop.lateral",
+    "HebbianParameters": "neurohop.hlop.lateral",
+    "SpikingLateralParameters": "neurohop.hlop.lateral",
+    "hebbian_step": "neurohop.hlop.lateral",
+    "spiking_response": "neurohop.hlop.lateral",
+    "project_out": "neurohop.hlop.projection",
+    "project_weight_gradient": "neurohop.hlop.projection",
+    "traced_linear": "neurohop.hlop.projection",
+    "make_trainer": "neurohop.hlop.training",
+    "run_continual": "neurohop.hlop.runner",
+    "RunResult": "neurohop.hlop.runner",
+    "METHODS": "neurohop.hlop.methods",
+    "save_classifier": "neurohop.hlop.checkpoint",
+    "load_classifier": "neurohop.hlop.checkpoint",
+    "run_classifier": "neurohop.hlop.checkpoint",
+    "to_nir": "neurohop.hlop.checkpoint",
+    "from_nir": "neurohop.hlop.checkpoint",
+    "plot_accuracy_matrix": "neurohop.hlop.plotting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'neurohop.hlop' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

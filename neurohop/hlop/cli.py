@@ -1,0 +1,156 @@
+"""``neurohop cl``: continual-learning runs from the command line.
+
+``neurohop cl run --data mnist5k|digits|PATH --scenario permuted|split --tasks N --method M
+--train bptt|dsr|ottt|fa|ss [--epochs E] [--seed S] [--device cpu|cuda] [--json OUT.json]
+[--plot OUT.png]``
+
+Settings come from a model file (``--model``; by default ``models/hlop_pmnist.yaml`` for the
+permuted scenario, ``models/hlop_split.yaml`` for split, ``models/hlop_digits.yaml`` for the
+8x8 digits) and can be overridden with ``--set section.field=value``. torch is imported only
+when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from neurohop.errors import InputError
+
+__all__ = ["register", "default_model", "METHOD_NAMES", "TRAIN_NAMES"]
+
+#: Kept in sync with neurohop.hlop.methods.METHODS and config.TRAIN_METHODS (checked by a test);
+#: duplicated here so that building the parser does not import torch.
+METHOD_NAMES = ("hlop", "baseline", "ewc", "replay", "gpm", "hlop+replay", "multitask", "svd-oracle")
+TRAIN_NAMES = ("bptt", "dsr", "ottt", "fa", "ss")
+
+
+def default_model(data: str, scenario: str) -> str:
+    """The model file a run uses when ``--model`` is not given."""
+    if data == "digits":
+        return "hlop_digits"
+    return "hlop_split" if scenario == "split" else "hlop_pmnist"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``cl`` command group to the ``neurohop`` parser."""
+    cl = subparsers.add_parser("cl", help="continual learning with Hebbian orthogonal projection (HLOP)", description=__doc__.split("\n\n")[0])
+    sub = cl.add_subparsers(dest="cl_command", metavar="SUBCOMMAND")
+    sub.required = True
+    run = sub.add_parser(
+        "run",
+        help="learn a task sequence with one method and report the accuracy matrix, ACC, BWT",
+        description="Learn a sequence of tasks with one continual-learning method and training method; "
+        "print ACC / BWT and write the accuracy matrix and lateral-circuit diagnostics as JSON.",
+    )
+    run.add_argument("--data", default="mnist5k", help="mnist5k (built-in, default), digits, a directory of MNIST IDX files, or an .npz with X and y")
+    run.add_argument("--scenario", default="permuted", help="permuted (default) or split")
+    run.add_argument("--tasks", type=int, default=None, help="number of tasks (default: 10 for permuted MNIST, else 5)")
+    run.add_argument("--method", default="hlop", help=f"one of {', '.join(METHOD_NAMES)} (default hlop)")
+    run.add_argument("--train", default="dsr", help=f"one of {', '.join(TRAIN_NAMES)} (default dsr)")
+    run.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's train.epochs)")
+    run.add_argument("--seed", type=int, default=0, help="seed of every random generator (default 0)")
+    run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    run.add_argument("--json", dest="json_out", default=None, metavar="OUT.json", help="write the full result here")
+    run.add_argument("--plot", default=None, metavar="OUT.png", help="draw the accuracy matrix here")
+    run.add_argument("--model", default=None, help="HLOP model file (path or name under models/)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field, e.g. train.lr=0.05 (repeatable)")
+    run.add_argument("--head", default=None, help="split scenario: multi (task-incremental, default) or shared")
+    run.add_argument("--lateral-spiking", action="store_true", help="spiking lateral neurons (signed spike counts) instead of rates")
+    run.add_argument("--save", default=None, metavar="CKPT.npz", help="save the trained classifier")
+    run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+
+def _format_matrix(matrix: list[list[float | None]]) -> str:
+    lines = []
+    for row in matrix:
+        lines.append(" ".join("   -  " if v is None else f"{v:6.1f}" for v in row))
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.method not in METHOD_NAMES:
+        raise InputError(f"--method: expected one of {list(METHOD_NAMES)} (got {args.method!r})")
+    if args.train not in TRAIN_NAMES:
+        raise InputError(f"--train: expected one of {list(TRAIN_NAMES)} (got {args.train!r})")
+    if args.scenario not in ("permuted", "split"):
+        raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
+    if args.tasks is None:
+        args.tasks = 10 if (args.scenario == "permuted" and args.data != "digits") else 5
+    if args.tasks < 1:
+        raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+    if args.seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0 (got {args.seed})")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
+    if args.head is not None and args.head not in ("multi", "shared"):
+        raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
+
+    import numpy as np
+
+    from neurohop.data import load_dataset, make_tasks
+    from neurohop.hlop.config import parse_override, read_config
+
+    overrides: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    if args.lateral_spiking:
+        overrides["lateral.spiking.enabled"] = True
+    config = read_config(args.model or default_model(args.data, args.scenario), overrides)
+    dataset = load_dataset(args.data)
+    sequence = make_tasks(dataset, args.scenario, args.tasks, np.random.default_rng(args.seed), head=args.head)
+
+    import torch
+
+    from neurohop.hlop.runner import run_continual
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    import warnings
+
+    from neurohop.hlop.metrics import ProjectionStabilityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ProjectionStabilityWarning)  # reported below, once, from the result
+        result = run_continual(sequence, args.method, args.train, config, seed=args.seed, device=args.device, progress=not args.quiet)
+    doc = result.to_dict()
+    doc["settings"]["model_file"] = config.source
+    doc["settings"]["command"] = " ".join(["neurohop", *sys.argv[1:]]) if sys.argv and "neurohop" in sys.argv[0] else None
+    bwt = "n/a" if doc["bwt"] is None else f"{doc['bwt']:.2f}"
+    print(f"{args.method} / {args.train} on {args.data} ({args.scenario}, {len(sequence)} tasks): ACC {doc['acc']:.2f}  BWT {bwt}  wall {doc['wall_time_s']:.1f} s")
+    print(_format_matrix(doc["accuracy_matrix"]))
+    for w in doc["diagnostics"]["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.json_out:
+        from neurohop.model.io import atomic_write
+
+        text = json.dumps(doc, indent=1)
+        atomic_write(args.json_out, lambda tmp: Path(tmp).write_text(text + "\n"))
+        print(f"wrote {os.fspath(args.json_out)}")
+    if args.plot:
+        from neurohop.hlop.plotting import plot_accuracy_matrix
+
+        plot_accuracy_matrix(doc, args.plot)
+        print(f"wrote {os.fspath(args.plot)}")
+    if args.save:
+        from neurohop.hlop.checkpoint import save_classifier
+
+        perms = [t.permutation for t in sequence.tasks] if sequence.scenario == "permuted" else None
+        save_classifier(
+            args.save,
+            result.net,
+            tasks=sequence.describe(),
+            permutations=perms,
+            lateral=result.lateral,
+            info={"method": args.method, "train": args.train, "acc": doc["acc"], "bwt": doc["bwt"], "data": args.data},
+        )
+        print(f"wrote {os.fspath(args.save)}")
+    return 0

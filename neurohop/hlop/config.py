@@ -1,0 +1,585 @@
+"""Settings of HLOP continual-learning runs, read from ``models/hlop_*.yaml``.
+
+The files use their own format, ``format: neurohop-hlop/1`` (not the network-template format
+``neurohop-model/1``): four sections, ``network``, ``train``, ``lateral`` and ``methods``. Every
+field is checked here; an error names the file and the dotted field. Any field can be
+overridden (``--set train.epochs=2`` on the command line, or ``overrides`` in
+:func:`read_config`).
+
+This module imports neither torch nor brian2.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from neurohop.errors import CapacityError, ModelFileError
+
+__all__ = [
+    "FORMAT",
+    "TRAIN_METHODS",
+    "NetworkConfig",
+    "TrainConfig",
+    "HebbianConfig",
+    "SpikingLateralConfig",
+    "LateralConfig",
+    "EWCConfig",
+    "ReplayConfig",
+    "GPMConfig",
+    "HLOPConfig",
+    "read_config",
+    "config_from_dict",
+    "parse_override",
+    "resolve_config_path",
+]
+
+FORMAT = "neurohop-hlop/1"
+#: Training methods (how weight updates are computed); see :mod:`neurohop.hlop.training`.
+TRAIN_METHODS: tuple[str, ...] = ("bptt", "dsr", "ottt", "fa", "ss")
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def _bad(where: str, expected: str, got: Any) -> ModelFileError:
+    return ModelFileError(f"{where}: expected {expected} (got {got!r})")
+
+
+def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(where, f"an integer >= {minimum}", value)
+    return value
+
+
+def _check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _bad(where, "a finite number", value)
+    if lo is not None and (value < lo or (open_lo and value == lo)):
+        raise _bad(where, f"a number {'>' if open_lo else '>='} {lo}", value)
+    if hi is not None and value > hi:
+        raise _bad(where, f"a number <= {hi}", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The spiking classifier.
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Widths of the hidden LIF layers (neurons).
+    timesteps : int
+        Simulation steps per sample (the spike encoder emits this many steps).
+    beta : float
+        Membrane decay per step, ``v <- beta * v + W x`` (dimensionless, 0 < beta <= 1;
+        ``beta = exp(-dt / tau_mem)``; 1 is a non-leaky integrate-and-fire neuron).
+    v_th : float
+        Firing threshold (same unit as ``W x``; spike when ``v > v_th``).
+    bias : bool
+        Whether layers carry a bias (trained during task 0 only).
+    init_gain : float
+        Weights start uniform in ``[-g / sqrt(fan_in), g / sqrt(fan_in)]``.
+    surrogate : str
+        Norse surrogate-gradient method for BPTT and OTTT (``super``, ``triangle``, ``tanh``, ...).
+    surrogate_alpha : float
+        Its sharpness parameter (ignored by ``super``).
+    encoder_levels : int
+        Intensity levels of the deterministic integrate-and-fire input encoder.
+    """
+
+    hidden: tuple[int, ...] = (400, 400)
+    timesteps: int = 10
+    beta: float = 0.9
+    v_th: float = 1.0
+    bias: bool = False
+    init_gain: float = 1.0
+    surrogate: str = "super"
+    surrogate_alpha: float = 100.0
+    encoder_levels: int = 255
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, tuple) or not self.hidden:
+            raise _bad("network.hidden", "a non-empty list of layer widths", self.hidden)
+        for i, h in enumerate(self.hidden):
+            _check_positive_int(f"network.hidden[{i}]", h)
+        _check_positive_int("network.timesteps", self.timesteps)
+        _check_number("network.beta", self.beta, 0.0, 1.0, open_lo=True)
+        _check_number("network.v_th", self.v_th, 0.0, open_lo=True)
+        if not isinstance(self.bias, bool):
+            raise _bad("network.bias", "true or false", self.bias)
+        _check_number("network.init_gain", self.init_gain, 0.0, open_lo=True)
+        if self.surrogate not in ("super", "triangle", "tanh", "circ", "heavi_erfc"):
+            raise _bad("network.surrogate", "one of ['super', 'triangle', 'tanh', 'circ', 'heavi_erfc']", self.surrogate)
+        _check_number("network.surrogate_alpha", self.surrogate_alpha, 0.0, open_lo=True)
+        _check_positive_int("network.encoder_levels", self.encoder_levels)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How each task is learned (plain SGD with momentum; Adam would break the projection).
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over each task's training set.
+    batch_size : int
+        Samples per update.
+    lr : dict
+        Learning rate per training method (keys from :data:`TRAIN_METHODS`).
+    momentum : float
+        SGD momentum (a sum of projected gradients stays projected).
+    eval_batch_size : int
+        Samples per evaluation batch.
+    projection_path : str
+        ``auto`` (cheaper of the two), ``input`` (project the presynaptic trace) or ``weight``
+        (project the weight gradient); both give the same update.
+    """
+
+    epochs: int = 3
+    batch_size: int = 32
+    lr: Mapping[str, float] = field(default_factory=lambda: {m: 0.05 for m in TRAIN_METHODS})
+    momentum: float = 0.9
+    eval_batch_size: int = 1000
+    projection_path: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_positive_int("train.epochs", self.epochs)
+        _check_positive_int("train.batch_size", self.batch_size)
+        _check_positive_int("train.eval_batch_size", self.eval_batch_size)
+        _check_number("train.momentum", self.momentum, 0.0, 0.999)
+        if not isinstance(self.lr, Mapping):
+            raise _bad("train.lr", "a number or a mapping method -> number", self.lr)
+        for key, value in self.lr.items():
+            if key not in TRAIN_METHODS:
+                raise _bad(f"train.lr.{key}", f"a training method in {list(TRAIN_METHODS)}", key)
+            _check_number(f"train.lr.{key}", value, 0.0, open_lo=True)
+        missing = [m for m in TRAIN_METHODS if m not in self.lr]
+        if missing:
+            raise _bad("train.lr", f"a learning rate for every method {list(TRAIN_METHODS)}", f"missing {missing}")
+        if self.projection_path not in ("auto", "input", "weight"):
+            raise _bad("train.projection_path", "'auto', 'input' or 'weight'", self.projection_path)
+
+
+@dataclass(frozen=True)
+class HebbianConfig:
+    """Oja subspace rule of the lateral circuits.
+
+    Attributes
+    ----------
+    lr : tuple of float
+        Hebbian learning rate per projected layer (dimensionless step per unit activity^2).
+    momentum : float
+        ``v <- momentum * v + (1 - momentum) * dH``.
+    clamp : float
+        Entries of ``dH`` are clamped to ``[-clamp, clamp]``.
+    iterations : int
+        Hebbian iterations per batch.
+    epochs : int
+        Passes over the task's activity after the task has been learned.
+    batch_size : int
+        Activity rows per Hebbian batch.
+    lr_decay : bool
+        Decay the learning rate linearly to a tenth over the task's Hebbian batches (the rows
+        settle nearer the fixed point; not in the paper).
+    """
+
+    lr: tuple[float, ...] = (0.001, 0.01, 0.01)
+    momentum: float = 0.9
+    clamp: float = 10.0
+    iterations: int = 5
+    epochs: int = 3
+    batch_size: int = 64
+    lr_decay: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lr, tuple) or not self.lr:
+            raise _bad("lateral.hebbian.lr", "a list of learning rates, one per projected layer", self.lr)
+        for i, v in enumerate(self.lr):
+            _check_number(f"lateral.hebbian.lr[{i}]", v, 0.0, open_lo=True)
+        _check_number("lateral.hebbian.momentum", self.momentum, 0.0, 0.999)
+        _check_number("lateral.hebbian.clamp", self.clamp, 0.0, open_lo=True)
+        _check_positive_int("lateral.hebbian.iterations", self.iterations)
+        _check_positive_int("lateral.hebbian.epochs", self.epochs)
+        _check_positive_int("lateral.hebbian.batch_size", self.batch_size)
+        if not isinstance(self.lr_decay, bool):
+            raise _bad("lateral.hebbian.lr_decay", "true or false", self.lr_decay)
+
+
+@dataclass(frozen=True)
+class SpikingLateralConfig:
+    """Spiking lateral neurons: ``y`` becomes signed spike counts of integrate-and-fire neurons.
+
+    Attributes
+    ----------
+    enabled : bool
+        Use spike counts instead of the rate response ``y = H x``.
+    timesteps : int
+        Steps ``T_h`` the lateral neurons integrate their input current ``H x``.
+    saturation : int
+        Counts are clipped to ``[-saturation, saturation]``.
+    range : float or None
+        ``|y|`` represented by a saturated count (same unit as ``H x``); the threshold is
+        ``range * timesteps / saturation``. None ('auto'): the largest ``||x||`` of the task's
+        activity, so that unit-norm rows never saturate.
+    dither : bool
+        Start each lateral neuron at a random potential in ``[0, threshold)`` (from the run's
+        generator), which makes counts unbiased; otherwise start at 0 (counts truncate).
+    """
+
+    enabled: bool = False
+    timesteps: int = 40
+    saturation: int = 20
+    range: float | None = None
+    dither: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _bad("lateral.spiking.enabled", "true or false", self.enabled)
+        _check_positive_int("lateral.spiking.timesteps", self.timesteps)
+        _check_positive_int("lateral.spiking.saturation", self.saturation)
+        if self.saturation > self.timesteps:
+            raise _bad("lateral.spiking.saturation", f"at most timesteps ({self.timesteps})", self.saturation)
+        if self.range is not None:
+            _check_number("lateral.spiking.range", self.range, 0.0, open_lo=True)
+        if not isinstance(self.dither, bool):
+            raise _bad("lateral.spiking.dither", "true or false", self.dither)
+
+
+@dataclass(frozen=True)
+class LateralConfig:
+    """Lateral circuits: how many lateral neurons each projected layer gets per task.
+
+    Projected layers are the hidden layers followed by the shared output head (the last entry
+    of every per-layer list; unused with task-incremental heads, which are never shared).
+
+    Attributes
+    ----------
+    first : tuple of int
+        Lateral neurons added for task 0, per projected layer.
+    increment : tuple of int
+        Added for each later task.
+    reduce_at : tuple of int
+        Tasks at which ``reduce_by`` fewer are added.
+    reduce_by : tuple of int
+        How many fewer, per projected layer.
+    hebbian : HebbianConfig
+    spiking : SpikingLateralConfig
+    orthogonal_init : bool
+        New rows start orthonormal among themselves and orthogonal to the frozen rows (else only
+        among themselves, as in the paper).
+    eig_warn : float
+        Warn when the largest eigenvalue of ``H^T H`` exceeds this (``I - H^T H`` amplifies above 2).
+    """
+
+    first: tuple[int, ...] = (80, 200, 100)
+    increment: tuple[int, ...] = (70, 70, 70)
+    reduce_at: tuple[int, ...] = (3, 6, 9)
+    reduce_by: tuple[int, ...] = (20, 20, 20)
+    hebbian: HebbianConfig = field(default_factory=HebbianConfig)
+    spiking: SpikingLateralConfig = field(default_factory=SpikingLateralConfig)
+    orthogonal_init: bool = True
+    eig_warn: float = 1.8
+
+    def __post_init__(self) -> None:
+        n = len(self.first)
+        for name in ("first", "increment", "reduce_by"):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or len(values) != n or n == 0:
+                raise _bad(f"lateral.{name}", f"a list of {n or 'one or more'} integers, one per projected layer", values)
+            for i, v in enumerate(values):
+                _check_positive_int(f"lateral.{name}[{i}]", v, minimum=0)
+        for i, t in enumerate(self.reduce_at):
+            _check_positive_int(f"lateral.reduce_at[{i}]", t, minimum=1)
+        if len(self.hebbian.lr) != n:
+            raise _bad("lateral.hebbian.lr", f"{n} learning rates, one per projected layer", list(self.hebbian.lr))
+        if not isinstance(self.orthogonal_init, bool):
+            raise _bad("lateral.orthogonal_init", "true or false", self.orthogonal_init)
+        _check_number("lateral.eig_warn", self.eig_warn, 1.0, open_lo=True)
+
+    def rows(self, layer: int, task: int) -> int:
+        """Lateral neurons added to projected layer ``layer`` for task ``task``."""
+        if task == 0:
+            return self.first[layer]
+        k = self.increment[layer] - (self.reduce_by[layer] if task in self.reduce_at else 0)
+        return max(k, 0)
+
+    def total_rows(self, layer: int, n_tasks: int) -> int:
+        """Lateral neurons in ``layer`` after ``n_tasks`` tasks."""
+        return sum(self.rows(layer, t) for t in range(n_tasks))
+
+    def check_capacity(self, widths: tuple[int, ...], names: tuple[str, ...], n_tasks: int, source: str = "lateral") -> None:
+        """Raise :class:`CapacityError` if a layer would get more lateral neurons than its width.
+
+        ``widths`` are the input widths of the projected layers (fewer than the schedule's entries
+        when the head is not shared).
+        """
+        if len(widths) > len(self.first):
+            raise CapacityError(
+                f"{source}: first: expected {len(widths)} entries, one per projected layer {list(names)} (got {len(self.first)})"
+            )
+        for i, (w, name) in enumerate(zip(widths, names)):
+            total = self.total_rows(i, n_tasks)
+            if total > w:
+                raise CapacityError(
+                    f"{source}: layer {name}: expected at most {w} lateral neurons (its input width) after {n_tasks} tasks "
+                    f"(got {total} = first {self.first[i]} + increments); lower lateral.first/increment or use fewer tasks"
+                )
+
+
+@dataclass(frozen=True)
+class EWCConfig:
+    """Elastic weight consolidation: penalty ``lambda / 2 * sum F (theta - theta*)^2``.
+
+    Attributes
+    ----------
+    lam : float
+        Penalty strength (``lambda`` in the file).
+    fisher_samples : int
+        Samples per task for the diagonal empirical Fisher (one gradient per sample).
+    """
+
+    lam: float = 1000.0
+    fisher_samples: int = 300
+
+    def __post_init__(self) -> None:
+        _check_number("methods.ewc.lambda", self.lam, 0.0)
+        _check_positive_int("methods.ewc.fisher_samples", self.fisher_samples)
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Experience replay with a fixed memory per class and task.
+
+    Attributes
+    ----------
+    per_class : int
+        Stored samples per class of each task.
+    batch_size : int
+        Memory samples mixed into every update.
+    """
+
+    per_class: int = 10
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _check_positive_int("methods.replay.per_class", self.per_class)
+        _check_positive_int("methods.replay.batch_size", self.batch_size)
+
+
+@dataclass(frozen=True)
+class GPMConfig:
+    """Gradient projection memory: SVD bases kept up to an energy threshold.
+
+    Attributes
+    ----------
+    threshold : tuple of float
+        Fraction of activity energy to keep, per projected layer, for task 0.
+    threshold_step : float
+        Added to every threshold for each later task (capped at 1).
+    """
+
+    threshold: tuple[float, ...] = (0.95, 0.99, 0.99)
+    threshold_step: float = 0.003
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.threshold, tuple) or not self.threshold:
+            raise _bad("methods.gpm.threshold", "a list of fractions, one per projected layer", self.threshold)
+        for i, v in enumerate(self.threshold):
+            _check_number(f"methods.gpm.threshold[{i}]", v, 0.0, 1.0, open_lo=True)
+        _check_number("methods.gpm.threshold_step", self.threshold_step, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class HLOPConfig:
+    """All settings of one run (the parsed model file plus overrides)."""
+
+    name: str = "hlop"
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    lateral: LateralConfig = field(default_factory=LateralConfig)
+    ewc: EWCConfig = field(default_factory=EWCConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    gpm: GPMConfig = field(default_factory=GPMConfig)
+    source: str = "<defaults>"
+
+    def __post_init__(self) -> None:
+        n_proj = len(self.network.hidden) + 1
+        if len(self.lateral.first) != n_proj:
+            raise ModelFileError(
+                f"{self.source}: lateral.first: expected {n_proj} entries (hidden layers {list(self.network.hidden)} "
+                f"and the shared head) (got {len(self.lateral.first)})"
+            )
+        if len(self.gpm.threshold) != n_proj:
+            raise ModelFileError(f"{self.source}: methods.gpm.threshold: expected {n_proj} entries (got {len(self.gpm.threshold)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly nested dictionary (the run's full settings)."""
+        return asdict(self)
+
+
+def resolve_config_path(path: str | os.PathLike[str]) -> Path:
+    """A path, or a bare name of a file in the project's ``models/`` folder."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    for candidate in (MODELS_DIR / p, MODELS_DIR / f"{p}.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ModelFileError(f"{path}: HLOP model file not found (looked also in {MODELS_DIR})")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.field=value`` (value in YAML syntax) into a (key, value) pair."""
+    import yaml
+
+    if "=" not in text:
+        raise ModelFileError(f"--set {text}: expected KEY=VALUE, e.g. train.epochs=2")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ModelFileError(f"--set {text}: expected a field name before '='")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ModelFileError(f"--set {text}: value is not valid YAML: {exc}") from None
+    return key, value
+
+
+_SECTIONS = {"network", "train", "lateral", "methods"}
+_TOP = {"format", "name", "description", "reference", "notes"} | _SECTIONS
+
+
+def _apply_override(doc: dict[str, Any], key: str, value: Any, source: str) -> None:
+    parts = key.split(".")
+    if parts[0] not in _SECTIONS:
+        raise ModelFileError(f"{source}: override {key}: expected a field under one of {sorted(_SECTIONS)}")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ModelFileError(f"{source}: override {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _tuple(value: Any, where: str) -> tuple[Any, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    raise _bad(where, "a list", value)
+
+
+def _build(
+    cls: type,
+    doc: Any,
+    where: str,
+    source: str,
+    convert: Mapping[str, Any] | None = None,
+    rename: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Any:
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, Mapping):
+        raise ModelFileError(f"{source}: {where}: expected a mapping (got {doc!r})")
+    rename = dict(rename or {})
+    extra = dict(extra or {})
+    names = {f for f in cls.__dataclass_fields__ if cls.__dataclass_fields__[f].init and f not in extra}
+    accepted = {rename.get(n, n) for n in names}
+    kwargs: dict[str, Any] = dict(extra)
+    inverse = {v: k for k, v in rename.items()}
+    for key, value in doc.items():
+        if key not in accepted:
+            raise ModelFileError(f"{source}: {where}.{key}: unknown field; expected one of {sorted(accepted)}")
+        attr = inverse.get(key, key)
+        if convert and attr in convert:
+            value = convert[attr](value, f"{where}.{key}")
+        kwargs[attr] = value
+    try:
+        return cls(**kwargs)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{source}: {exc}") from None
+
+
+def _lr_map(value: Any, where: str) -> Mapping[str, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {m: float(value) for m in TRAIN_METHODS}
+    if isinstance(value, Mapping):
+        out = {m: value.get("default") for m in TRAIN_METHODS}
+        for k, v in value.items():
+            if k != "default":
+                out[k] = v
+        return {k: v for k, v in out.items() if v is not None}
+    raise _bad(where, "a number or a mapping method -> number", value)
+
+
+def _range(value: Any, where: str) -> float | None:
+    return None if value in (None, "auto") else value
+
+
+def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: Mapping[str, Any] | None = None) -> HLOPConfig:
+    """Build and check an :class:`HLOPConfig` from a parsed model file (plus dotted overrides)."""
+    if not isinstance(doc, Mapping):
+        raise ModelFileError(f"{source}: expected a mapping at the top level (got {type(doc).__name__})")
+    doc = copy.deepcopy(dict(doc))
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise ModelFileError(f"{source}: format: expected {FORMAT!r} (got {fmt!r})")
+    for key in doc:
+        if key not in _TOP:
+            raise ModelFileError(f"{source}: {key}: unknown section; expected one of {sorted(_TOP)}")
+    for key, value in (overrides or {}).items():
+        _apply_override(doc, key, value, source)
+    net = _build(NetworkConfig, doc.get("network"), "network", source, convert={"hidden": _tuple})
+    train = _build(TrainConfig, doc.get("train"), "train", source, convert={"lr": _lr_map})
+    if not isinstance(doc.get("lateral") or {}, Mapping):
+        raise ModelFileError(f"{source}: lateral: expected a mapping (got {doc.get('lateral')!r})")
+    lat = dict(doc.get("lateral") or {})
+    hebb = _build(HebbianConfig, lat.pop("hebbian", None), "lateral.hebbian", source, convert={"lr": _tuple})
+    spk = _build(SpikingLateralConfig, lat.pop("spiking", None), "lateral.spiking", source, convert={"range": _range})
+    lateral = _build(
+        LateralConfig,
+        lat,
+        "lateral",
+        source,
+        convert={"first": _tuple, "increment": _tuple, "reduce_at": _tuple, "reduce_by": _tuple},
+        extra={"hebbian": hebb, "spiking": spk},
+    )
+    methods = doc.get("methods") or {}
+    if not isinstance(methods, Mapping):
+        raise ModelFileError(f"{source}: methods: expected a mapping")
+    for key in methods:
+        if key not in ("ewc", "replay", "gpm"):
+            raise ModelFileError(f"{source}: methods.{key}: unknown section; expected one of ['ewc', 'gpm', 'replay']")
+    ewc = _build(EWCConfig, methods.get("ewc"), "methods.ewc", source, rename={"lam": "lambda"})
+    replay = _build(ReplayConfig, methods.get("replay"), "methods.replay", source)
+    gpm = _build(GPMConfig, methods.get("gpm"), "methods.gpm", source, convert={"threshold": _tuple})
+    name = doc.get("name", Path(source).stem)
+    return HLOPConfig(str(name), net, train, lateral, ewc, replay, gpm, source)
+
+
+def read_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> HLOPConfig:
+    """Read a ``neurohop-hlop/1`` model file (a path or a name under ``models/``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        File, or bare name such as ``"hlop_pmnist"``.
+    overrides : mapping, optional
+        Dotted field -> value, e.g. ``{"train.epochs": 2}``.
+    """
+    import yaml
+
+    p = resolve_config_path(path)
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{p}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ModelFileError(f"{p}: not valid YAML: {exc}") from None
+    return config_from_dict(doc, str(p), overrides)

@@ -1,0 +1,270 @@
+"""Continual-learning methods: HLOP, its SVD oracle, GPM, EWC, replay and their combinations.
+
+A method is a combination of three optional parts that the runner calls around each task:
+
+* :class:`Projector` -- lateral circuits on every projected layer; during task ``t > 0`` the
+  weight updates are projected orthogonal to the frozen rows; after each task new rows learn
+  the residual subspace of the task's activity. ``kind`` selects how they learn:
+  ``hebbian`` (HLOP: Oja's subspace rule, rate or spiking lateral neurons), ``oracle`` (exact
+  top-k SVD of the same residual, same k: separates "the Hebbian rule works" from "projection
+  works"), ``gpm`` (SVD basis with an energy threshold, k chosen per task).
+* :class:`EWC` -- a quadratic penalty weighted by the diagonal empirical Fisher information.
+* :class:`Replay` -- a fixed memory of ``per_class`` samples per class and task, mixed into
+  every update.
+
+``baseline`` uses none of them (plain sequential fine-tuning); ``multitask`` trains once on all
+tasks together (the joint upper bound; handled by the runner).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neurohop.data.tasks import Task
+from neurohop.errors import InputError
+from neurohop.hlop.config import HLOPConfig
+from neurohop.hlop.lateral import HebbianParameters, LateralCircuit, SpikingLateralParameters
+from neurohop.hlop.metrics import ProjectionStabilityWarning, eigen_range, subspace_energy, svd_energy, top_subspace
+from neurohop.hlop.network import SpikingMLP
+from neurohop.hlop.projection import project_weight_gradient
+
+__all__ = ["METHODS", "MethodSpec", "Projector", "EWC", "Replay", "method_spec"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Which parts a method combines.
+
+    Attributes
+    ----------
+    projection : str or None
+        'hebbian', 'oracle', 'gpm' or None.
+    ewc, replay, joint : bool
+        EWC penalty, replay memory, joint (multitask) training.
+    """
+
+    projection: str | None = None
+    ewc: bool = False
+    replay: bool = False
+    joint: bool = False
+
+
+#: Method names accepted by the runner and the CLI.
+METHODS: dict[str, MethodSpec] = {
+    "hlop": MethodSpec(projection="hebbian"),
+    "baseline": MethodSpec(),
+    "ewc": MethodSpec(ewc=True),
+    "replay": MethodSpec(replay=True),
+    "gpm": MethodSpec(projection="gpm"),
+    "hlop+replay": MethodSpec(projection="hebbian", replay=True),
+    "multitask": MethodSpec(joint=True),
+    "svd-oracle": MethodSpec(projection="oracle"),
+}
+
+
+def method_spec(name: str) -> MethodSpec:
+    """The parts of method ``name``; :class:`InputError` listing the known ones otherwise."""
+    if name not in METHODS:
+        raise InputError(f"--method: expected one of {list(METHODS)} (got {name!r})")
+    return METHODS[name]
+
+
+class Projector:
+    """Lateral circuits of all projected layers and their learning after each task.
+
+    Parameters
+    ----------
+    kind : str
+        'hebbian', 'oracle' or 'gpm'.
+    config : HLOPConfig
+    net : SpikingMLP
+    n_tasks : int
+        Length of the sequence (to check capacity before anything runs).
+    generator : torch.Generator
+        Source of the new rows' initial weights, the Hebbian batch order and the dither.
+    """
+
+    def __init__(self, kind: str, config: HLOPConfig, net: SpikingMLP, n_tasks: int, generator: torch.Generator) -> None:
+        if kind not in ("hebbian", "oracle", "gpm"):
+            raise InputError(f"Projector: kind: expected 'hebbian', 'oracle' or 'gpm' (got {kind!r})")
+        self.kind = kind
+        self.config = config
+        self.generator = generator
+        layers = net.projected_layers()
+        self.names = tuple(name for name, _ in layers)
+        self.circuits = [LateralCircuit(lin.in_features, name).to(net.device) for name, lin in layers]
+        if kind != "gpm":
+            config.lateral.check_capacity(tuple(lin.in_features for _, lin in layers), self.names, n_tasks, source=f"{config.source}: lateral")
+        self.history: list[dict[str, object]] = []
+        self.warnings: list[str] = []
+
+    def bases(self) -> list[torch.Tensor | None]:
+        """Frozen rows of each circuit (None when empty): the subspaces updates must avoid."""
+        return [c.frozen if c.n_frozen > 0 else None for c in self.circuits]
+
+    def project_gradients(self, net: SpikingMLP, layers: list[int]) -> None:
+        """Weight-path projection ``G <- G - (G H^T) H`` of the gradients of ``layers`` (indices)."""
+        params = net.projected_layers()
+        for i in layers:
+            lin = params[i][1]
+            c = self.circuits[i]
+            if c.n_frozen > 0 and lin.weight.grad is not None:
+                lin.weight.grad.copy_(project_weight_gradient(lin.weight.grad, c.frozen))
+
+    def learn(self, task_index: int, activity: list[torch.Tensor]) -> dict[str, object]:
+        """Add this task's rows to every circuit, learn them on ``activity`` and freeze them.
+
+        Parameters
+        ----------
+        task_index : int
+        activity : list of torch.Tensor
+            Presynaptic activity (firing rates) of each projected layer on the task's training
+            set, (N, width).
+
+        Returns
+        -------
+        dict
+            Per layer: rows added and in total, energy of the task's residual activity captured
+            by the new rows and by the SVD optimum with as many rows, eigenvalue range of
+            ``H^T H`` after the merge, and the spiking threshold when spiking lateral neurons are used.
+        """
+        lat = self.config.lateral
+        report: dict[str, object] = {"task": task_index, "layers": []}
+        for i, (circuit, x) in enumerate(zip(self.circuits, activity)):
+            x = x.to(circuit.weight)
+            old = circuit.frozen
+            residual = x - (x @ old.T) @ old if old.shape[0] else x
+            entry: dict[str, object] = {"name": circuit.name, "width": circuit.n_inputs}
+            if self.kind == "gpm":
+                thr = min(1.0, self.config.gpm.threshold[i] + task_index * self.config.gpm.threshold_step)
+                total = float((x.double() ** 2).sum())
+                captured = total - float((residual.double() ** 2).sum())
+                rows = top_subspace(residual, energy=thr, total=total, captured=captured)
+                rows = rows[: circuit.n_inputs - circuit.n_frozen]
+                circuit.set_rows(rows)
+                entry["threshold"] = thr
+                k = rows.shape[0]
+            else:
+                k = lat.rows(i, task_index)
+                if self.kind == "oracle":
+                    circuit.set_rows(top_subspace(residual, k=k))
+                else:
+                    circuit.add_rows(k, self.generator, orthogonal_to_frozen=lat.orthogonal_init)
+                    spiking = None
+                    if lat.spiking.enabled:
+                        rng = lat.spiking.range
+                        if rng is None:
+                            rng = float(torch.linalg.norm(x, dim=1).max()) or 1.0
+                        thr = rng * lat.spiking.timesteps / lat.spiking.saturation
+                        spiking = SpikingLateralParameters(lat.spiking.timesteps, lat.spiking.saturation, thr, lat.spiking.dither)
+                        entry["spiking_threshold"] = thr
+                    h = lat.hebbian
+                    params = HebbianParameters(h.lr[i], h.momentum, h.clamp, h.iterations)
+                    n_batches = h.epochs * -(-x.shape[0] // h.batch_size)
+                    scale = None
+                    if h.lr_decay:  # linear decay to lr / 10 over the run: lets the rows settle
+                        scale = [1.0 - 0.9 * b / max(n_batches - 1, 1) for b in range(n_batches)]
+                    circuit.learn(self._batches(x, h.epochs, h.batch_size), params, spiking, self.generator, scale)
+            new = circuit.weight[circuit.n_frozen :]
+            entry["rows_added"] = int(k)
+            entry["energy_captured"] = subspace_energy(residual, new) if k else 0.0
+            entry["energy_optimal"] = svd_energy(residual, k) if k else 0.0
+            circuit.freeze()
+            entry["rows_total"] = circuit.n_rows
+            lo, hi = eigen_range(circuit.weight)
+            entry["eig_min"], entry["eig_max"] = lo, hi
+            if hi > lat.eig_warn:
+                msg = (
+                    f"task {task_index}, layer {circuit.name}: largest eigenvalue of H^T H is {hi:.3f} "
+                    f"(near or above 2: I - H^T H amplifies instead of protecting); use more Hebbian "
+                    f"iterations/epochs or fewer lateral neurons"
+                )
+                self.warnings.append(msg)
+                warnings.warn(msg, ProjectionStabilityWarning, stacklevel=2)
+            report["layers"].append(entry)  # type: ignore[attr-defined]
+        self.history.append(report)
+        return report
+
+    def _batches(self, x: torch.Tensor, epochs: int, batch_size: int):  # type: ignore[no-untyped-def]
+        for _ in range(epochs):
+            order = torch.randperm(x.shape[0], generator=self.generator).to(x.device)
+            for b in range(0, x.shape[0], batch_size):
+                yield x[order[b : b + batch_size]]
+
+
+class EWC:
+    """Elastic weight consolidation with the diagonal empirical Fisher, summed over tasks."""
+
+    def __init__(self, config: HLOPConfig, net: SpikingMLP) -> None:
+        self.lam = config.ewc.lam
+        self.samples = config.ewc.fisher_samples
+        self.fisher: dict[str, torch.Tensor] = {}
+        self.anchor: dict[str, torch.Tensor] = {}
+
+    def penalty(self, net: SpikingMLP) -> torch.Tensor | None:
+        """``lambda / 2 * sum F (theta - theta*)^2`` over the parameters seen so far, or None."""
+        if not self.fisher:
+            return None
+        total = None
+        for name, p in net.named_parameters():
+            if name in self.fisher:
+                term = (self.fisher[name] * (p - self.anchor[name]) ** 2).sum()
+                total = term if total is None else total + term
+        return None if total is None else 0.5 * self.lam * total
+
+    def consolidate(self, net: SpikingMLP, loss_of_sample, rows: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+        """Add this task's Fisher (mean squared per-sample gradient) and anchor the parameters.
+
+        ``loss_of_sample(row)`` returns the loss of one training sample.
+        """
+        params = dict(net.named_parameters())
+        acc = {n: torch.zeros_like(p) for n, p in params.items()}
+        for r in rows:
+            net.zero_grad(set_to_none=True)
+            loss_of_sample(int(r)).backward()
+            for n, p in params.items():
+                if p.grad is not None:
+                    acc[n] += p.grad.detach() ** 2
+        net.zero_grad(set_to_none=True)
+        for n, f in acc.items():
+            f = f / max(len(rows), 1)
+            self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
+            self.anchor[n] = params[n].detach().clone()
+
+
+class Replay:
+    """A memory of ``per_class`` training samples per class of every finished task."""
+
+    def __init__(self, config: HLOPConfig) -> None:
+        self.per_class = config.replay.per_class
+        self.batch_size = config.replay.batch_size
+        self.x: np.ndarray | None = None
+        self.y = np.zeros(0, dtype=np.int64)
+        self.heads = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+    def store(self, task: Task, head: int, label_offset: int, rng: np.random.Generator) -> None:
+        """Keep ``per_class`` random training samples of each class of ``task``."""
+        _, y = task.arrays("train")
+        rows = []
+        for c in range(task.n_classes):
+            idx = np.flatnonzero(y == c)
+            rows.append(rng.choice(idx, size=min(self.per_class, len(idx)), replace=False))
+        sel = np.sort(np.concatenate(rows))
+        x, yl = task.batch("train", sel)
+        self.x = x if self.x is None else np.concatenate([self.x, x])
+        self.y = np.concatenate([self.y, yl + label_offset])
+        self.heads = np.concatenate([self.heads, np.full(len(sel), head, dtype=np.int64)])
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A random batch from the memory (features, labels in their head, head indices), or None."""
+        if self.x is None:
+            return None
+        pick = rng.choice(len(self.y), size=min(self.batch_size, len(self.y)), replace=False)
+        return self.x[pick], self.y[pick], self.heads[pick]

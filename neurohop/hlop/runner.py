@@ -1,0 +1,411 @@
+"""The continual-learning runner: learn a task sequence with one method, measure everything.
+
+:func:`run_continual` trains a :class:`~neurohop.hlop.network.SpikingMLP` task after task with
+a training method (:mod:`neurohop.hlop.training`) and a continual-learning method
+(:mod:`neurohop.hlop.methods`), evaluates every seen task after each one (the accuracy matrix)
+and returns a :class:`RunResult` whose :meth:`RunResult.to_dict` is the JSON the CLI writes.
+
+Protocol, per task ``t``:
+
+1. SGD with momentum over ``train.epochs`` passes of the task's training set. From task 1 on
+   only weight matrices train (biases of hidden layers and of a shared head, and all
+   thresholds, stay as after task 0). Projection methods project every weight update
+   orthogonal to the frozen lateral rows (``train.projection_path`` picks the cheaper of the
+   equivalent input and weight paths per layer).
+2. After training: projection methods add and learn the task's lateral rows on the firing
+   rates of each projected layer's input over the task's training set, then freeze them;
+   EWC adds the task's Fisher information; replay stores its memory samples.
+3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
+   measured and stay NaN / null). Projection methods also record, per layer, the residual
+   ``||x - (x H^T) H|| / ||x||`` of each seen task's test activity.
+
+Randomness: one ``numpy.random.SeedSequence(seed)`` spawns the generators of the initial weights,
+the lateral circuits, batch order and memory selection, so two methods with the same seed start
+from the same network.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from neurohop.data.tasks import Task, TaskSequence
+from neurohop.errors import InputError
+from neurohop.hlop.config import TRAIN_METHODS, HLOPConfig
+from neurohop.hlop.methods import EWC, Projector, Replay, method_spec
+from neurohop.hlop.metrics import average_accuracy, backward_transfer, projection_residual
+from neurohop.hlop.network import SpikingMLP
+from neurohop.hlop.training import Trainer, make_trainer
+
+__all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device"]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/'auto' -> CUDA when available else CPU; an explicit device is checked."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"--device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r}): {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: expected an available CUDA device (got none: torch.cuda.is_available() is False)")
+    if dev.type not in ("cpu", "cuda"):
+        raise InputError(f"--device: expected 'cpu' or 'cuda' (got {device!r})")
+    return dev
+
+
+@dataclass
+class RunResult:
+    """Outcome of one continual-learning run.
+
+    Attributes
+    ----------
+    method, train : str
+        Continual-learning and training method.
+    accuracy_matrix : numpy.ndarray
+        ``A[i, j]`` in percent, NaN where not measured.
+    acc : float
+        Mean of the last row (percent).
+    bwt : float or None
+        Backward transfer (percentage points); None for one task or joint training.
+    wall_time_s : float
+        Wall-clock seconds of the whole run (training, lateral learning, evaluation).
+    task_times_s : list of float
+        Seconds per task (training plus end-of-task work, without evaluation).
+    diagnostics : dict
+        Lateral-circuit diagnostics (see :func:`run_continual`).
+    settings : dict
+        Data, scenario, seed, device, timings of parts, library versions, machine.
+    config : HLOPConfig
+    net : SpikingMLP
+        The trained classifier (not serialised by :meth:`to_dict`).
+    lateral : list of torch.Tensor
+        Final lateral weights ``H`` of each projected layer (empty without projection).
+    """
+
+    method: str
+    train: str
+    accuracy_matrix: np.ndarray
+    acc: float
+    bwt: float | None
+    wall_time_s: float
+    task_times_s: list[float]
+    diagnostics: dict[str, Any]
+    settings: dict[str, Any]
+    config: HLOPConfig
+    net: SpikingMLP = field(repr=False)
+    lateral: list[torch.Tensor] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dictionary (NaN becomes None)."""
+        matrix = [[None if math.isnan(v) else round(float(v), 4) for v in row] for row in self.accuracy_matrix]
+        return {
+            "method": self.method,
+            "train": self.train,
+            "acc": round(self.acc, 4),
+            "bwt": None if self.bwt is None else round(self.bwt, 4),
+            "accuracy_matrix": matrix,
+            "wall_time_s": round(self.wall_time_s, 3),
+            "task_times_s": [round(t, 3) for t in self.task_times_s],
+            "diagnostics": _clean(self.diagnostics),
+            "settings": _clean(self.settings),
+            "config": _clean(self.config.to_dict()),
+        }
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if math.isnan(float(obj)) or math.isinf(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _labels(task: Task, y: np.ndarray, sequence: TaskSequence) -> np.ndarray:
+    return y + task.label_offset if sequence.head == "shared" else y
+
+
+@torch.no_grad()
+def collect_activity(net: SpikingMLP, task: Task, split: str = "train", batch_size: int = 1000) -> list[torch.Tensor]:
+    """Firing rates at the input of every projected layer over ``split`` of ``task``.
+
+    Returns a list aligned with :meth:`SpikingMLP.projected_layers`: input spike rates for the
+    first layer, the rates of hidden layer ``l - 1`` for layer ``l``, the last hidden layer's
+    rates for a shared head; each (samples, width) on the network's device.
+    """
+    parts: list[list[torch.Tensor]] = [[] for _ in net.projected_layers()]
+    n = task.size(split)
+    for b in range(0, n, batch_size):
+        x, _ = task.batch(split, np.arange(b, min(n, b + batch_size)))
+        spikes = net.encode(torch.from_numpy(x))
+        sim = net.simulate(spikes, 0)
+        rates = [spikes.mean(0)] + [s.mean(0) for s in sim.spikes]
+        for i in range(len(parts)):
+            parts[i].append(rates[i])
+    return [torch.cat(p) for p in parts]
+
+
+@torch.no_grad()
+def evaluate_task(
+    net: SpikingMLP, task: Task, sequence: TaskSequence, batch_size: int = 1000, bases: list[torch.Tensor] | None = None
+) -> tuple[float, list[float]]:
+    """Test accuracy (percent) on ``task`` and, given ``bases``, the residual per projected layer."""
+    head = net.head_index(task.index)
+    n = task.size("test")
+    correct = 0
+    num = [0.0] * (len(bases) if bases else 0)
+    den = [0.0] * len(num)
+    for b in range(0, n, batch_size):
+        x, y = task.batch("test", np.arange(b, min(n, b + batch_size)))
+        spikes = net.encode(torch.from_numpy(x))
+        sim = net.simulate(spikes, head)
+        pred = sim.logits.argmax(1).cpu().numpy()
+        correct += int((pred == _labels(task, y, sequence)).sum())
+        if bases:
+            rates = [spikes.mean(0)] + [s.mean(0) for s in sim.spikes]
+            for i, h in enumerate(bases):
+                x64 = rates[i].double()
+                r = projection_residual(x64, h)
+                nx2 = float((x64 * x64).sum())
+                num[i] += (r**2) * nx2
+                den[i] += nx2
+    residuals = [math.sqrt(a / d) if d > 0 else 0.0 for a, d in zip(num, den)]
+    return 100.0 * correct / n, residuals
+
+
+def _make_batch(
+    tasks: list[Task], rows: list[tuple[int, int]], sequence: TaskSequence, net: SpikingMLP
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, ys, hs = [], [], []
+    by_task: dict[int, list[int]] = {}
+    for t, r in rows:
+        by_task.setdefault(t, []).append(r)
+    for t, rr in by_task.items():
+        x, y = tasks[t].batch("train", np.asarray(rr))
+        xs.append(x)
+        ys.append(_labels(tasks[t], y, sequence))
+        hs.append(np.full(len(rr), net.head_index(t), dtype=np.int64))
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(hs)
+
+
+def _versions() -> dict[str, str]:
+    import norse
+
+    return {"torch": torch.__version__, "norse": getattr(norse, "__version__", "?"), "numpy": np.__version__, "python": platform.python_version()}
+
+
+def run_continual(
+    sequence: TaskSequence,
+    method: str,
+    train: str,
+    config: HLOPConfig,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = False,
+    on_task_end: Callable[[int, SpikingMLP, list[torch.Tensor]], None] | None = None,
+) -> RunResult:
+    """Learn ``sequence`` task after task and measure the accuracy matrix and diagnostics.
+
+    Parameters
+    ----------
+    sequence : TaskSequence
+        Tasks (see :func:`neurohop.data.make_tasks`).
+    method : str
+        One of :data:`neurohop.hlop.methods.METHODS`.
+    train : str
+        One of :data:`~neurohop.hlop.config.TRAIN_METHODS`.
+    config : HLOPConfig
+        Network, training and method settings (a model file plus overrides).
+    seed : int
+        Seeds every generator of the run.
+    device : str or torch.device or None
+        'cpu', 'cuda', 'cuda:N', or None/'auto' for CUDA when available.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    on_task_end : callable, optional
+        Called as ``on_task_end(t, net, lateral)`` after task ``t`` has been learned and
+        evaluated (``lateral``: the current lateral weights of each projected layer, empty
+        without projection) -- e.g. to save a checkpoint per task.
+
+    Returns
+    -------
+    RunResult
+        ``diagnostics`` holds, for projection methods, one entry per projected layer with lists
+        over tasks (rows added and in total, ``energy_captured`` vs ``energy_optimal`` of the
+        task's residual activity, ``eig_min``/``eig_max`` of ``H^T H``) and ``residual_old``
+        (after task ``i``, for every seen task ``j``: the relative residual of its test
+        activity), plus the stability ``warnings`` raised.
+    """
+    spec = method_spec(method)
+    if train not in TRAIN_METHODS:
+        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0 (got {seed!r})")
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    seeds = np.random.SeedSequence(int(seed)).spawn(4)
+    init_gen = torch.Generator().manual_seed(int(seeds[0].generate_state(1)[0]))
+    lateral_gen = torch.Generator().manual_seed(int(seeds[1].generate_state(1)[0]))
+    order_rng = np.random.default_rng(seeds[2])
+    memory_rng = np.random.default_rng(seeds[3])
+
+    tasks = list(sequence.tasks)
+    n_tasks = len(tasks)
+    net = SpikingMLP(sequence.n_features, sequence.head_sizes, config.network, init_gen, sequence.head == "shared", dev)
+    trainer = make_trainer(train, net, init_gen)
+    projector = Projector(spec.projection, config, net, n_tasks, lateral_gen) if spec.projection else None
+    ewc = EWC(config, net) if spec.ewc else None
+    replay = Replay(config) if spec.replay else None
+    tc = config.train
+
+    # projection path per projected layer: input path when it multiplies fewer trace rows
+    rows = trainer.trace_rows_per_sample * (tc.batch_size + (config.replay.batch_size if replay else 0))
+    paths = []
+    for _, lin in net.projected_layers():
+        if tc.projection_path == "auto":
+            paths.append("input" if rows <= lin.out_features else "weight")
+        else:
+            paths.append(tc.projection_path)
+    weight_path = [i for i, p in enumerate(paths) if p == "weight"]
+
+    matrix = np.full((n_tasks, n_tasks), np.nan)
+    residual_old: list[list[list[float]]] = []  # [task i][layer][seen task j]
+    task_times: list[float] = []
+    eval_time = 0.0
+    lateral_time = 0.0
+    steps_per_epoch = [math.ceil(t.size("train") / tc.batch_size) for t in tasks]
+    total_steps = tc.epochs * (sum(steps_per_epoch) if not spec.joint else math.ceil(sum(t.size("train") for t in tasks) / tc.batch_size))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_steps, disable=not progress, desc=f"{method}/{train}", unit="batch", leave=False)
+
+    def trainable(t: int) -> list[torch.nn.Parameter]:
+        if t == 0:
+            return list(net.parameters())
+        params = [lin.weight for lin in net.layers] + [lin.weight for lin in net.heads]
+        if not net.shared_head and net.heads[t].bias is not None:
+            params.append(net.heads[t].bias)  # a new task's own head: its bias is new too
+        return params
+
+    def train_on(batches: list[list[tuple[int, int]]], t: int, label: str) -> None:
+        opt = torch.optim.SGD(trainable(t), lr=tc.lr[train], momentum=tc.momentum)
+        bases = projector.bases() if projector else None
+        input_bases = [b if p == "input" else None for b, p in zip(bases, paths)] if bases else None
+        for rows_ in batches:
+            x, y, h = _make_batch(tasks, rows_, sequence, net)
+            if replay is not None and t > 0:
+                mem = replay.sample(memory_rng)
+                if mem is not None:
+                    x, y, h = np.concatenate([x, mem[0]]), np.concatenate([y, mem[1]]), np.concatenate([h, mem[2]])
+            spikes = net.encode(torch.from_numpy(x))
+            loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+            if ewc is not None:
+                pen = ewc.penalty(net)
+                if pen is not None:
+                    loss = loss + pen
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if projector is not None:
+                projector.project_gradients(net, weight_path)
+            opt.step()
+            bar.update(1)
+        bar.set_postfix_str(label)
+
+    def evaluate_row(i: int) -> None:
+        nonlocal eval_time
+        t0 = time.perf_counter()
+        bases = [c.weight for c in projector.circuits] if projector else None
+        res_row: list[list[float]] = [[] for _ in (bases or [])]
+        for j in range(i + 1):
+            acc, res = evaluate_task(net, tasks[j], sequence, tc.eval_batch_size, bases)
+            matrix[i, j] = acc
+            for k, r in enumerate(res):
+                res_row[k].append(r)
+        if projector:
+            residual_old.append(res_row)
+        eval_time += time.perf_counter() - t0
+
+    if spec.joint:
+        t0 = time.perf_counter()
+        everything = [(t, r) for t in range(n_tasks) for r in range(tasks[t].size("train"))]
+        batches = []
+        for _ in range(tc.epochs):
+            order = order_rng.permutation(len(everything))
+            batches += [[everything[k] for k in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
+        train_on(batches, 0, "joint")
+        task_times.append(time.perf_counter() - t0)
+        evaluate_row(n_tasks - 1)
+    else:
+        for t, task in enumerate(tasks):
+            t0 = time.perf_counter()
+            batches = []
+            for _ in range(tc.epochs):
+                order = order_rng.permutation(task.size("train"))
+                batches += [[(t, int(r)) for r in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
+            train_on(batches, t, f"task {t + 1}/{n_tasks}")
+            if projector is not None:
+                t1 = time.perf_counter()
+                projector.learn(t, collect_activity(net, task, "train", tc.eval_batch_size))
+                lateral_time += time.perf_counter() - t1
+            if ewc is not None:
+                rows_ = order_rng.choice(task.size("train"), size=min(config.ewc.fisher_samples, task.size("train")), replace=False)
+
+                def loss_of(r: int, task: Task = task, t: int = t) -> torch.Tensor:
+                    x, y, h = _make_batch(tasks, [(t, r)], sequence, net)
+                    return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev))
+
+                ewc.consolidate(net, loss_of, rows_)
+            if replay is not None:
+                replay.store(task, net.head_index(t), task.label_offset if sequence.head == "shared" else 0, memory_rng)
+            task_times.append(time.perf_counter() - t0)
+            evaluate_row(t)
+            if on_task_end is not None:
+                on_task_end(t, net, [c.weight for c in projector.circuits] if projector else [])
+    bar.close()
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+
+    final = matrix[-1]
+    acc = float(np.nanmean(final))
+    bwt = None if spec.joint else backward_transfer(matrix)
+    diagnostics: dict[str, Any] = {"layers": [], "warnings": [], "projection_path": {}}
+    if projector is not None:
+        diagnostics["warnings"] = list(projector.warnings)
+        diagnostics["projection_path"] = dict(zip(projector.names, paths))
+        for k, circuit in enumerate(projector.circuits):
+            entries = [h["layers"][k] for h in projector.history]  # type: ignore[index]
+            layer: dict[str, Any] = {"name": circuit.name, "width": circuit.n_inputs}
+            for key in ("rows_added", "rows_total", "energy_captured", "energy_optimal", "eig_min", "eig_max", "threshold", "spiking_threshold"):
+                if key in entries[0]:
+                    layer[key] = [e[key] for e in entries]
+            layer["residual_old"] = [row[k] for row in residual_old]
+            diagnostics["layers"].append(layer)
+    settings = {
+        "scenario": sequence.scenario,
+        "head": sequence.head,
+        "tasks": sequence.describe(),
+        "data": tasks[0].dataset.summary(),
+        "seed": int(seed),
+        "device": str(dev),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_time_s": round(cpu, 3),
+        "eval_time_s": round(eval_time, 3),
+        "lateral_time_s": round(lateral_time, 3),
+        "versions": _versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+    }
+    lateral = [c.weight.detach().clone() for c in projector.circuits] if projector else []
+    return RunResult(method, train, matrix, acc if spec.joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, lateral)
