@@ -307,6 +307,18 @@ class AttractorMemory:
         params: dict[str, Any] = {"N": self.n}
         if false_tolerance is not None:
             params["F_TOL"] = false_tolerance
+        if backend == "torch":
+            from neurohop.backends.torch.simulation import _resolve_device, _resolve_dtype
+
+            _resolve_device(device)  # a clear BuildError for an unusable device, before sizing it
+            _resolve_dtype(dtype)
+        self.max_memory_bytes = available_memory(device) if max_memory_bytes is None else int(max_memory_bytes)
+        need = self._static_bytes()
+        if need > self.max_memory_bytes:
+            raise CapacityError(
+                f"AttractorMemory: n={self.n}: the network needs about {_gib(need)} on {backend} {device if backend == 'torch' else ''}".rstrip()
+                + f" but {_gib(self.max_memory_bytes)} are available; use a smaller n or another device"
+            )
         self.network: Network = self.spec.build(**params)
         self.false_tolerance = int(self.spec.parameters(**params).get("F_TOL", 0))
         p = self.protocol
@@ -316,13 +328,6 @@ class AttractorMemory:
         self._rc: Projection = self.network.projection(p.recurrent)
         if self._rc.plasticity is None:
             raise ModelFileError(f"{self.spec.path}: protocol.recurrent: projection {p.recurrent!r} must be plastic")
-        self.max_memory_bytes = available_memory(device) if max_memory_bytes is None else int(max_memory_bytes)
-        need = self._static_bytes()
-        if need > self.max_memory_bytes:
-            raise CapacityError(
-                f"AttractorMemory: n={self.n}: the network needs about {_gib(need)} on {backend} {device if backend == 'torch' else ''}".rstrip()
-                + f" but {_gib(self.max_memory_bytes)} are available; use a smaller n or another device"
-            )
         opts: dict[str, Any] = {"dt": p.timestep_ms}
         if backend == "torch":
             opts.update(device=device, dtype=dtype)
@@ -339,13 +344,14 @@ class AttractorMemory:
         return 4 if self.dtype in ("float32", "float") else 8
 
     def _static_bytes(self) -> int:
+        """Rough memory of the compiled network (for the checks; the model has ~4N cells)."""
         n2 = self.n * self.n
+        describe = 40 * n2  # expanding the all-to-all projections while validating the description
         if self.backend == "brian2":
-            return 2 * n2 * 48  # plastic + static recall synapses, ~6 doubles each
+            return describe + 2 * n2 * 48  # plastic + frozen recall synapses, ~6 doubles each
         if self.engine == "event":
-            return n2 * (self._itemsize() + 1)  # shared weights + self-connection mask
-        n_all = self.network.count_neurons(include_sources=True)
-        return (n_all * self.network.count_neurons() + 2 * n2) * self._itemsize()  # static groups + plastic block
+            return describe + n2 * (self._itemsize() + 1)  # shared weights + self-connection mask
+        return describe + (8 * n2 + 2 * n2) * self._itemsize()  # dense static groups [4N, 2N] + plastic block
 
     @property
     def stored(self) -> int:
