@@ -164,18 +164,35 @@ def stdp_event_step(
     x_pre_now = ar.decay(x_pre, c.table_plus[_lag(t, last_pre, c.table_plus)])
     if len(post_idx):
         grow = ar.scale(c.a_plus, x_pre_now)
-        old = w[:, post_idx]
+        old = _take(w, post_idx, 1)
         new = (old + grow[:, None]).clip(c.w_min, c.w_max)
-        w[:, post_idx] = new if mask is None else where(mask[:, post_idx], new, old)
+        _put(w, post_idx, 1, new if mask is None else where(_take(mask, post_idx, 1), new, old))
         x_post_seen = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
         x_post = where(post_seen, ar.bump(x_post_seen), x_post)
         last_post = where(post_seen, t, last_post)
     if len(pre_idx):
         x_post_now = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
         shrink = ar.scale(c.a_minus, x_post_now)
-        old = w[pre_idx, :]
+        old = _take(w, pre_idx, 0)
         new = (old - shrink[None, :]).clip(c.w_min, c.w_max)
-        w[pre_idx, :] = new if mask is None else where(mask[pre_idx, :], new, old)
+        _put(w, pre_idx, 0, new if mask is None else where(_take(mask, pre_idx, 0), new, old))
         x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
         last_pre = where(pre_spikes, t, last_pre)
     return STDPState(w, x_pre, last_pre, x_post, last_post)
+
+
+def _take(a: Any, idx: Any, axis: int) -> Any:
+    """Rows (axis 0) or columns (axis 1) ``idx`` of a 2-D array (torch's index_select when available)."""
+    if hasattr(a, "index_select"):
+        return a.index_select(axis, idx)
+    return a[idx, :] if axis == 0 else a[:, idx]
+
+
+def _put(a: Any, idx: Any, axis: int, values: Any) -> None:
+    """Write rows or columns ``idx`` of ``a`` in place."""
+    if hasattr(a, "index_copy_"):
+        a.index_copy_(axis, idx, values)
+    elif axis == 0:
+        a[idx, :] = values
+    else:
+        a[:, idx] = values

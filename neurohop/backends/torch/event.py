@@ -139,7 +139,7 @@ class EventSimulation(Simulation):
         self._plastic_names: list[str] = []
         self._plastic_init: list[torch.Tensor] = []
         self._plastic_consts: list[STDPConstants] = []
-        self._plastic_mask: list[torch.Tensor | None] = []
+        self._plastic_no_self: list[bool] = []
         max_delay = 1
         for proj in net.projections:
             a0, a1 = proj.pre.resolve(sizes[proj.pre.population])
@@ -165,13 +165,10 @@ class EventSimulation(Simulation):
                     if proj.weight.shape != dense.shape:
                         raise BuildError(f"torch_event: projection {proj.name!r}.weight: expected a scalar or a {list(dense.shape)} matrix (got shape {list(proj.weight.shape)})")
                     dense[:] = proj.weight
-                mask = None
-                if not conn.allow_self_connections:
+                no_self = not conn.allow_self_connections
+                if no_self:
                     m = min(dense.shape)
                     dense[np.arange(m), np.arange(m)] = 0.0
-                    mask_np = np.ones(dense.shape, dtype=bool)
-                    mask_np[np.arange(m), np.arange(m)] = False
-                    mask = torch.as_tensor(mask_np, device=self.device)
                 if proj.plasticity is None:
                     ops.append(_Op("matrix", pre, post, delay, inhibitory, torch.as_tensor(dense, device=self.device, dtype=self.dtype), False))
                 else:
@@ -179,7 +176,7 @@ class EventSimulation(Simulation):
                     self._plastic_consts.append(
                         STDPConstants(c.a_plus, c.a_minus, c.w_min, c.w_max, torch.as_tensor(c.table_plus, device=self.device, dtype=self.dtype), torch.as_tensor(c.table_minus, device=self.device, dtype=self.dtype))
                     )
-                    self._plastic_mask.append(mask)
+                    self._plastic_no_self.append(no_self)
                     ops.append(_Op("plastic", pre, post, delay, inhibitory, len(self._plastic_names), False))
                     self._plastic_names.append(proj.name)
                     self._plastic_init.append(torch.as_tensor(dense, device=self.device, dtype=self.dtype))
@@ -293,9 +290,15 @@ class EventSimulation(Simulation):
                     seen = self._history[k].popleft()
                     if learn:
                         pre_b = pre[0] > 0
-                        self._plastic[k] = stdp_event_step(
-                            self._plastic[k], t, pre_b.nonzero().flatten(), seen.nonzero().flatten(), pre_b, seen, self._plastic_consts[k], torch.where, self._plastic_mask[k]
-                        )
+                        pre_idx, post_idx = pre_b.nonzero().flatten(), seen.nonzero().flatten()
+                        # without self-connections the mask is the diagonal: rather than gather
+                        # mask columns, update unmasked and put the (always 0) diagonal back
+                        self._plastic[k] = stdp_event_step(self._plastic[k], t, pre_idx, post_idx, pre_b, seen, self._plastic_consts[k], torch.where, None)
+                        if self._plastic_no_self[k]:
+                            w = self._plastic[k].w
+                            for idx in (pre_idx, post_idx):
+                                idx = idx[idx < min(w.shape)]
+                                w[idx, idx] = 0.0
                     self._history[k].append(spikes[0, op.post].clone())
                 arriving = _rows_sum(pre, self._plastic[k].w)
             elif op.kind == "matrix":

@@ -350,7 +350,7 @@ class AttractorMemory:
         if self.backend == "brian2":
             return describe + 2 * n2 * 48  # plastic + frozen recall synapses, ~6 doubles each
         if self.engine == "event":
-            return describe + n2 * (self._itemsize() + 1)  # shared weights + self-connection mask
+            return describe + n2 * self._itemsize()  # shared weights
         return describe + (8 * n2 + 2 * n2) * self._itemsize()  # dense static groups [4N, 2N] + plastic block
 
     @property
