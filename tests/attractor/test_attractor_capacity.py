@@ -30,7 +30,7 @@ def test_local_cluster_and_scheduler_address_give_the_same_rows(worker_env: None
 
     settings = [(48, 4, 0.5, 0), (48, 4, 1.0, 0), (40, 3, 1.0, 1)]
     local = run_sweep(settings, workers=2, progress=False, seed=3, **SMALL)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR) as cluster:
         remote = run_sweep(settings, scheduler=cluster.scheduler_address, progress=False, seed=3, **SMALL)
     assert _strip(local) == _strip(remote)
     assert [(r["n"], r["k"], r["cue_fraction"], r["false_bits"]) for r in local] == [(48, 4, 0.5, 0), (48, 4, 1.0, 0), (40, 3, 1.0, 1)]

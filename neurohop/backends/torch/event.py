@@ -272,14 +272,14 @@ class EventSimulation(Simulation):
 
     def _step(self, t: int, src: torch.Tensor, act: _Activity, learn: bool, track: bool) -> tuple[torch.Tensor, _Activity]:
         slot = t % self.n_slots
-        in_e, in_i = act.buf_e[slot].clone(), act.buf_i[slot].clone()
-        act.buf_e[slot].zero_()
-        act.buf_i[slot].zero_()
+        in_e, in_i = act.buf_e[slot], act.buf_i[slot]  # views; emptied once the neurons read them
         parts, neurons = [], []
         for seg, seg_state in zip(self.segments, act.neurons):
             spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
             parts.append(spk)
             neurons.append(seg_state)
+        in_e.zero_()  # every delay is >= 1 and < n_slots: nothing below lands in this slot
+        in_i.zero_()
         spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
         emitted = torch.cat([src.to(self.dtype), spikes.to(self.dtype)], dim=1)
         for op in self.ops:

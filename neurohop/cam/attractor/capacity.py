@@ -210,7 +210,7 @@ def run_sweep(
     else:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InputError(f"capacity: workers: expected an integer >= 1 (got {workers!r})")
-        cluster = LocalCluster(n_workers=min(workers, len(groups)), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(n_workers=min(workers, len(groups)), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
     rows: dict[tuple[int, int, float, int], dict[str, Any]] = {}
     try:
