@@ -106,9 +106,14 @@ def test_event_stdp_equals_dense_stdp() -> None:
             assert np.array_equal(a, b)
 
 
-def test_batched_frozen_recall_equals_one_cue_at_a_time() -> None:
+@pytest.mark.parametrize("tile_elements", [1 << 17, 3 * (2 * N + 1)])
+def test_batched_frozen_recall_equals_one_cue_at_a_time(monkeypatch: pytest.MonkeyPatch, tile_elements: int) -> None:
+    """In one batch, in CPU tiles of 3 instances, or one by one: the same recalled sets."""
+    import neurohop.backends.torch.event as event
+
+    monkeypatch.setattr(event, "CPU_TILE_ELEMENTS", tile_elements)
     rng = np.random.default_rng(1)
-    mem = AttractorMemory(N, K, batch=4)
+    mem = AttractorMemory(N, K, batch=8)
     mem.store(random_patterns(rng, 30, N, K))
     cues, targets = make_cues(rng, mem.patterns[:10], N, 2, 1)
     together = mem.recall(cues, targets)

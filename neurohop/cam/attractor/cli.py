@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+
 
 __all__ = ["register", "parse_k"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -328,12 +328,14 @@ class AttractorMemory:
         self._rc: Projection = self.network.projection(p.recurrent)
         if self._rc.plasticity is None:
             raise ModelFileError(f"{self.spec.path}: protocol.recurrent: projection {p.recurrent!r} must be plastic")
+        import neurohop
+
         opts: dict[str, Any] = {"dt": p.timestep_ms}
         if backend == "torch":
             opts.update(device=device, dtype=dtype)
-            self._sim = __import__("neurohop").build(self.network, backend="torch_event" if engine == "event" else "torch", **opts)
+            self._sim = neurohop.build(self.network, backend="torch_event" if engine == "event" else "torch", **opts)
         else:
-            self._sim = __import__("neurohop").build(self.network, backend="brian2", target=target, **opts)
+            self._sim = neurohop.build(self.network, backend="brian2", target=target, **opts)
         self._patterns = np.zeros((0, self.k), dtype=np.int64)
         self._recall_sim: Any = None
         self._recall_key: Any = None
