@@ -48,7 +48,7 @@ def capacity_png(rows: Sequence[dict[str, Any]]) -> bytes:
         ax.set_yscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("stored patterns M")
-        ax.set_ylabel("mean missing + false bits")
+        ax.set_ylabel("mean missing + false bits (0 at 0.01)")
         ax.set_title(f"N={n}, k={k}" + (f", {f} false bits" if f else ""), fontsize=10)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
