@@ -55,3 +55,12 @@ def test_checkpoint_grid_brackets_the_bounds() -> None:
     grid = checkpoints([100.0, 400.0], ratio=1.5)
     assert grid[0] == 25 and grid[-1] == 1000
     assert all(1 < b / a <= 1.5 * 1.05 for a, b in zip(grid, grid[1:]))
+
+
+def test_brian2_sweep_runs_in_dask_workers(worker_env: None) -> None:
+    """Brian2 is imported inside a worker thread (it installs a signal handler on import)."""
+    settings = [(24, 3, 1.0, 0)]
+    options = {"probes": 5, "refine": 0, "ratio": 3.0, "seed": 2}
+    on_brian2 = run_sweep(settings, workers=1, progress=False, backend="brian2", **options)
+    on_torch = measure_group(24, 3, [1.0], 0, **options)
+    assert _strip(on_brian2)[0]["curve"] == _strip(on_torch)[0]["curve"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -101,6 +102,8 @@ def measure_group(
     from neurohop.cam.attractor.memory import AttractorMemory, random_patterns
 
     torch.set_num_threads(threads)
+    if backend == "brian2":
+        _import_brian2()
     start = time.perf_counter()
     cs = [theory.correct_bits(k, f) for f in cue_fractions]
     bounds = [theory.m_max_willshaw(n, k, c) for c in cs]
@@ -175,6 +178,27 @@ def measure_group(
             }
         )
     return rows
+
+
+def _import_brian2() -> None:
+    """Import Brian2 from a worker thread.
+
+    Brian2 installs a Ctrl-C handler when imported, which Python allows only in the main
+    thread; Dask runs tasks in worker threads. The handler is skipped there (the worker
+    process handles its own signals).
+    """
+    import signal
+    import threading
+
+    if "brian2" in sys.modules or threading.current_thread() is threading.main_thread():
+        import brian2  # noqa: F401
+        return
+    original = signal.signal
+    signal.signal = lambda *args, **kwargs: None  # type: ignore[assignment]
+    try:
+        import brian2  # noqa: F401
+    finally:
+        signal.signal = original
 
 
 def run_sweep(
