@@ -22,3 +22,13 @@ def test_cam_quickstart() -> None:
     assert "recall by content {3}              -> cues [0, 1]" in out
     assert "forgetting {1,3}" in out
     assert out.strip().splitlines()[-2].endswith("cues [0]")
+
+
+def test_attractor_quickstart() -> None:
+    out = run("attractor_quickstart.py")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("stored 150 patterns of 8 cells out of 256")
+    recalled = lines[1].split("-> recalled ")[1]
+    assert lines[2].endswith(recalled), "the half cue recalls the stored pattern"
+    assert "mean missing 0.00" in lines[3]
+    assert "M_max = 297 patterns" in lines[4]

@@ -28,6 +28,8 @@ def _lazy(module: str, attr: str) -> Any:
 
 register("torch", _lazy("neurohop.backends.torch", "build_torch"))
 register("brian2", _lazy("neurohop.backends.brian2", "build_brian2"))
+# event-driven torch (shared plastic weights, batched frozen recall): large recurrent memories
+register("torch_event", _lazy("neurohop.backends.torch.event", "build_torch_event"))
 
 
 def _fixed(net: Network, target: str, **options: Any) -> Simulation:

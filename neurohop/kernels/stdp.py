@@ -32,7 +32,7 @@ import numpy as np
 
 from neurohop.model.synapses import STDP
 
-__all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "NEVER"]
+__all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "stdp_event_step", "NEVER"]
 
 #: "Last spike" time of a neuron that has not spiked: far enough back to hit the table's 0.
 NEVER = -(2**30)
@@ -132,3 +132,67 @@ def stdp_step(
     x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
     last_pre = where(pre_spikes, t, last_pre)
     return STDPState(w, x_pre, last_pre, x_post, last_post)
+
+
+def stdp_event_step(
+    state: STDPState, t: int, pre_idx: Any, post_idx: Any, pre_spikes: Any, post_seen: Any, c: STDPConstants, where: Any, mask: Any = None, arith: STDPArithmetic = FLOAT_STDP
+) -> STDPState:
+    """Event-driven form of :func:`stdp_step` for one (unbatched) instance.
+
+    The same operations in the same order, restricted to the synapses they can change: the
+    *columns* of the post neurons seen now (potentiation) and the *rows* of the pre neurons
+    spiking now (depression). The cost is O((#pre spikes + #posts seen) x n) instead of
+    O(n_pre x n_post), and the result equals :func:`stdp_step` exactly. The weight matrix
+    ``state.w`` ``[pre, post]`` is updated **in place** (the caller owns it); the traces are
+    returned as new arrays.
+
+    Parameters
+    ----------
+    state : STDPState
+        Unbatched: ``w [pre, post]``, traces ``[pre]`` / ``[post]``.
+    t : int
+        Current step.
+    pre_idx, post_idx : integer arrays
+        Indices of the pre neurons spiking at ``t`` / the post neurons seen at ``t``
+        (emitted at ``t - d``); the same information as ``pre_spikes`` / ``post_seen``.
+    pre_spikes, post_seen : boolean arrays [pre] / [post]
+    c, where, mask, arith
+        As in :func:`stdp_step`.
+    """
+    ar = arith
+    w, x_pre, last_pre, x_post, last_post = state
+    x_pre_now = ar.decay(x_pre, c.table_plus[_lag(t, last_pre, c.table_plus)])
+    if len(post_idx):
+        grow = ar.scale(c.a_plus, x_pre_now)
+        old = _take(w, post_idx, 1)
+        new = (old + grow[:, None]).clip(c.w_min, c.w_max)
+        _put(w, post_idx, 1, new if mask is None else where(_take(mask, post_idx, 1), new, old))
+        x_post_seen = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
+        x_post = where(post_seen, ar.bump(x_post_seen), x_post)
+        last_post = where(post_seen, t, last_post)
+    if len(pre_idx):
+        x_post_now = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
+        shrink = ar.scale(c.a_minus, x_post_now)
+        old = _take(w, pre_idx, 0)
+        new = (old - shrink[None, :]).clip(c.w_min, c.w_max)
+        _put(w, pre_idx, 0, new if mask is None else where(_take(mask, pre_idx, 0), new, old))
+        x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
+        last_pre = where(pre_spikes, t, last_pre)
+    return STDPState(w, x_pre, last_pre, x_post, last_post)
+
+
+def _take(a: Any, idx: Any, axis: int) -> Any:
+    """Rows (axis 0) or columns (axis 1) ``idx`` of a 2-D array (torch's index_select when available)."""
+    if hasattr(a, "index_select"):
+        return a.index_select(axis, idx)
+    return a[idx, :] if axis == 0 else a[:, idx]
+
+
+def _put(a: Any, idx: Any, axis: int, values: Any) -> None:
+    """Write rows or columns ``idx`` of ``a`` in place."""
+    if hasattr(a, "index_copy_"):
+        a.index_copy_(axis, idx, values)
+    elif axis == 0:
+        a[idx, :] = values
+    else:
+        a[:, idx] = values

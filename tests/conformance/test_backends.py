@@ -206,7 +206,7 @@ def test_input_errors_are_clear(backend: tuple[str, dict]) -> None:
 
 def test_build_errors_name_backend_and_what_is_supported() -> None:
     net = single(LIF())
-    with pytest.raises(BuildError, match=r"unknown backend 'nest'; available: \['brian2', 'torch', 'fixed:<variant>'\]"):
+    with pytest.raises(BuildError, match=r"unknown backend 'nest'; available: \['brian2', 'torch', 'torch_event', 'fixed:<variant>'\]"):
         neurohop.build(net, backend="nest")
     with pytest.raises(BuildError, match="brian2: batch: batched instances are not supported"):
         neurohop.build(net, backend="brian2", batch=4)

@@ -1,0 +1,126 @@
+"""``neurohop attractor``: the CA3 attractor memory from the command line.
+
+``neurohop attractor capacity --n 1024 --k 10 --cue 0.5 1.0 --json cap.json --plot cap.png``
+measures M_cap for every combination of the given values (each option takes one value or a
+list) on a Dask cluster and writes the rows as JSON and the recall-error curves as a plot.
+Nothing is written unless the whole sweep succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+
+__all__ = ["register", "parse_k"]
+
+
+def parse_k(token: str, n: int) -> int:
+    """``k`` for ``n`` cells from ``"10"``, ``"log2"`` (round(log2 N)) or ``"5%"`` (round(0.05 N))."""
+    from neurohop.errors import InputError
+
+    text = str(token).strip()
+    if text == "log2":
+        return max(1, int(round(math.log2(n))))
+    if text.endswith("%"):
+        try:
+            frac = float(text[:-1]) / 100
+        except ValueError:
+            raise InputError(f"--k: expected an integer, 'log2' or a percentage like '5%' (got {token!r})") from None
+        return max(1, int(round(frac * n)))
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--k: expected an integer, 'log2' or a percentage like '5%' (got {token!r})") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    att = sub.add_parser("attractor", help="the CA3 attractor memory (sparse distributed patterns)")
+    att_sub = att.add_subparsers(dest="attractor_command", metavar="COMMAND")
+    att_sub.required = True
+    cap = att_sub.add_parser("capacity", help="measure the capacity M_cap against the Willshaw bound (Dask sweep)")
+    cap.add_argument("--n", nargs="+", required=True, type=int, help="number(s) of CA3 cells N")
+    cap.add_argument("--k", nargs="+", required=True, help="active cells per pattern: integer(s), 'log2' or a percentage of N like '5%%'")
+    cap.add_argument("--cue", nargs="+", required=True, type=float, help="cue fraction(s) in (0, 1]")
+    cap.add_argument("--false-bits", nargs="+", type=int, default=[0], help="false cue bit count(s) (default 0)")
+    cap.add_argument("--backend", default="torch", choices=["torch", "brian2"], help="simulation backend (default torch)")
+    cap.add_argument("--engine", default="event", choices=["event", "dense"], help="torch engine (default event)")
+    cap.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    cap.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch dtype (default float64)")
+    cap.add_argument("--model", default="ca3_attractor", help="model file (default models/ca3_attractor.yaml)")
+    cap.add_argument("--probes", type=int, default=100, help="recalls per checkpoint (default 100)")
+    cap.add_argument("--seed", type=int, default=0, help="seed of patterns and cues (default 0)")
+    cap.add_argument("--grid-ratio", type=float, default=1.25, help="ratio of successive checkpoints of M (default 1.25)")
+    cap.add_argument("--bisect", type=int, default=3, help="bisection steps refining M_cap (default 3)")
+    cap.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
+    cap.add_argument("--workers", type=int, default=2, help="local cluster worker processes, 1 thread each (default 2)")
+    cap.add_argument("--json", required=True, help="output JSON file")
+    cap.add_argument("--plot", default=None, help="output PNG: recall error against M with the bounds")
+    cap.add_argument("--quiet", action="store_true", help="no progress bar")
+    cap.set_defaults(handler=_capacity)
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from neurohop.cam.attractor.capacity import check_settings, run_sweep
+    from neurohop.errors import InputError
+    from neurohop.model.io import atomic_write, read_model
+
+    if args.probes < 1:
+        raise InputError(f"--probes: expected an integer >= 1 (got {args.probes})")
+    if not args.grid_ratio > 1:
+        raise InputError(f"--grid-ratio: expected a number > 1 (got {args.grid_ratio})")
+    if args.bisect < 0:
+        raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
+    if args.backend == "brian2" and (args.device != "cpu" or args.dtype != "float64" or args.engine != "event"):
+        raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
+    for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
+        if path is not None and Path(path).is_dir():
+            raise InputError(f"{flag}: {path} is a folder; expected a file name")
+    if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
+        raise InputError(f"--plot: expected a .png file name (got {args.plot!r})")
+    read_model(args.model)  # a bad model file fails before any work
+    settings = []
+    for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
+        settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))
+    settings = check_settings(settings)
+    if args.backend == "torch" and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
+    rows = run_sweep(
+        settings,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.quiet,
+        seed=args.seed,
+        probes=args.probes,
+        backend=args.backend,
+        engine=args.engine,
+        device=args.device,
+        dtype=args.dtype,
+        model=args.model,
+        ratio=args.grid_ratio,
+        refine=args.bisect,
+    )
+    doc = {"format": "neurohop-attractor-capacity/1", "criterion": "mean(missing + false) <= 1 bit per recall", "rows": rows}
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    png = None
+    if args.plot is not None:
+        from neurohop.cam.attractor.plot import capacity_png
+
+        png = capacity_png(rows)
+    # both outputs exist only once everything has been computed
+    atomic_write(args.json, lambda tmp: tmp.write_text(text))
+    if png is not None:
+        atomic_write(args.plot, lambda tmp: tmp.write_bytes(png), suffix=".png")
+    print(f"{'N':>6} {'k':>4} {'cue':>5} {'F':>3} {'M_cap':>7} {'M_max':>9} {'ratio':>6} {'bits/syn':>9} {'0.138N':>7}")
+    for r in rows:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}"
+        print(f"{r['n']:>6} {r['k']:>4} {r['cue_fraction']:>5.2f} {r['false_bits']:>3} {r['m_cap']:>7} {r['m_max_willshaw']:>9.1f} {ratio:>6} {r['bits_per_synapse']:>9.4f} {r['hopfield_0138n']:>7.1f}")
+    print(f"rows: {Path(args.json).resolve()}" + (f"; plot: {Path(args.plot).resolve()}" if args.plot else ""), file=sys.stderr)
+    return 0

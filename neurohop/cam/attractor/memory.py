@@ -1,0 +1,502 @@
+"""The CA3 attractor memory: sparse k-of-N patterns stored and completed by spikes.
+
+>>> mem = AttractorMemory(256, 8)                                   # doctest: +SKIP
+>>> mem.store(random_patterns(np.random.default_rng(0), 100, 256, 8))  # doctest: +SKIP
+>>> result = mem.recall(cues)                                       # doctest: +SKIP
+>>> result.sets[0], result.mean_missing, result.mean_false           # doctest: +SKIP
+
+The network and every number of its operation come from ``models/ca3_attractor.yaml``
+(see the comments there for why they make a Willshaw net). Storage feeds each pattern
+through the mossy-fibre route and lets the plasticity rule of the recurrent collaterals
+write it; nothing computes a weight outside the simulation. Recall switches plasticity off
+(``protocol.recall.plasticity: off``), fires the cue through the perforant path and reads
+the cells that fire in the recall window.
+
+Backends: ``"torch"`` with ``engine="event"`` (default: :mod:`neurohop.backends.torch.event`,
+event-driven plasticity, B cues recalled at once against the shared weights) or
+``engine="dense"`` (the clock-driven torch backend), and ``"brian2"`` (cues recalled one
+after the other). All give the same spikes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neurohop.errors import BuildError, CapacityError, InputError, ModelFileError
+from neurohop.model.io import ModelSpec, read_model
+from neurohop.model.network import Network, Projection
+
+__all__ = ["AttractorMemory", "AttractorProtocol", "RecallResult", "random_patterns", "make_cues", "as_patterns", "available_memory"]
+
+BACKENDS = ("torch", "brian2")
+ENGINES = ("event", "dense")
+
+
+@dataclass(frozen=True)
+class AttractorProtocol:
+    """How the attractor network is operated (the ``protocol:`` section of its model file).
+
+    Steps count from the step at which input spikes are given; ``window`` is inclusive.
+    """
+
+    timestep_ms: float
+    cells: str
+    storage_input: str
+    cue_input: str
+    recurrent: str
+    store_spacing: int
+    recall_steps: int
+    window: tuple[int, int]
+    recall_spacing: int
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> "AttractorProtocol":
+        section = spec.section("protocol")
+        try:
+            window = tuple(int(v) for v in section["recall"]["window"])
+            proto = cls(
+                float(section["timestep_ms"]),
+                str(section["cells"]),
+                str(section["storage_input"]),
+                str(section["cue_input"]),
+                str(section["recurrent"]),
+                int(section["store"]["spacing_steps"]),
+                int(section["recall"]["steps"]),
+                (window[0], window[1]),
+                int(section["recall"]["spacing_steps"]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelFileError(f"{spec.path}: protocol: expected timestep_ms, cells, storage_input, cue_input, recurrent, store.spacing_steps, recall.steps/window/spacing_steps ({exc!r})") from None
+        if not 0 <= proto.window[0] <= proto.window[1] < proto.recall_steps <= proto.recall_spacing:
+            raise ModelFileError(f"{spec.path}: protocol.recall: expected 0 <= window[0] <= window[1] < steps <= spacing_steps (got window {list(proto.window)}, steps {proto.recall_steps}, spacing {proto.recall_spacing})")
+        if proto.store_spacing < 1:
+            raise ModelFileError(f"{spec.path}: protocol.store.spacing_steps: expected an integer >= 1 (got {proto.store_spacing})")
+        return proto
+
+
+@dataclass
+class RecallResult:
+    """What :meth:`AttractorMemory.recall` read from the spikes.
+
+    Attributes
+    ----------
+    recalled : bool ndarray [B, N]
+        The cells that fired in the recall window, per cue.
+    targets : bool ndarray [B, N]
+        The stored pattern each cue is judged against.
+    missing, false : int ndarray [B]
+        Pattern cells that did not fire / non-pattern cells that fired.
+    overlap : float ndarray [B]
+        ``|recalled & target| / sqrt(|recalled| |target|)`` (0 when nothing fired).
+    """
+
+    recalled: np.ndarray
+    targets: np.ndarray
+    missing: np.ndarray
+    false: np.ndarray
+    overlap: np.ndarray
+
+    @classmethod
+    def judge(cls, recalled: np.ndarray, targets: np.ndarray) -> "RecallResult":
+        hit = (recalled & targets).sum(1)
+        missing = (targets & ~recalled).sum(1)
+        false = (recalled & ~targets).sum(1)
+        denom = np.sqrt(recalled.sum(1).astype(np.float64) * targets.sum(1))
+        overlap = np.divide(hit, denom, out=np.zeros(len(hit)), where=denom > 0)
+        return cls(recalled, targets, missing, false, overlap)
+
+    @property
+    def sets(self) -> list[tuple[int, ...]]:
+        """The recalled cells of each cue as sorted index tuples."""
+        return [tuple(np.flatnonzero(row).tolist()) for row in self.recalled]
+
+    @property
+    def errors(self) -> np.ndarray:
+        """``missing + false`` per cue."""
+        return self.missing + self.false
+
+    @property
+    def mean_missing(self) -> float:
+        return float(self.missing.mean()) if len(self.missing) else 0.0
+
+    @property
+    def mean_false(self) -> float:
+        return float(self.false.mean()) if len(self.false) else 0.0
+
+    @property
+    def mean_overlap(self) -> float:
+        return float(self.overlap.mean()) if len(self.overlap) else 0.0
+
+    @property
+    def mean_error(self) -> float:
+        return self.mean_missing + self.mean_false
+
+
+def random_patterns(rng: np.random.Generator, m: int, n: int, k: int, chunk: int = 4096) -> np.ndarray:
+    """``m`` random k-of-N patterns as sorted index rows ``[m, k]`` (int64), drawn from ``rng``."""
+    out = np.empty((m, k), dtype=np.int64)
+    for start in range(0, m, chunk):
+        rows = min(chunk, m - start)
+        out[start : start + rows] = np.sort(np.argpartition(rng.random((rows, n)), k - 1, axis=1)[:, :k], axis=1)
+    return out
+
+
+def make_cues(rng: np.random.Generator, patterns: np.ndarray, n: int, correct: int, false_bits: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cues of ``correct`` bits of each pattern plus ``false_bits`` cells outside it.
+
+    Returns ``(cues, targets)``, both bool ``[B, N]``.
+    """
+    B, k = patterns.shape
+    if not 1 <= correct <= k:
+        raise InputError(f"make_cues: correct bits: expected 1..{k} (got {correct})")
+    if not 0 <= false_bits <= n - k:
+        raise InputError(f"make_cues: false bits: expected 0..{n - k} (got {false_bits})")
+    targets = np.zeros((B, n), dtype=bool)
+    np.put_along_axis(targets, patterns, True, axis=1)
+    keep = np.argsort(rng.random((B, k)), axis=1)[:, :correct]
+    cues = np.zeros((B, n), dtype=bool)
+    np.put_along_axis(cues, np.take_along_axis(patterns, keep, axis=1), True, axis=1)
+    if false_bits:
+        score = rng.random((B, n))
+        score[targets] = 2.0  # never pick a pattern cell
+        extra = np.argpartition(score, false_bits - 1, axis=1)[:, :false_bits]
+        np.put_along_axis(cues, extra, True, axis=1)
+    return cues, targets
+
+
+def as_patterns(patterns: Any, n: int, k: int, where: str = "store") -> np.ndarray:
+    """Check patterns and return them as sorted index rows ``[M, k]``.
+
+    Accepted: a 0/1 or boolean array ``[M, N]`` (or one pattern ``[N]``), or a sequence of
+    index lists. Each must have exactly ``k`` distinct active cells out of ``N``.
+    """
+    if isinstance(patterns, np.ndarray) and patterns.dtype != object and patterns.ndim in (1, 2) and patterns.shape[-1] == n:
+        arr = np.atleast_2d(patterns)  # binary vectors (index rows have k < N entries)
+        if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+            raise InputError(f"{where}: patterns: expected binary vectors of 0/1 values of length N={n}")
+        arr = arr.astype(bool)
+        counts = arr.sum(1)
+        bad = np.flatnonzero(counts != k)
+        if bad.size:
+            raise InputError(f"{where}: pattern {int(bad[0])}: expected exactly k={k} active cells of N={n} (got {int(counts[bad[0]])})")
+        return np.sort(np.argsort(~arr, axis=1, kind="stable")[:, :k], axis=1).astype(np.int64)
+    if isinstance(patterns, np.ndarray) and patterns.ndim == 2 and patterns.shape[1] != k:
+        raise InputError(f"{where}: patterns: expected binary vectors of length N={n} or index rows of k={k} cells (got shape {list(patterns.shape)})")
+    try:
+        rows = [np.asarray(p) for p in patterns]
+    except TypeError:
+        raise InputError(f"{where}: patterns: expected a [M, N] binary array or a list of index lists (got {type(patterns).__name__})") from None
+    out = np.empty((len(rows), k), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if row.ndim != 1 or (row.size and not np.issubdtype(row.dtype, np.integer)):
+            raise InputError(f"{where}: pattern {i}: expected a list of cell indices or a binary vector of length N={n} (got {row.tolist()!r:.80})")
+        if row.size == n and n != k and np.isin(row, (0, 1)).all():
+            raise InputError(f"{where}: pattern {i}: a binary vector among index lists; pass all patterns in one form")
+        if np.unique(row).size != row.size:
+            raise InputError(f"{where}: pattern {i}: repeated cell indices (got {sorted(row.tolist())})")
+        if row.size != k:
+            raise InputError(f"{where}: pattern {i}: expected exactly k={k} active cells of N={n} (got {row.size})")
+        if row.min() < 0 or row.max() >= n:
+            raise InputError(f"{where}: pattern {i}: cell indices must be in 0..{n - 1} (got {row.min()}..{row.max()})")
+        out[i] = np.sort(row)
+    return out
+
+
+def as_cues(cues: Any, n: int) -> np.ndarray:
+    """Cues as a boolean ``[B, N]`` array (from binary vectors or index lists)."""
+    if isinstance(cues, np.ndarray) and cues.dtype != object and cues.ndim in (1, 2) and cues.shape[-1] == n and (cues.dtype == bool or np.isin(cues, (0, 1)).all()):
+        return np.atleast_2d(cues).astype(bool)
+    try:
+        rows = [np.asarray(c) for c in cues]
+    except TypeError:
+        raise InputError(f"recall: cues: expected a [B, N] binary array or a list of index lists (got {type(cues).__name__})") from None
+    out = np.zeros((len(rows), n), dtype=bool)
+    for i, row in enumerate(rows):
+        if row.ndim != 1 or (row.size and not np.issubdtype(row.dtype, np.integer)):
+            raise InputError(f"recall: cue {i}: expected a list of cell indices or a binary vector of length N={n}")
+        if row.size and (row.min() < 0 or row.max() >= n):
+            raise InputError(f"recall: cue {i}: cell indices must be in 0..{n - 1} (got {row.min()}..{row.max()})")
+        out[i, row] = True
+    return out
+
+
+def available_memory(device: Any = "cpu") -> int:
+    """Bytes of memory free on ``device`` (CUDA: free device memory; CPU: available RAM)."""
+    dev = str(device)
+    if dev.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.mem_get_info(torch.device(dev))[0])
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+class AttractorMemory:
+    """A CA3 auto-associative memory of k-of-N patterns, simulated with spikes.
+
+    Parameters
+    ----------
+    n : int
+        Number of CA3 cells N (>= 2).
+    k : int
+        Active cells per pattern (1 <= k < N).
+    model : str
+        Model file (default ``models/ca3_attractor.yaml``).
+    backend : str
+        ``"torch"`` or ``"brian2"``.
+    engine : str
+        torch only: ``"event"`` (event-driven, shared weights, batched recall; default) or
+        ``"dense"`` (the clock-driven backend).
+    device, dtype : str
+        torch only; dtype ``"float64"`` (default, exact) or ``"float32"``.
+    batch : int
+        Most cues recalled at once by the torch backend (default 1024).
+    target : str
+        brian2 code target (``auto``, ``cython``, ``numpy``).
+    false_tolerance : int or None
+        Model parameter ``F_TOL``: cue bits tolerated as false (recall threshold c = active
+        cue cells - F_TOL). ``None`` keeps the model file's default.
+    max_memory_bytes : int or None
+        Memory budget for the checks of :meth:`store`; default: what the device has free.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        *,
+        model: str = "ca3_attractor",
+        backend: str = "torch",
+        engine: str = "event",
+        device: str = "cpu",
+        dtype: str = "float64",
+        batch: int = 1024,
+        target: str = "auto",
+        false_tolerance: int | None = None,
+        max_memory_bytes: int | None = None,
+    ) -> None:
+        for name, value in (("n", n), ("k", k), ("batch", batch)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise InputError(f"AttractorMemory: {name}: expected an integer (got {value!r})")
+        if n < 2:
+            raise InputError(f"AttractorMemory: n: expected at least 2 cells (got {n})")
+        if not 1 <= k < n:
+            raise InputError(f"AttractorMemory: k: expected 1 <= k < n={n} active cells per pattern (got {k})")
+        if batch < 1:
+            raise InputError(f"AttractorMemory: batch: expected an integer >= 1 (got {batch})")
+        if backend not in BACKENDS:
+            raise BuildError(f"AttractorMemory: backend: expected one of {list(BACKENDS)} (got {backend!r})")
+        if engine not in ENGINES:
+            raise BuildError(f"AttractorMemory: engine: expected one of {list(ENGINES)} (got {engine!r})")
+        if backend == "brian2" and (device != "cpu" or dtype != "float64"):
+            raise BuildError(f"AttractorMemory: device/dtype apply to the torch backend only (got backend 'brian2' with device={device!r}, dtype={dtype!r})")
+        self.n, self.k = int(n), int(k)
+        self.backend, self.engine, self.device, self.dtype, self.batch, self.target = backend, engine, device, dtype, int(batch), target
+        self.spec = read_model(model)
+        self.protocol = AttractorProtocol.from_spec(self.spec)
+        params: dict[str, Any] = {"N": self.n}
+        if false_tolerance is not None:
+            params["F_TOL"] = false_tolerance
+        if backend == "torch":
+            from neurohop.backends.torch.simulation import _resolve_device, _resolve_dtype
+
+            _resolve_device(device)  # a clear BuildError for an unusable device, before sizing it
+            _resolve_dtype(dtype)
+        self.max_memory_bytes = available_memory(device) if max_memory_bytes is None else int(max_memory_bytes)
+        need = self._static_bytes()
+        if need > self.max_memory_bytes:
+            raise CapacityError(
+                f"AttractorMemory: n={self.n}: the network needs about {_gib(need)} on {backend} {device if backend == 'torch' else ''}".rstrip()
+                + f" but {_gib(self.max_memory_bytes)} are available; use a smaller n or another device"
+            )
+        self.network: Network = self.spec.build(**params)
+        self.false_tolerance = int(self.spec.parameters(**params).get("F_TOL", 0))
+        p = self.protocol
+        for name in (p.cells, p.storage_input, p.cue_input):
+            if self.network.population(name).size != self.n:
+                raise ModelFileError(f"{self.spec.path}: protocol: population {name!r} must have N={self.n} cells (got {self.network.population(name).size})")
+        self._rc: Projection = self.network.projection(p.recurrent)
+        if self._rc.plasticity is None:
+            raise ModelFileError(f"{self.spec.path}: protocol.recurrent: projection {p.recurrent!r} must be plastic")
+        import neurohop
+
+        opts: dict[str, Any] = {"dt": p.timestep_ms}
+        if backend == "torch":
+            opts.update(device=device, dtype=dtype)
+            self._sim = neurohop.build(self.network, backend="torch_event" if engine == "event" else "torch", **opts)
+        else:
+            self._sim = neurohop.build(self.network, backend="brian2", target=target, **opts)
+        self._patterns = np.zeros((0, self.k), dtype=np.int64)
+        self._recall_sim: Any = None
+        self._recall_key: Any = None
+        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ sizes
+    def _itemsize(self) -> int:
+        return 4 if self.dtype in ("float32", "float") else 8
+
+    def _static_bytes(self) -> int:
+        """Rough memory of the compiled network (for the checks; the model has ~4N cells)."""
+        n2 = self.n * self.n
+        describe = 40 * n2  # expanding the all-to-all projections while validating the description
+        if self.backend == "brian2":
+            return describe + 2 * n2 * 48  # plastic + frozen recall synapses, ~6 doubles each
+        if self.engine == "event":
+            return describe + n2 * self._itemsize()  # shared weights
+        return describe + (8 * n2 + 2 * n2) * self._itemsize()  # dense static groups [4N, 2N] + plastic block
+
+    @property
+    def stored(self) -> int:
+        """Number of patterns stored so far."""
+        return int(self._patterns.shape[0])
+
+    @property
+    def patterns(self) -> np.ndarray:
+        """The stored patterns as sorted index rows ``[M, k]`` (a copy)."""
+        return self._patterns.copy()
+
+    @property
+    def synapses(self) -> int:
+        """Number of recurrent synapses."""
+        return self.network.count_synapses(plastic_only=True)
+
+    # ------------------------------------------------------------------ storage
+    def store(self, patterns: Any, chunk: int = 256) -> None:
+        """Store patterns (``[M, N]`` binary or index lists, k active cells each), in order.
+
+        Each pattern drives its cells through the storage route; the plasticity rule writes
+        the recurrent weights. Raises :class:`InputError` for malformed patterns and
+        :class:`CapacityError` when they do not fit in memory.
+        """
+        rows = as_patterns(patterns, self.n, self.k, "store")
+        need = self._static_bytes() + (self.stored + rows.shape[0]) * self.k * 8 + min(chunk, max(1, rows.shape[0])) * self.protocol.store_spacing * self.n * 2
+        if need > self.max_memory_bytes:
+            raise CapacityError(
+                f"store: {rows.shape[0]} more patterns (k={self.k}, N={self.n}) need about {_gib(need)} with the {self.stored} stored, "
+                f"but {_gib(self.max_memory_bytes)} are available on {self.device if self.backend == 'torch' else 'cpu'}"
+            )
+        S = self.protocol.store_spacing
+        if hasattr(self._sim, "set_learning"):
+            self._sim.set_learning(True)
+        record = [self.protocol.cells] if self.backend == "torch" and self.engine == "event" else None
+        for start in range(0, rows.shape[0], chunk):
+            part = rows[start : start + chunk]
+            spikes = np.zeros((part.shape[0] * S, self.n), dtype=bool)
+            spikes[np.repeat(np.arange(part.shape[0]) * S, self.k), part.ravel()] = True
+            if record is not None:
+                self._sim.run(spikes.shape[0], {self.protocol.storage_input: spikes}, record=record)
+            else:
+                self._sim.run(spikes.shape[0], {self.protocol.storage_input: spikes})
+            self._patterns = np.concatenate([self._patterns, part])
+
+    def weights(self) -> np.ndarray:
+        """The recurrent weight matrix ``[N, N]`` (nA, pre x post; the diagonal is 0)."""
+        if hasattr(self._sim, "weight_matrix"):
+            return self._sim.weight_matrix(self.protocol.recurrent).cpu().numpy().copy()
+        if self._pairs is None:
+            pre, post, _, _ = self._rc.synapses(self.network.sizes)
+            a0, _ = self._rc.pre.resolve(self.n)
+            b0, _ = self._rc.post.resolve(self.n)
+            self._pairs = (pre - a0, post - b0)
+        mat = np.zeros((self.n, self.n))
+        mat[self._pairs] = self._sim.weights(self.protocol.recurrent)
+        return mat
+
+    def snapshot(self) -> tuple[Any, np.ndarray]:
+        """Capture the memory (simulation state and stored-pattern list)."""
+        return self._sim.snapshot(), self._patterns.copy()
+
+    def restore(self, snapshot: tuple[Any, np.ndarray]) -> None:
+        """Return to a state captured by :meth:`snapshot`."""
+        self._sim.restore(snapshot[0])
+        self._patterns = snapshot[1].copy()
+        self._recall_key = None
+
+    # ------------------------------------------------------------------ recall
+    def _recall_network(self) -> Network:
+        """The description with the recurrent weights frozen at their learned values."""
+        w = self.weights()
+        frozen = Projection(self._rc.name, self._rc.pre, self._rc.post, self._rc.connector, weight=w, delay=self._rc.delay, receptor=self._rc.receptor, plasticity=None)
+        return self.network.with_updates(projections=[frozen if p.name == self._rc.name else p for p in self.network.projections])
+
+    def _best_targets(self, cues: np.ndarray) -> np.ndarray:
+        if self.stored == 0:
+            raise InputError("recall: targets: nothing is stored yet; pass targets= to judge the recall")
+        best = np.zeros(len(cues), dtype=np.int64)
+        score = np.full(len(cues), -1, dtype=np.int64)
+        for start in range(0, self.stored, 4096):
+            part = self._patterns[start : start + 4096]
+            hits = cues[:, part].sum(-1)  # [B, chunk]
+            arg = hits.argmax(1)
+            val = hits[np.arange(len(cues)), arg]
+            better = val > score
+            best[better] = arg[better] + start
+            score[better] = val[better]
+        targets = np.zeros(cues.shape, dtype=bool)
+        np.put_along_axis(targets, self._patterns[best], True, axis=1)
+        return targets
+
+    def recall(self, cues: Any, targets: Any = None) -> RecallResult:
+        """Complete each cue and judge the result.
+
+        Parameters
+        ----------
+        cues : array [B, N] or list of index lists
+            The cue cells (any subset, possibly with false bits).
+        targets : array [B, N] or list of index lists, optional
+            The pattern each cue should recall; default: the stored pattern sharing the
+            most cells with the cue.
+
+        Returns
+        -------
+        RecallResult
+        """
+        cue = as_cues(cues, self.n)
+        if targets is None:
+            tgt = self._best_targets(cue)
+        else:
+            tgt = as_cues(targets, self.n)
+            if tgt.shape != cue.shape:
+                raise InputError(f"recall: targets: expected one target per cue, shape {list(cue.shape)} (got {list(tgt.shape)})")
+        if cue.shape[0] == 0:
+            return RecallResult.judge(cue, tgt)
+        recalled = np.concatenate([self._recall_chunk(cue[s : s + self.batch]) for s in range(0, cue.shape[0], self.batch)])
+        return RecallResult.judge(recalled, tgt)
+
+    def _recall_chunk(self, cue: np.ndarray) -> np.ndarray:
+        p = self.protocol
+        B = cue.shape[0]
+        w0, w1 = p.window
+        if self.backend == "torch":
+            spikes = np.zeros((p.recall_steps, B, self.n), dtype=bool)
+            spikes[0] = cue
+            if self.engine == "event":
+                res = self._sim.run_frozen(p.recall_steps, {p.cue_input: spikes}, batch=B, record=[p.cells])
+            else:
+                import neurohop
+
+                sim = neurohop.build(self._recall_network(), backend="torch", dt=p.timestep_ms, device=self.device, dtype=self.dtype, batch=B)
+                res = sim.run(p.recall_steps, {p.cue_input: spikes})
+            return res.spikes[p.cells][w0 : w1 + 1].any(0)
+        # brian2: one cue after the other in one simulation with frozen weights
+        if self._recall_key != self.stored:
+            import neurohop
+
+            self._recall_sim = neurohop.build(self._recall_network(), backend="brian2", dt=p.timestep_ms, target=self.target)
+            self._recall_key = self.stored
+        S = p.recall_spacing
+        spikes = np.zeros((B * S, self.n), dtype=bool)
+        spikes[np.arange(B) * S] = cue
+        res = self._recall_sim.run(B * S, {p.cue_input: spikes})
+        out = res.spikes[p.cells].reshape(B, S, self.n)
+        return out[:, w0 : w1 + 1].any(1)

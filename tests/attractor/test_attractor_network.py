@@ -1,0 +1,135 @@
+"""One description, three simulators: the attractor's spikes and weights agree exactly.
+
+The clock-driven torch backend is the reference; the event-driven torch backend
+(``torch_event``) and Brian2 must give the same spike trains and the same weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import neurohop
+from neurohop.cam.attractor import AttractorMemory, make_cues, random_patterns
+from neurohop.errors import BuildError, InputError
+from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_event_step, stdp_step
+from neurohop.model import LIF, STDP, AllToAll, FromList, Network, OneToOne, Population, Projection, SpikeSource
+from neurohop.model.io import load_model
+
+N, K, S = 24, 4, 8
+SIMULATORS = [("torch", {}), ("torch_event", {}), ("brian2", {"target": "numpy"})]
+
+
+def _storage_input(patterns: np.ndarray) -> np.ndarray:
+    dg = np.zeros((S * len(patterns), N), dtype=bool)
+    for m, p in enumerate(patterns):
+        dg[m * S, p] = True
+    return dg
+
+
+@pytest.fixture(scope="module")
+def stored() -> dict[str, tuple[neurohop.backends.RunResult, np.ndarray]]:
+    net = load_model("ca3_attractor", N=N)
+    patterns = random_patterns(np.random.default_rng(3), 6, N, K)
+    dg = _storage_input(patterns)
+    out = {}
+    for name, opts in SIMULATORS:
+        sim = neurohop.build(net, backend=name, dt=1.0, **opts)
+        out[name] = (sim.run(len(dg), {"dg": dg}), sim.weights("rc"), patterns)
+    return out
+
+
+@pytest.mark.parametrize("name", ["torch_event", "brian2"])
+def test_storage_spikes_and_weights_equal_the_clock_driven_backend(stored: dict, name: str) -> None:
+    ref, w_ref, _ = stored["torch"]
+    res, w, _ = stored[name]
+    for pop, spikes in ref.spikes.items():
+        diff = int((res.spikes[pop] != spikes).sum())
+        assert diff == 0, f"{name}: {diff} spike mismatches in {pop!r}"
+    assert np.array_equal(w, w_ref), f"{name}: weights differ in {int((w != w_ref).sum())} synapses (max {np.abs(w - w_ref).max()} nA)"
+
+
+def test_storage_writes_a_binary_willshaw_matrix(stored: dict) -> None:
+    res, w, patterns = stored["torch"]
+    # the pattern cells, and only they, fire: once each, one step after their input
+    assert int(res.spikes["ca3"].sum()) == patterns.size
+    net = load_model("ca3_attractor", N=N)
+    pre, post, _, _ = net.projection("rc").synapses(net.sizes)
+    mat = np.zeros((N, N))
+    mat[pre, post] = w
+    expected = np.zeros((N, N), dtype=bool)
+    for p in patterns:
+        expected[np.ix_(p, p)] = True
+    np.fill_diagonal(expected, False)
+    w_max = net.projection("rc").plasticity.w_max
+    assert set(np.unique(mat).tolist()) <= {0.0, w_max}
+    assert np.array_equal(mat == w_max, expected)
+
+
+@pytest.mark.parametrize("backend,engine", [("torch", "dense"), ("brian2", "event")])
+def test_recall_spikes_equal_across_backends(backend: str, engine: str) -> None:
+    rng = np.random.default_rng(5)
+    patterns = random_patterns(rng, 20, N, K)
+    cues, targets = make_cues(rng, patterns[:6], N, 2, 0)
+    ref = AttractorMemory(N, K)
+    ref.store(patterns)
+    got = ref.recall(cues, targets)
+    opts = {"target": "numpy"} if backend == "brian2" else {}
+    other = AttractorMemory(N, K, backend=backend, engine=engine, **opts)
+    other.store(patterns)
+    assert np.array_equal(other.weights(), ref.weights())
+    res = other.recall(cues, targets)
+    assert res.sets == got.sets, f"{backend}/{engine}: recalled {res.sets}, expected {got.sets}"
+
+
+def test_event_stdp_equals_dense_stdp() -> None:
+    """Random traces, spikes and weights; depression on; a mask without the diagonal."""
+    rng = np.random.default_rng(0)
+    P = Q = 9
+    rule = STDP(tau_plus=2.0, tau_minus=3.0, a_plus=0.3, a_minus=0.2, w_min=0.0, w_max=1.0)
+    from neurohop.kernels.stdp import stdp_constants
+
+    c = stdp_constants(rule, 1.0)
+    mask = ~np.eye(P, dtype=bool)
+    w = rng.uniform(0, 1, (P, Q)) * mask
+    state = STDPState(w, rng.uniform(0, 2, P), rng.integers(-5, 0, P), rng.uniform(0, 2, Q), rng.integers(-5, 0, Q))
+    dense, event = state, STDPState(w.copy(), *state[1:])
+    for t in range(12):
+        pre = rng.random(P) < 0.3
+        seen = rng.random(Q) < 0.3
+        dense = stdp_step(dense, t, pre, seen, c, np.where, mask)
+        event = stdp_event_step(event, t, np.flatnonzero(pre), np.flatnonzero(seen), pre, seen, c, np.where, mask)
+        for a, b in zip(dense, event):
+            assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("tile_elements", [1 << 17, 3 * (2 * N + 1)])
+def test_batched_frozen_recall_equals_one_cue_at_a_time(monkeypatch: pytest.MonkeyPatch, tile_elements: int) -> None:
+    """In one batch, in CPU tiles of 3 instances, or one by one: the same recalled sets."""
+    import neurohop.backends.torch.event as event
+
+    monkeypatch.setattr(event, "CPU_TILE_ELEMENTS", tile_elements)
+    rng = np.random.default_rng(1)
+    mem = AttractorMemory(N, K, batch=8)
+    mem.store(random_patterns(rng, 30, N, K))
+    cues, targets = make_cues(rng, mem.patterns[:10], N, 2, 1)
+    together = mem.recall(cues, targets)
+    single = [mem.recall(cues[i : i + 1], targets[i : i + 1]).sets[0] for i in range(10)]
+    assert together.sets == single
+
+
+def test_event_backend_rejects_what_it_cannot_compile() -> None:
+    src = Population("src", 3, SpikeSource())
+    cell = Population("n", 3, LIF())
+    net = Network((src, cell), (Projection("p", "src", "n", FromList.from_pairs([[0, 1]]), weight=1.0),))
+    with pytest.raises(BuildError, match=r"torch_event: projection 'p': connector 'from_list' is not supported"):
+        neurohop.build(net, backend="torch_event")
+    ok = Network((src, cell), (Projection("p", "src", "n", OneToOne(), weight=1.0),))
+    with pytest.raises(BuildError, match="batch"):
+        neurohop.build(ok, backend="torch_event", batch=4)
+    sim = neurohop.build(ok, backend="torch_event")
+    with pytest.raises(InputError, match="batch"):
+        sim.run_frozen(3, None, batch=0)
