@@ -29,10 +29,9 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
-from neurohop.backends.torch.network import Segment
+from neurohop.backends.torch.network import device_tensor, layout_neurons, stdp_tensors
 from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels import NEURON_KERNELS
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
 from neurohop.model.network import Network, Population
 from neurohop.model.synapses import AllToAll, OneToOne
@@ -113,27 +112,11 @@ class EventSimulation(Simulation):
         self.dtype = _resolve_dtype(dtype)
         self.learning = bool(learning)
         sizes = net.sizes
-        self._src_offset: dict[str, int] = {}
-        self._nrn_offset: dict[str, int] = {}
-        n_src = 0
-        for pop in net.sources:
-            self._src_offset[pop.name] = n_src
-            n_src += pop.size
-        n_nrn = 0
-        segments, initial = [], []
-        for pops in by_model:
-            kernel = NEURON_KERNELS[type(pops[0].model)]
-            start = n_nrn
-            for pop in pops:
-                self._nrn_offset[pop.name] = n_nrn
-                n_nrn += pop.size
-            models = [(p.model, p.size) for p in pops]
-            consts = kernel.constants(models, self.dt)
-            segments.append(Segment(start, n_nrn, kernel, type(consts)(*[self._tensor(a) for a in consts])))
-            initial.append(kernel.initial(models))
-        self.segments = tuple(segments)
-        self._initial = initial
-        self.n_sources, self.n_neurons = n_src, n_nrn
+        layout = layout_neurons(net, by_model, self.dt, self._tensor)
+        self._src_offset, self._nrn_offset = layout.src_offset, layout.nrn_offset
+        self.segments, self._initial = layout.segments, layout.initial
+        n_src = self.n_sources = layout.n_sources
+        self.n_neurons = layout.n_neurons
 
         def all_start(name: str) -> int:
             return self._src_offset[name] if name in self._src_offset else n_src + self._nrn_offset[name]
@@ -176,9 +159,7 @@ class EventSimulation(Simulation):
                     ops.append(_Op("matrix", pre, post, delay, inhibitory, torch.as_tensor(dense, device=self.device, dtype=self.dtype), False))
                 else:
                     c = stdp_constants(proj.plasticity, self.dt)
-                    self._plastic_consts.append(
-                        STDPConstants(c.a_plus, c.a_minus, c.w_min, c.w_max, torch.as_tensor(c.table_plus, device=self.device, dtype=self.dtype), torch.as_tensor(c.table_minus, device=self.device, dtype=self.dtype))
-                    )
+                    self._plastic_consts.append(stdp_tensors(c, self.device, self.dtype))
                     self._plastic_no_self.append(no_self)
                     ops.append(_Op("plastic", pre, post, delay, inhibitory, len(self._plastic_names), False))
                     self._plastic_names.append(proj.name)
@@ -190,8 +171,7 @@ class EventSimulation(Simulation):
         self.reset()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        kind = torch.int64 if np.issubdtype(array.dtype, np.integer) else torch.bool if array.dtype == bool else self.dtype
-        return torch.as_tensor(array, device=self.device, dtype=kind)
+        return device_tensor(array, self.device, self.dtype)
 
     # ------------------------------------------------------------------ state
     def _fresh_activity(self, B: int) -> _Activity:

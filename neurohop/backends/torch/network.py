@@ -14,14 +14,16 @@ the hardware semantics here need exact integration, ``v >= th`` and a refractory
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
+import numpy as np
 import torch
 
-from neurohop.kernels import NeuronKernel
+from neurohop.kernels import NEURON_KERNELS, NeuronKernel
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
+from neurohop.model.network import Network, Population
 
-__all__ = ["Segment", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+__all__ = ["Segment", "NeuronLayout", "layout_neurons", "device_tensor", "stdp_tensors", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
 
 
 class Segment(NamedTuple):
@@ -31,6 +33,52 @@ class Segment(NamedTuple):
     stop: int
     kernel: NeuronKernel
     constants: Any  #: the kernel's constants as tensors
+
+
+class NeuronLayout(NamedTuple):
+    """Where every population lives in the source and neuron vectors, and the model segments."""
+
+    src_offset: dict[str, int]  #: first index of each source population in the source vector
+    nrn_offset: dict[str, int]  #: first index of each neuron population in the neuron vector
+    segments: tuple[Segment, ...]
+    initial: list[Any]  #: each segment's initial state (NumPy arrays)
+    n_sources: int
+    n_neurons: int
+
+
+def device_tensor(array: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A NumPy array on ``device``: integers as int64, booleans as bool, floats as ``dtype``."""
+    kind = torch.int64 if np.issubdtype(array.dtype, np.integer) else torch.bool if array.dtype == bool else dtype
+    return torch.as_tensor(array, device=device, dtype=kind)
+
+
+def layout_neurons(net: Network, by_model: Sequence[Sequence[Population]], dt: float, tensor: Callable[[np.ndarray], torch.Tensor]) -> NeuronLayout:
+    """Sources in declaration order, then neurons grouped by model (``by_model``, from
+    :func:`~neurohop.backends.base.neuron_order`), each model one segment with its constants."""
+    src_offset: dict[str, int] = {}
+    n_src = 0
+    for pop in net.sources:
+        src_offset[pop.name] = n_src
+        n_src += pop.size
+    nrn_offset: dict[str, int] = {}
+    n_nrn = 0
+    segments, initial = [], []
+    for pops in by_model:
+        kernel = NEURON_KERNELS[type(pops[0].model)]
+        start = n_nrn
+        for pop in pops:
+            nrn_offset[pop.name] = n_nrn
+            n_nrn += pop.size
+        models = [(p.model, p.size) for p in pops]
+        consts = kernel.constants(models, dt)
+        segments.append(Segment(start, n_nrn, kernel, type(consts)(*[tensor(a) for a in consts])))
+        initial.append(kernel.initial(models))
+    return NeuronLayout(src_offset, nrn_offset, tuple(segments), initial, n_src, n_nrn)
+
+
+def stdp_tensors(c: STDPConstants, device: torch.device, dtype: torch.dtype) -> STDPConstants:
+    """STDP constants with their look-up tables on ``device``."""
+    return STDPConstants(c.a_plus, c.a_minus, c.w_min, c.w_max, torch.as_tensor(c.table_plus, device=device, dtype=dtype), torch.as_tensor(c.table_minus, device=device, dtype=dtype))
 
 
 class StaticGroup(NamedTuple):

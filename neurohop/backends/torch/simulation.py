@@ -16,10 +16,9 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
-from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, Segment, StaticGroup, TorchNetwork
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, stdp_tensors
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels import NEURON_KERNELS
-from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants
+from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
 from neurohop.model.network import Network, Population
 
 __all__ = ["TorchSimulation", "build_torch"]
@@ -73,26 +72,10 @@ class TorchSimulation(Simulation):
         self._B = 1 if batch is None else self.batch
         sizes = net.sizes
         # index spaces: sources first in the "all" vector, then neurons
-        self._src_offset: dict[str, int] = {}
-        self._nrn_offset: dict[str, int] = {}
-        n_src = 0
-        for pop in net.sources:
-            self._src_offset[pop.name] = n_src
-            n_src += pop.size
-        n_nrn = 0
-        segments, initial = [], []
-        for pops in by_model:
-            kernel = NEURON_KERNELS[type(pops[0].model)]
-            start = n_nrn
-            for pop in pops:
-                self._nrn_offset[pop.name] = n_nrn
-                n_nrn += pop.size
-            models = [(p.model, p.size) for p in pops]
-            consts = kernel.constants(models, self.dt)
-            segments.append(Segment(start, n_nrn, kernel, type(consts)(*[self._tensor(a) for a in consts])))
-            initial.append(kernel.initial(models))
-        self._initial = initial
-        self.n_sources, self.n_neurons = n_src, n_nrn
+        layout = layout_neurons(net, by_model, self.dt, self._tensor)
+        self._src_offset, self._nrn_offset = layout.src_offset, layout.nrn_offset
+        self._initial = layout.initial
+        n_src, n_nrn = self.n_sources, self.n_neurons = layout.n_sources, layout.n_neurons
         n_all = n_src + n_nrn
 
         def all_index(name: str) -> int:
@@ -122,7 +105,7 @@ class TorchSimulation(Simulation):
             mask = np.zeros((a1 - a0, b1 - b0), dtype=bool)
             mask[lpre, lpost] = True
             c = stdp_constants(proj.plasticity, self.dt)
-            c_t = STDPConstants(c.a_plus, c.a_minus, c.w_min, c.w_max, torch.as_tensor(c.table_plus, device=self.device, dtype=self.dtype), torch.as_tensor(c.table_minus, device=self.device, dtype=self.dtype))
+            c_t = stdp_tensors(c, self.device, self.dtype)
             base = all_index(proj.pre.population)
             self._plastic_index[proj.name] = len(plastic)
             self._plastic_init.append(dense)
@@ -146,14 +129,13 @@ class TorchSimulation(Simulation):
                 np.add.at(dense, (rows, cols), vals)
                 mat = torch.as_tensor(dense, device=self.device, dtype=self.dtype)
             groups.append(StaticGroup(delay, inhibitory, mat, sparse))
-        self.params = NetworkParams(tuple(segments), tuple(groups), tuple(plastic), max_delay + 1)
+        self.params = NetworkParams(layout.segments, tuple(groups), tuple(plastic), max_delay + 1)
         self.module = TorchNetwork(self.params)
         self.reset()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A NumPy array on the device: integers as int64, floats in the simulation dtype."""
-        kind = torch.int64 if np.issubdtype(array.dtype, np.integer) else torch.bool if array.dtype == bool else self.dtype
-        return torch.as_tensor(array, device=self.device, dtype=kind)
+        return device_tensor(array, self.device, self.dtype)
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
