@@ -22,3 +22,12 @@ def test_cam_quickstart() -> None:
     assert "recall by content {3}              -> cues [0, 1]" in out
     assert "forgetting {1,3}" in out
     assert out.strip().splitlines()[-2].endswith("cues [0]")
+
+
+def test_hlop_quickstart() -> None:
+    out = run("hlop_quickstart.py", "--tasks", "2", "--epochs", "2")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("baseline / dsr: ACC") and "hlop / dsr: ACC" in out
+    assert sum(line.startswith("lateral circuit") for line in lines) == 3
+    gain = float(lines[-1].split("forgets ")[1].split(" points")[0])
+    assert gain > 0, out
