@@ -131,22 +131,10 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
 
 def load_target(name: str | os.PathLike[str]) -> Target:
     """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
-    import yaml
+    from neurohop.model.io import read_yaml_document
 
     path = _resolve(name)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ModelFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ModelFileError(f"{path}: expected a mapping at the top level (got {type(doc).__name__})")
-    if doc.get("format") != "neurohop-target/1":
-        raise ModelFileError(f"{path}: format: expected 'neurohop-target/1' (got {doc.get('format')!r})")
-    for key in ("name", "arithmetic", "neuron_models"):
-        if key not in doc:
-            raise ModelFileError(f"{path}: missing field {key!r}")
+    doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"))
     if doc["arithmetic"] not in ARITHMETIC_MODULES:
         raise ModelFileError(f"{path}: arithmetic: expected one of {sorted(ARITHMETIC_MODULES)} (got {doc['arithmetic']!r})")
     step = doc.get("timestep_ms")

@@ -94,25 +94,34 @@ def _err(path: Path, where: str, exc: Exception | str) -> ModelFileError:
     return ModelFileError(f"{path}: {where}: {exc}")
 
 
-def read_model(path: str | os.PathLike[str]) -> ModelSpec:
-    """Read and check a model file (YAML). Raises :class:`ModelFileError` naming file and field."""
+def read_yaml_document(path: Path, *, format: str | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a YAML file whose top level is a mapping; check its ``format:`` and required fields.
+
+    Shared by every file kind of the project (models, targets, HLOP settings); errors name the
+    file and the field.
+    """
     import yaml
 
-    p = resolve_model_path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
+        doc = yaml.safe_load(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{p}: cannot read: {exc}") from None
+        raise ModelFileError(f"{path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ModelFileError(f"{p}: not valid YAML: {exc}") from None
+        raise ModelFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
-        raise ModelFileError(f"{p}: expected a mapping at the top level (got {type(doc).__name__})")
-    fmt = doc.get("format")
-    if fmt != "neurohop-model/1":
-        raise ModelFileError(f"{p}: format: expected 'neurohop-model/1' (got {fmt!r})")
-    for key in ("populations",):
+        raise ModelFileError(f"{path}: expected a mapping at the top level (got {type(doc).__name__})")
+    if format is not None and doc.get("format") != format:
+        raise ModelFileError(f"{path}: format: expected {format!r} (got {doc.get('format')!r})")
+    for key in required:
         if key not in doc:
-            raise ModelFileError(f"{p}: missing field {key!r}")
+            raise ModelFileError(f"{path}: missing field {key!r}")
+    return doc
+
+
+def read_model(path: str | os.PathLike[str]) -> ModelSpec:
+    """Read and check a model file (YAML). Raises :class:`ModelFileError` naming file and field."""
+    p = resolve_model_path(path)
+    doc = read_yaml_document(p, format="neurohop-model/1", required=("populations",))
     defaults: dict[str, Any] = {}
     limits: dict[str, tuple[Any, Any]] = {}
     for key, spec in (doc.get("parameters") or {}).items():
