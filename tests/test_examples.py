@@ -32,3 +32,12 @@ def test_attractor_quickstart() -> None:
     assert lines[2].endswith(recalled), "the half cue recalls the stored pattern"
     assert "mean missing 0.00" in lines[3]
     assert "M_max = 297 patterns" in lines[4]
+
+
+def test_hlop_quickstart() -> None:
+    out = run("hlop_quickstart.py", "--tasks", "2", "--epochs", "2")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("baseline / dsr: ACC") and "hlop / dsr: ACC" in out
+    assert sum(line.startswith("lateral circuit") for line in lines) == 3
+    gain = float(lines[-1].split("forgets ")[1].split(" points")[0])
+    assert gain > 0, out

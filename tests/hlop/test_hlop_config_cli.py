@@ -112,3 +112,14 @@ def test_cli_bad_npz(main, tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 def test_building_the_parser_does_not_import_torch() -> None:
     code = "import sys, neurohop.hlop.cli, neurohop.data; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_cli_split_defaults_to_task_incremental_heads(main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert hlop_cli.default_model("mnist5k", "split") == "hlop_split"
+    out = tmp_path / "split.json"
+    argv = ["cl", "run", "--data", "digits", "--scenario", "split", "--method", "baseline", "--epochs", "1", "--quiet", "--json", str(out)]
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["head"] == "multi" and doc["settings"]["scenario"] == "split"
+    assert len(doc["accuracy_matrix"]) == 5  # --tasks defaults to 5 outside permuted MNIST
+    assert doc["settings"]["tasks"]["classes"][:2] == [[0, 1], [2, 3]]

@@ -49,6 +49,17 @@ def test_hlop_forgets_much_less_than_fine_tuning(digits) -> None:  # type: ignor
     assert doc["accuracy_matrix"][0][1] is None  # not measured: null, not NaN
 
 
+@pytest.mark.parametrize("train", ["bptt", "ottt", "fa", "ss"])
+def test_projection_protects_every_training_method(digits, train: str) -> None:  # type: ignore[no-untyped-def]
+    cfg = read_config("hlop_digits", {"train.epochs": 2})
+    seq = _permuted(digits)
+    hlop = run_continual(seq, "hlop", train, cfg, seed=0)
+    base = run_continual(seq, "baseline", train, cfg, seed=0)
+    assert hlop.bwt is not None and base.bwt is not None
+    assert base.bwt < -15, base.bwt  # the method does forget without projection
+    assert hlop.bwt > base.bwt + 10, (train, hlop.bwt, base.bwt)
+
+
 def test_old_rows_thresholds_and_frozen_parameters_are_bit_identical_across_a_later_task(digits) -> None:  # type: ignore[no-untyped-def]
     cfg = read_config("hlop_digits", {"train.epochs": 1, "network.bias": True})
     snapshots: list[dict[str, object]] = []
