@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from neurohop.errors import CapacityError, ModelFileError
+from neurohop.model.io import read_yaml_document, resolve_model_path
 
 __all__ = [
     "FORMAT",
@@ -41,7 +42,6 @@ __all__ = [
 FORMAT = "neurohop-hlop/1"
 #: Training methods (how weight updates are computed); see :mod:`neurohop.hlop.training`.
 TRAIN_METHODS: tuple[str, ...] = ("bptt", "dsr", "ottt", "fa", "ss")
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def _bad(where: str, expected: str, got: Any) -> ModelFileError:
@@ -423,13 +423,7 @@ class HLOPConfig:
 
 def resolve_config_path(path: str | os.PathLike[str]) -> Path:
     """A path, or a bare name of a file in the project's ``models/`` folder."""
-    p = Path(path)
-    if p.is_file():
-        return p
-    for candidate in (MODELS_DIR / p, MODELS_DIR / f"{p}.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise ModelFileError(f"{path}: HLOP model file not found (looked also in {MODELS_DIR})")
+    return resolve_model_path(path, what="HLOP model file")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -573,13 +567,5 @@ def read_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | Non
     overrides : mapping, optional
         Dotted field -> value, e.g. ``{"train.epochs": 2}``.
     """
-    import yaml
-
     p = resolve_config_path(path)
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{p}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ModelFileError(f"{p}: not valid YAML: {exc}") from None
-    return config_from_dict(doc, str(p), overrides)
+    return config_from_dict(read_yaml_document(p), str(p), overrides)

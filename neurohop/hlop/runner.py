@@ -41,7 +41,7 @@ from neurohop.hlop.config import TRAIN_METHODS, HLOPConfig
 from neurohop.hlop.methods import EWC, Projector, Replay, method_spec
 from neurohop.hlop.metrics import average_accuracy, backward_transfer, projection_residual
 from neurohop.hlop.network import SpikingMLP
-from neurohop.hlop.training import Trainer, make_trainer
+from neurohop.hlop.training import make_trainer
 
 __all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device"]
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
-
 from neurohop.model.synapses import STDP
 
 __all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "stdp_event_step", "NEVER"]

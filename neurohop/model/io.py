@@ -29,8 +29,8 @@ import numpy as np
 from neurohop.errors import ModelError, ModelFileError
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
-from neurohop.model.neurons import NEURON_MODELS, LIF, SpikeSource
-from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne, _parse_connector
+from neurohop.model.neurons import NEURON_MODELS, SpikeSource
+from neurohop.model.synapses import STDP, FromList, _parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
@@ -39,15 +39,15 @@ _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron
 _REF_SLICE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*):(.*)\]\s*$")
 
 
-def resolve_model_path(path: str | os.PathLike[str]) -> Path:
+def resolve_model_path(path: str | os.PathLike[str], what: str = "model file") -> Path:
     """Accept a path, or the bare name of a file under the project's ``models/`` folder."""
     p = Path(path)
-    if p.exists():
+    if p.is_file():
         return p
     for candidate in (MODELS_DIR / p, MODELS_DIR / f"{p}.yaml"):
-        if candidate.exists():
+        if candidate.is_file():
             return candidate
-    raise ModelFileError(f"{path}: model file not found (looked also in {MODELS_DIR})")
+    raise ModelFileError(f"{path}: {what} not found (looked also in {MODELS_DIR})")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelError
-from neurohop.model.neurons import LIF, NeuronModel, SpikeSource
-from neurohop.model.synapses import RECEPTORS, STDP, AllToAll, Connector, OneToOne
+from neurohop.model.neurons import NeuronModel, SpikeSource
+from neurohop.model.synapses import RECEPTORS, STDP, AllToAll, Connector
 
 __all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE"]
 

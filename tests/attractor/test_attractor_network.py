@@ -6,17 +6,14 @@ The clock-driven torch backend is the reference; the event-driven torch backend
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
-import torch
 
 import neurohop
 from neurohop.cam.attractor import AttractorMemory, make_cues, random_patterns
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_event_step, stdp_step
-from neurohop.model import LIF, STDP, AllToAll, FromList, Network, OneToOne, Population, Projection, SpikeSource
+from neurohop.kernels.stdp import STDPState, stdp_event_step, stdp_step
+from neurohop.model import LIF, STDP, FromList, Network, OneToOne, Population, Projection, SpikeSource
 from neurohop.model.io import load_model
 
 N, K, S = 24, 4, 8
