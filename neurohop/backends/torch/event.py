@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
-from neurohop.backends.torch.network import device_tensor, layout_neurons, stdp_tensors
+from neurohop.backends.torch.network import device_tensor, layout_neurons, plastic_synapses, segment_of, stdp_tensors
 from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
@@ -214,22 +214,15 @@ class EventSimulation(Simulation):
         return self._plastic[self._plastic_names.index(projection)].w
 
     def weights(self, projection: str) -> np.ndarray:
-        proj = self.net.projection(projection)
-        sizes = self.net.sizes
-        pre, post, w, _ = proj.synapses(sizes)
-        if proj.plasticity is None:
-            return w
-        a0, _ = proj.pre.resolve(sizes[proj.pre.population])
-        b0, _ = proj.post.resolve(sizes[proj.post.population])
+        found = plastic_synapses(self.net, projection)
+        if found is None:
+            return self.net.projection(projection).synapses(self.net.sizes)[2]
+        pre, post, _ = found
         dense = self.weight_matrix(projection)
-        return dense[torch.as_tensor(pre - a0, device=self.device), torch.as_tensor(post - b0, device=self.device)].cpu().numpy()
+        return dense[torch.as_tensor(pre, device=self.device), torch.as_tensor(post, device=self.device)].cpu().numpy()
 
     def _segment_of(self, pop: Population) -> tuple[int, slice]:
-        o = self._nrn_offset[pop.name]
-        for k, seg in enumerate(self.segments):
-            if seg.start <= o < seg.stop:
-                return k, slice(o - seg.start, o - seg.start + pop.size)
-        raise InputError(f"state: population {pop.name!r} has no state")  # unreachable
+        return segment_of(self.segments, self._nrn_offset[pop.name], pop.size)
 
     def state(self, population: str) -> dict[str, np.ndarray]:
         pop = self.net.population(population)

@@ -23,7 +23,7 @@ from neurohop.kernels import NEURON_KERNELS, NeuronKernel
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network, Population
 
-__all__ = ["Segment", "NeuronLayout", "layout_neurons", "device_tensor", "stdp_tensors", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+__all__ = ["Segment", "NeuronLayout", "layout_neurons", "segment_of", "plastic_synapses", "device_tensor", "stdp_tensors", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
 
 
 class Segment(NamedTuple):
@@ -74,6 +74,27 @@ def layout_neurons(net: Network, by_model: Sequence[Sequence[Population]], dt: f
         segments.append(Segment(start, n_nrn, kernel, type(consts)(*[tensor(a) for a in consts])))
         initial.append(kernel.initial(models))
     return NeuronLayout(src_offset, nrn_offset, tuple(segments), initial, n_src, n_nrn)
+
+
+def segment_of(segments: Sequence[Segment], offset: int, size: int) -> tuple[int, slice]:
+    """Which segment holds the neurons ``[offset, offset + size)`` and where inside it."""
+    for k, seg in enumerate(segments):
+        if seg.start <= offset < seg.stop:
+            return k, slice(offset - seg.start, offset - seg.start + size)
+    raise ValueError(f"no segment holds neuron {offset}")  # unreachable for built networks
+
+
+def plastic_synapses(net: Network, projection: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For a plastic projection, its synapses' (pre, post) indices into its dense block, else
+    ``None``; the third array is the projection's weights per synapse."""
+    proj = net.projection(projection)
+    sizes = net.sizes
+    pre, post, w, _ = proj.synapses(sizes)
+    if proj.plasticity is None:
+        return None
+    a0, _ = proj.pre.resolve(sizes[proj.pre.population])
+    b0, _ = proj.post.resolve(sizes[proj.post.population])
+    return pre - a0, post - b0, w
 
 
 def stdp_tensors(c: STDPConstants, device: torch.device, dtype: torch.dtype) -> STDPConstants:

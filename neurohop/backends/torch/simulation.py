@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
-from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, stdp_tensors
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, plastic_synapses, segment_of, stdp_tensors
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
 from neurohop.model.network import Network, Population
@@ -163,11 +163,7 @@ class TorchSimulation(Simulation):
         self._state = _clone(state)  # the snapshot stays reusable
 
     def _segment_of(self, pop: Population) -> tuple[int, slice]:
-        o = self._nrn_offset[pop.name]
-        for k, seg in enumerate(self.params.segments):
-            if seg.start <= o < seg.stop:
-                return k, slice(o - seg.start, o - seg.start + pop.size)
-        raise InputError(f"state: population {pop.name!r} has no state")  # unreachable for built networks
+        return segment_of(self.params.segments, self._nrn_offset[pop.name], pop.size)
 
     def state(self, population: str) -> dict[str, np.ndarray]:
         pop = self._lif_population(population)
@@ -176,15 +172,12 @@ class TorchSimulation(Simulation):
         return {name: self._out(getattr(seg_state, name)[:, s]) for name in self.params.segments[k].kernel.recordable}
 
     def weights(self, projection: str) -> np.ndarray:
-        proj = self.net.projection(projection)
-        sizes = self.net.sizes
-        pre, post, w, _ = proj.synapses(sizes)
-        if proj.plasticity is None:
-            return w
-        a0, _ = proj.pre.resolve(sizes[proj.pre.population])
-        b0, _ = proj.post.resolve(sizes[proj.post.population])
-        dense = self._state.plastic[self._plastic_index[proj.name]].w
-        return self._out(dense[:, pre - a0, post - b0])
+        found = plastic_synapses(self.net, projection)
+        if found is None:
+            return self.net.projection(projection).synapses(self.net.sizes)[2]
+        pre, post, _ = found
+        dense = self._state.plastic[self._plastic_index[projection]].w
+        return self._out(dense[:, pre, post])
 
     def _out(self, tensor: torch.Tensor) -> np.ndarray:
         arr = tensor.detach().cpu().numpy()
