@@ -182,7 +182,7 @@ def report(runs: dict[str, dict[str, Any]], checks: list[dict[str, Any]]) -> Non
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS), metavar="NAME", help=f"runs to make (default all: {', '.join(RUNS)})")
+    ap.add_argument("--runs", nargs="*", default=list(RUNS), choices=list(RUNS), metavar="NAME", help=f"runs to make (default all: {', '.join(RUNS)}; none with --merge: only combine earlier outputs)")
     ap.add_argument("--tasks", type=int, default=10, help="permuted tasks (default 10, the target's setting)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
     ap.add_argument("--seed", type=int, default=0)
