@@ -17,6 +17,7 @@ explicit wrap or saturation). A leading batch dimension ``B`` runs independent c
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -46,7 +47,7 @@ def check_input_array(spikes: Any, steps: int | None, n_inputs: int, where: str 
     return arr
 
 
-class IntegerSimulator:
+class IntegerSimulator(ABC):
     """Base of the bit-accurate simulators (see the module docstring).
 
     Parameters
@@ -70,24 +71,30 @@ class IntegerSimulator:
         self.reset()
 
     # ---------------------------------------------------------------- to override
+    @abstractmethod
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Callable[..., Any], Any, Any, Any]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _build_synapses(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _reset_synapses(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def weights(self, projection: str) -> np.ndarray:
         """Current integer weights of a projection (target layout)."""
-        raise NotImplementedError
+        ...
 
     # ---------------------------------------------------------------- state
     def reset(self) -> None:

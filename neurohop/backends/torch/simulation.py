@@ -53,6 +53,8 @@ def _resolve_device(device: Any) -> torch.device:
         raise BuildError(f"torch: device: expected a torch device such as 'cpu' or 'cuda' (got {device!r})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BuildError(f"torch: device {device!r} requested but CUDA is not available on this machine; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise BuildError(f"torch: device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
     return dev
 
 
