@@ -28,9 +28,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
+from neurohop.backends.base import RunResult, Simulation, neuron_order
 from neurohop.backends.torch.network import device_tensor, layout_neurons, plastic_synapses, segment_of, stdp_tensors
-from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype
+from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype, source_raster
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
 from neurohop.model.network import Network, Population
@@ -234,17 +234,7 @@ class EventSimulation(Simulation):
 
     # ------------------------------------------------------------------ running
     def _sources(self, steps: int, inputs: Mapping[str, Any] | None, batch: int | None) -> torch.Tensor:
-        checked = check_inputs(self.net, inputs, steps, batch)
-        B = 1 if batch is None else batch
-        src = torch.zeros(steps, B, self.n_sources, dtype=torch.bool, device=self.device)
-        for pop in self.net.sources:
-            o = self._src_offset[pop.name]
-            if pop.name in checked:
-                src[:, :, o : o + pop.size] |= torch.as_tensor(np.array(checked[pop.name]), device=self.device)
-            fixed = self._fixed_source_spikes(pop.name, steps)
-            if fixed is not None:
-                src[:, :, o : o + pop.size] |= torch.as_tensor(fixed[:, None, :], device=self.device)
-        return src
+        return torch.as_tensor(source_raster(self, steps, inputs, batch, self._src_offset, self.n_sources), device=self.device)
 
     def _step(self, t: int, src: torch.Tensor, act: _Activity, learn: bool, track: bool) -> tuple[torch.Tensor, _Activity]:
         slot = t % self.n_slots
@@ -296,10 +286,14 @@ class EventSimulation(Simulation):
             buf[target, :, op.post] += arriving
         return spikes, _Activity(tuple(neurons), act.buf_e, act.buf_i)
 
-    def _record(self, spikes_rec: list[torch.Tensor], src: torch.Tensor, steps: int, B: int, record: Sequence[str] | None, batched: bool) -> RunResult:
+    def _stacked(self, spikes_rec: list[torch.Tensor], B: int) -> torch.Tensor:
+        """The per-step spike vectors as one ``[steps, B, n_neurons]`` tensor."""
+        return torch.stack(spikes_rec) if spikes_rec else torch.zeros(0, B, self.n_neurons, dtype=torch.bool, device=self.device)
+
+    def _record(self, spikes: torch.Tensor, src: torch.Tensor, steps: int, record: Sequence[str] | None, batched: bool) -> RunResult:
         result = RunResult(self.t, steps, self.dt)
         names = [p.name for p in self.net.populations if p.record] if record is None else list(record)
-        nrn = torch.stack(spikes_rec).cpu().numpy() if steps else np.zeros((0, B, self.n_neurons), dtype=bool)
+        nrn = spikes.cpu().numpy()
         src_np = src.cpu().numpy()
         for name in names:
             pop = self.net.population(name)
@@ -322,7 +316,7 @@ class EventSimulation(Simulation):
             spikes, act = self._step(self.t + k, src[k], act, self.learning, True)
             rec.append(spikes)
         self._activity = act
-        result = self._record(rec, src, steps, 1, record, False)
+        result = self._record(self._stacked(rec, 1), src, steps, record, False)
         self.t += steps
         return result
 
@@ -349,9 +343,8 @@ class EventSimulation(Simulation):
             for k in range(steps):
                 spikes, act = self._step(self.t + k, part[k], act, False, False)
                 rec.append(spikes)
-            rec_tiles.append(torch.stack(rec) if steps else torch.zeros(0, part.shape[1], self.n_neurons, dtype=torch.bool, device=self.device))
-        rec_all = torch.cat(rec_tiles, dim=1)
-        return self._record(list(rec_all), src, steps, B, record, True)
+            rec_tiles.append(self._stacked(rec, part.shape[1]))
+        return self._record(torch.cat(rec_tiles, dim=1), src, steps, record, True)
 
 
 def build_torch_event(net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True) -> EventSimulation:

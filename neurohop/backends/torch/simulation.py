@@ -58,6 +58,21 @@ def _resolve_device(device: Any) -> torch.device:
     return dev
 
 
+def source_raster(sim: Simulation, steps: int, inputs: Mapping[str, Any] | None, batch: int | None, offsets: Mapping[str, int], n_sources: int) -> np.ndarray:
+    """All source spikes of a run, ``bool [steps, B, n_sources]``: the checked run-time
+    ``inputs`` (``B = 1`` when ``batch`` is None) or'ed with each source's fixed times."""
+    checked = check_inputs(sim.net, inputs, steps, batch)
+    src = np.zeros((steps, 1 if batch is None else batch, n_sources), dtype=bool)
+    for pop in sim.net.sources:
+        cols = slice(offsets[pop.name], offsets[pop.name] + pop.size)
+        if pop.name in checked:
+            src[:, :, cols] |= checked[pop.name]
+        fixed = sim._fixed_source_spikes(pop.name, steps)
+        if fixed is not None:
+            src[:, :, cols] |= fixed[:, None, :]
+    return src
+
+
 class TorchSimulation(Simulation):
     """A network compiled to torch tensors (see :func:`build_torch`)."""
 
@@ -193,16 +208,7 @@ class TorchSimulation(Simulation):
 
     # ------------------------------------------------------------------ running
     def _source_tensor(self, steps: int, inputs: Mapping[str, Any] | None) -> torch.Tensor:
-        checked = check_inputs(self.net, inputs, steps, self.batch)
-        src = np.zeros((steps, self._B, self.n_sources), dtype=bool)
-        for pop in self.net.sources:
-            o = self._src_offset[pop.name]
-            cols = slice(o, o + pop.size)
-            if pop.name in checked:
-                src[:, :, cols] |= checked[pop.name]
-            fixed = self._fixed_source_spikes(pop.name, steps)
-            if fixed is not None:
-                src[:, :, cols] |= fixed[:, None, :]
+        src = source_raster(self, steps, inputs, self.batch, self._src_offset, self.n_sources)
         return torch.as_tensor(src, device=self.device).to(self.dtype)
 
     @torch.no_grad()
