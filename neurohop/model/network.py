@@ -213,6 +213,14 @@ class Projection:
         delay : ndarray of int64
             Delays, timesteps.
         """
+        pre, post, weight, delay = self.local_synapses(sizes)
+        a0, _ = self.pre.resolve(sizes[self.pre.population])
+        b0, _ = self.post.resolve(sizes[self.post.population])
+        return pre + a0, post + b0, weight, delay
+
+    def local_synapses(self, sizes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`synapses`, with ``pre``/``post`` indices inside the projection's pre / post
+        *slices* (the coordinates of its ``[pre, post]`` weight block)."""
         where = f"projection {self.name!r}"
         a0, a1 = self.pre.resolve(sizes[self.pre.population])
         b0, b1 = self.post.resolve(sizes[self.post.population])
@@ -235,7 +243,7 @@ class Projection:
             if self.delay.shape != (n,):
                 raise ModelError(f"{where}.delay: expected a scalar or {n} values, one per synapse (got shape {list(self.delay.shape)})")
             delay = np.array(self.delay, dtype=np.int64)
-        return pre + a0, post + b0, weight, delay
+        return pre, post, weight, delay
 
     def max_delay(self) -> int:
         return int(self.delay) if np.isscalar(self.delay) else int(self.delay.max(initial=1))

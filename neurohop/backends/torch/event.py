@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, neuron_order
-from neurohop.backends.torch.network import device_tensor, layout_neurons, plastic_synapses, segment_of, stdp_tensors
+from neurohop.backends.torch.network import device_tensor, layout_neurons, segment_of, stdp_tensors
 from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype, source_raster
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
@@ -214,10 +214,10 @@ class EventSimulation(Simulation):
         return self._plastic[self._plastic_names.index(projection)].w
 
     def weights(self, projection: str) -> np.ndarray:
-        found = plastic_synapses(self.net, projection)
-        if found is None:
-            return self.net.projection(projection).synapses(self.net.sizes)[2]
-        pre, post, _ = found
+        proj = self.net.projection(projection)
+        pre, post, w, _ = proj.local_synapses(self.net.sizes)
+        if proj.plasticity is None:
+            return w
         dense = self.weight_matrix(projection)
         return dense[torch.as_tensor(pre, device=self.device), torch.as_tensor(post, device=self.device)].cpu().numpy()
 

@@ -23,7 +23,7 @@ from neurohop.kernels import NEURON_KERNELS, NeuronKernel
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network, Population
 
-__all__ = ["Segment", "NeuronLayout", "layout_neurons", "segment_of", "plastic_synapses", "device_tensor", "stdp_tensors", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+__all__ = ["Segment", "NeuronLayout", "layout_neurons", "segment_of", "device_tensor", "stdp_tensors", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
 
 
 class Segment(NamedTuple):
@@ -82,19 +82,6 @@ def segment_of(segments: Sequence[Segment], offset: int, size: int) -> tuple[int
         if seg.start <= offset < seg.stop:
             return k, slice(offset - seg.start, offset - seg.start + size)
     raise ValueError(f"no segment holds neuron {offset}")  # unreachable for built networks
-
-
-def plastic_synapses(net: Network, projection: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """For a plastic projection, its synapses' (pre, post) indices into its dense block, else
-    ``None``; the third array is the projection's weights per synapse."""
-    proj = net.projection(projection)
-    sizes = net.sizes
-    pre, post, w, _ = proj.synapses(sizes)
-    if proj.plasticity is None:
-        return None
-    a0, _ = proj.pre.resolve(sizes[proj.pre.population])
-    b0, _ = proj.post.resolve(sizes[proj.post.population])
-    return pre - a0, post - b0, w
 
 
 def stdp_tensors(c: STDPConstants, device: torch.device, dtype: torch.dtype) -> STDPConstants:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
-from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, plastic_synapses, segment_of, stdp_tensors
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, segment_of, stdp_tensors
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
 from neurohop.model.network import Network, Population
@@ -189,10 +189,10 @@ class TorchSimulation(Simulation):
         return {name: self._out(getattr(seg_state, name)[:, s]) for name in self.params.segments[k].kernel.recordable}
 
     def weights(self, projection: str) -> np.ndarray:
-        found = plastic_synapses(self.net, projection)
-        if found is None:
-            return self.net.projection(projection).synapses(self.net.sizes)[2]
-        pre, post, _ = found
+        proj = self.net.projection(projection)
+        pre, post, w, _ = proj.local_synapses(self.net.sizes)
+        if proj.plasticity is None:
+            return w
         dense = self._state.plastic[self._plastic_index[projection]].w
         return self._out(dense[:, pre, post])
 

@@ -404,10 +404,8 @@ class AttractorMemory:
         if hasattr(self._sim, "weight_matrix"):
             return self._sim.weight_matrix(self.protocol.recurrent).cpu().numpy().copy()
         if self._pairs is None:
-            pre, post, _, _ = self._rc.synapses(self.network.sizes)
-            a0, _ = self._rc.pre.resolve(self.n)
-            b0, _ = self._rc.post.resolve(self.n)
-            self._pairs = (pre - a0, post - b0)
+            pre, post, _, _ = self._rc.local_synapses(self.network.sizes)
+            self._pairs = (pre, post)
         mat = np.zeros((self.n, self.n))
         mat[self._pairs] = self._sim.weights(self.protocol.recurrent)
         return mat
