@@ -87,11 +87,10 @@ def _capacity(args: argparse.Namespace) -> int:
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
         settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))
     settings = check_settings(settings)
-    if args.backend == "torch" and args.device.startswith("cuda"):
-        import torch
+    if args.backend == "torch":  # an unusable device fails here, not inside the workers
+        from neurohop.backends.torch.simulation import _resolve_device
 
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {args.device}: CUDA is not available on this machine; use --device cpu")
+        _resolve_device(args.device)
     rows = run_sweep(
         settings,
         scheduler=args.scheduler,
