@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import io
 import math
-import os
-from pathlib import Path
 from typing import Any, Sequence
 
-from neurohop.model.io import atomic_write
-
-__all__ = ["capacity_png", "capacity_plot"]
+__all__ = ["capacity_png"]
 
 
 def capacity_png(rows: Sequence[dict[str, Any]]) -> bytes:
@@ -62,8 +58,3 @@ def capacity_png(rows: Sequence[dict[str, Any]]) -> bytes:
         plt.close(fig)
     return buf.getvalue()
 
-
-def capacity_plot(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write :func:`capacity_png` to ``path`` atomically."""
-    data = capacity_png(rows)
-    return atomic_write(path, lambda tmp: tmp.write_bytes(data), suffix=".png")
