@@ -19,13 +19,13 @@ from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
 from neurohop.export.mapping import map_program
 from neurohop.model import load_model
+from neurohop.resources import recording_path
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "ca3_spinnaker1"
-    recording = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT.parent / "shared" / "data" / "spinnaker_ca3_functional.json"
+    recording = Path(sys.argv[2]) if len(sys.argv) > 2 else recording_path()
     rec = json.loads(recording.read_text())
     net = load_model("ca3_cam", C=rec["cue_size"], K=rec["content_size"])
     program = quantise(net, "spinnaker1")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from neurohop.resources import recording_path as _packaged_recording
+
 ROOT = Path(__file__).resolve().parents[1]
-#: The shared hardware recordings (a sibling of the checkout), overridable for other layouts.
-DATA = Path(os.environ.get("NEUROHOP_SHARED_DATA", ROOT.parent / "shared" / "data"))
-RECORDING = DATA / "spinnaker_ca3_functional.json"
+#: The SpiNNaker recording that ships inside the package (provenance in its README).
+RECORDING = _packaged_recording()
 
 #: (backend, options) pairs that every conformance test is run on. Brian2's numpy target
 #: needs no compiler; the Cython target is exercised by the golden replay tests.
@@ -29,8 +29,4 @@ def backend(request: pytest.FixtureRequest) -> tuple[str, dict]:
 
 @pytest.fixture(scope="session")
 def recording_path() -> Path:
-    if not RECORDING.exists():
-        raise FileNotFoundError(
-            f"the SpiNNaker recording is missing at {RECORDING}; set NEUROHOP_SHARED_DATA to the folder that holds it"
-        )
     return RECORDING

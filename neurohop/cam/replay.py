@@ -1,6 +1,6 @@
 """Replay a hardware recording of the CA3 memory and compare every spike.
 
-A recording (format: ``../shared/data/README.md`` of the project) holds the cue size C,
+A recording (format: ``neurohop/resources/recordings/README.md``) holds the cue size C,
 content size K, duration T, the input spike trains and the spikes of every population.
 :func:`replay` builds the memory for that C and K, feeds the recorded inputs to a backend
 and counts, per population, recorded spikes the simulation misses and spikes it adds.

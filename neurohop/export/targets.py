@@ -17,10 +17,10 @@ from typing import Any, Mapping
 
 from neurohop.errors import ModelFileError
 
-__all__ = ["Target", "load_target", "available_targets", "HARDWARE_DIR", "ARITHMETIC_MODULES"]
+__all__ = ["Target", "load_target", "available_targets", "ARITHMETIC_MODULES"]
 
 #: Folder of the project's target files.
-HARDWARE_DIR = Path(__file__).resolve().parents[2] / "hardware"
+
 
 #: Integer-arithmetic modules by the ``arithmetic:`` name used in target files.
 ARITHMETIC_MODULES: dict[str, str] = {
@@ -113,8 +113,10 @@ class Target:
 
 
 def available_targets() -> list[str]:
-    """Names of the target files under :data:`HARDWARE_DIR`."""
-    return sorted(p.stem for p in HARDWARE_DIR.glob("*.yaml"))
+    """Names of the target files on the search path (``NEUROHOP_PATH``, then the packaged ones)."""
+    from neurohop import resources
+
+    return resources.names("hardware")
 
 
 def _resolve(name: str | os.PathLike[str]) -> Path:
@@ -123,8 +125,10 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
         if p.exists():
             return p
         raise ModelFileError(f"{p}: target file not found")
-    candidate = HARDWARE_DIR / f"{name}.yaml"
-    if candidate.exists():
+    from neurohop import resources
+
+    candidate = resources.find("hardware", str(name))
+    if candidate is not None:
         return candidate
     raise ModelFileError(f"target {str(name)!r}: unknown; available: {available_targets()} (or give a path to a .yaml target file)")
 

@@ -22,7 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -34,20 +34,26 @@ from neurohop.model.synapses import STDP, FromList, _parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron_types", "plasticity", "populations", "projections", "record"}
 _REF_SLICE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*):(.*)\]\s*$")
 
 
-def resolve_model_path(path: str | os.PathLike[str], what: str = "model file") -> Path:
-    """Accept a path, or the bare name of a file under the project's ``models/`` folder."""
+def resolve_model_path(path: str | os.PathLike[str], what: str = "model file", search: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Accept a path, or the bare name of a model file on the search path.
+
+    The search path is ``search``, then the folders of ``NEUROHOP_PATH``, then the models that
+    ship with neurohop (:mod:`neurohop.resources`).
+    """
+    from neurohop import resources
+
     p = Path(path)
     if p.is_file():
         return p
-    for candidate in (MODELS_DIR / p, MODELS_DIR / f"{p}.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise ModelFileError(f"{path}: {what} not found (looked also in {MODELS_DIR})")
+    found = resources.find("models", str(path), extra=search)
+    if found is not None:
+        return found
+    known = resources.names("models", extra=search)
+    raise ModelFileError(f"{path}: {what} not found (not a file; known model names: {known}; more folders: --model-path or {resources.ENV_VAR})")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import nir
@@ -12,6 +11,7 @@ import pytest
 import torch
 
 import neurohop
+from neurohop.resources import recording_path
 from neurohop.backends.base import spike_array
 from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
@@ -21,8 +21,6 @@ from neurohop.model import CubaLIF, Network, OneToOne, Population, Projection, S
 
 from export_helpers import random_cuba_network
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("NEUROHOP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _same_spikes(a: neurohop.backends.RunResult, b: neurohop.backends.RunResult) -> bool:
@@ -30,7 +28,7 @@ def _same_spikes(a: neurohop.backends.RunResult, b: neurohop.backends.RunResult)
 
 
 def test_ca3_round_trip_through_a_file_is_exact(tmp_path: Path) -> None:
-    rec = json.loads((DATA / "spinnaker_ca3_functional.json").read_text())
+    rec = json.loads((recording_path()).read_text())
     C, K, T = rec["cue_size"], rec["content_size"], rec["sim_time_ms"]
     net = load_model("ca3_cam", C=C, K=K)
     write_nir(net, tmp_path / "cam.nir", dt=1.0)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import neurohop
+from neurohop.resources import recording_path
 from neurohop.backends.base import spike_array
 from neurohop.errors import BuildError, CapacityError
 from neurohop.export.backend import quantise, simulator_for
 from neurohop.export.spinnaker1 import decay_lut
 from neurohop.model import LIF, STDP, AllToAll, CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load_model
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("NEUROHOP_SHARED_DATA", ROOT.parent / "shared" / "data"))
-RECORDING = DATA / "spinnaker_ca3_functional.json"
+RECORDING = recording_path()
 
 F = 2**15
 

@@ -12,7 +12,8 @@ import neurohop
 from neurohop.errors import BuildError, CapacityError, ModelFileError
 from neurohop.export.backend import quantise
 from neurohop.export.mapping import map_program
-from neurohop.export.targets import HARDWARE_DIR, available_targets, load_target
+from neurohop.export.targets import available_targets, load_target
+from neurohop.resources import packaged_dir
 from neurohop.model import AllToAll, CubaLIF, LIF, Network, Population, Projection, SpikeSource, load_model
 
 
@@ -27,7 +28,7 @@ def test_every_target_file_loads_and_states_its_choices() -> None:
 
 
 def _write_target(tmp_path: Path, base: str, edit) -> Path:  # type: ignore[no-untyped-def]
-    doc = yaml.safe_load((HARDWARE_DIR / f"{base}.yaml").read_text())
+    doc = yaml.safe_load((packaged_dir("hardware") / f"{base}.yaml").read_text())
     edit(doc)
     path = tmp_path / "custom.yaml"
     path.write_text(yaml.safe_dump(doc))

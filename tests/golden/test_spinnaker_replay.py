@@ -1,6 +1,6 @@
 """The CA3 memory reproduces the real SpiNNaker recording, every spike of every population.
 
-Golden data: ``../shared/data/spinnaker_ca3_functional.json``, recorded on SpiNNaker by the
+Golden data: ``neurohop/resources/recordings/spinnaker_ca3_functional.json``, recorded on SpiNNaker by the
 paper's authors (provenance in that folder's README). It is read, never regenerated.
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neurohop.resources import packaged_dir
 from neurohop.cam.replay import load_recording, replay
 from neurohop.errors import RecordingError
 
@@ -54,7 +55,7 @@ def test_batched_torch_replay_reproduces_the_recording_in_every_instance(recordi
 
 def test_a_wrong_rule_is_caught(recording_path: Path, tmp_path: Path) -> None:
     """The comparison can fail: a model with potentiation one step later mismatches."""
-    model = Path(__file__).resolve().parents[2] / "models" / "ca3_cam.yaml"
+    model = packaged_dir("models") / "ca3_cam.yaml"
     text = model.read_text().replace("tau_plus: 3.0", "tau_plus: 1.0")
     changed = tmp_path / "ca3_changed.yaml"
     changed.write_text(text)
