@@ -441,15 +441,17 @@ def write_lava_script(bundle: str | os.PathLike[str], out: str | os.PathLike[str
 def find_lava_python() -> tuple[str | None, str]:
     """A Python interpreter with lava-nc, and how it was found (or why none was).
 
-    Looks at ``$NEUROHOP_LAVA_PYTHON``, then ``~/.venvs/lava/bin/python``, then
-    ``python3.10`` on the ``PATH``; each candidate must import ``lava.proc.lif.process``.
+    Uses ``$NEUROHOP_LAVA_PYTHON`` when set; otherwise tries ``~/.venvs/lava/bin/python``
+    and ``python3.10`` on the ``PATH``. The interpreter must import ``lava.proc.lif.process``.
     """
     env = os.environ.get(LAVA_PYTHON_ENV)
-    candidates = [env] if env else []
-    candidates += [str(Path.home() / ".venvs" / "lava" / "bin" / "python")]
-    found = shutil.which("python3.10")
-    if found:
-        candidates.append(found)
+    if env:
+        candidates = [env]
+    else:
+        candidates = [str(Path.home() / ".venvs" / "lava" / "bin" / "python")]
+        found = shutil.which("python3.10")
+        if found:
+            candidates.append(found)
     tried = []
     for cand in candidates:
         if not cand or not Path(cand).exists():
@@ -463,8 +465,6 @@ def find_lava_python() -> tuple[str | None, str]:
         if res.returncode == 0:
             return cand, f"{cand}" + (f" (from ${LAVA_PYTHON_ENV})" if cand == env else "")
         tried.append(f"{cand} (no lava)")
-        if cand == env:
-            break
     return None, f"no Python with lava-nc found (set ${LAVA_PYTHON_ENV}; tried: {', '.join(tried) or 'nothing'})"
 
 
