@@ -230,7 +230,9 @@ def full_matrix(conn, arrays, name):
 
 
 def build(arrays, spikes):
-    """Lava processes for the bundle; returns (processes by name, monitors, groups)."""
+    """Lava processes for the bundle; returns (processes by label, monitors, groups).
+
+    Labels: "pop:<population>" (a LIF or an input's RingBuffer), "conn:<connection>"."""
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
     from lava.proc.lif.process import LIF
@@ -243,7 +245,7 @@ def build(arrays, spikes):
         if pop["source"]:
             continue
         a = {{k: arrays[key].astype(int) for k, key in pop["arrays"].items()}}
-        procs[pop["name"]] = LIF(
+        procs["pop:" + pop["name"]] = LIF(
             shape=(pop["size"],), u=a["u"], v=a["v"], du=pop["scalars"]["du"], dv=pop["scalars"]["dv"],
             bias_mant=a["bias_mant"], bias_exp=a["bias_exp"], vth=pop["scalars"]["vth"], name="lif:" + pop["name"],
         )
@@ -252,7 +254,7 @@ def build(arrays, spikes):
         name = entry["population"]
         if name in fed:
             c0, c1 = entry["columns"]
-            procs[name] = RingBuffer(data=np.ascontiguousarray(spikes[:, c0:c1].T).astype(int))
+            procs["pop:" + name] = RingBuffer(data=np.ascontiguousarray(spikes[:, c0:c1].T).astype(int))
     for conn in PLAN["connections"]:
         options = dict(
             weights=full_matrix(conn, arrays, "weights"), weight_exp=conn["weight_exp"], num_weight_bits=conn["num_weight_bits"],
@@ -262,16 +264,16 @@ def build(arrays, spikes):
             proc = DelayDense(delays=full_matrix(conn, arrays, "delays"), **options)
         else:
             proc = Dense(**options)
-        procs[conn["pre"]].s_out.connect(proc.s_in)
-        proc.a_out.connect(procs[conn["post"]].a_in)
-        procs[conn["name"]] = proc
-        links.append((conn["pre"], conn["name"]))
-        links.append((conn["name"], conn["post"]))
+        procs["pop:" + conn["pre"]].s_out.connect(proc.s_in)
+        proc.a_out.connect(procs["pop:" + conn["post"]].a_in)
+        procs["conn:" + conn["name"]] = proc
+        links.append(("pop:" + conn["pre"], "conn:" + conn["name"]))
+        links.append(("conn:" + conn["name"], "pop:" + conn["post"]))
     if steps:
         for pop in PLAN["populations"]:
             if pop["source"]:
                 continue
-            lif = procs[pop["name"]]
+            lif = procs["pop:" + pop["name"]]
             for var, target in (("spikes", lif.s_out), ("u", lif.u), ("v", lif.v)):
                 monitor = Monitor()
                 monitor.probe(target=target, num_steps=steps)
