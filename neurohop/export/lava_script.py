@@ -36,6 +36,7 @@ import os
 import pprint
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -149,7 +150,7 @@ def lava_manifest_section(manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _SCRIPT = r'''#!/usr/bin/env python3
-"""Run the neurohop loihi bundle {title} in Lava (lava-nc {lava_version}, fixed_pt models).
+"""Run a neurohop loihi bundle{title} in Lava (lava-nc {lava_version}, fixed_pt models).
 
 Written by {created_by} from the bundle's manifest.json; needs numpy and lava only.
 
@@ -158,9 +159,7 @@ Written by {created_by} from the bundle's manifest.json; needs numpy and lava on
 IN.npz: 'spikes', bool [T, {n_inputs}] (neurohop hw run's input; columns in the order
 {inputs}). OUT.npz: neurohop hw run --record-state's format: 'spikes' [T, n_outputs],
 'output_populations', 'spikes/<population>', 'state/<population>/u' and '/v' (int64),
-'target', 'timestep_ms', 'runner'. --steps longer than the input runs the extra steps
-without input. {run_note}
-The arrays are read from DIR/parameters.npz (default: {bundle_default}).
+{run_note}
 """
 
 import argparse
@@ -373,6 +372,11 @@ def _pretty(obj: Any) -> str:
     return pprint.pformat(obj, indent=1, width=120, sort_dicts=False)
 
 
+def _doc_safe(text: str) -> str:
+    """Text that cannot end or escape the script's docstring (names and paths are free text)."""
+    return text.replace("\\", "/").replace('"', "'")
+
+
 def lava_script(manifest: Mapping[str, Any], parameters_sha256: str, bundle: str | None = None) -> str:
     """The text of ``run_lava.py`` for a loihi bundle.
 
@@ -395,11 +399,15 @@ def lava_script(manifest: Mapping[str, Any], parameters_sha256: str, bundle: str
     readout = run.get("readout")
     if isinstance(readout, dict) and readout.get("population"):
         notes.append(f"Readout: {readout.get('variable', 'spikes')} of population {readout['population']!r} {readout.get('when', '')}.".replace(" .", "."))
-    title = repr(str(source.get("path", manifest.get("target", {}).get("name", "")))) if source.get("path") else f"(target {plan['target']})"
+    title = _doc_safe(f" (exported from {str(source['path'])!r})") if source.get("path") else ""
+    tail = [
+        "'target', 'timestep_ms', 'runner'. --steps longer than the input runs the extra steps without input.", *notes,
+        f"The arrays are read from DIR/parameters.npz (default: {bundle or 'this script' + chr(39) + 's directory'}).",
+    ]
     text = _SCRIPT.format(
-        title=title, lava_version=LAVA_VERSION, created_by=manifest.get("created_by", "neurohop"), script=SCRIPT_NAME,
-        n_inputs=sum(e["columns"][1] - e["columns"][0] for e in plan["inputs"]), inputs=", ".join(e["population"] for e in plan["inputs"]) or "(none)",
-        run_note=" ".join(notes), bundle_default=bundle or "this script's directory", sha=parameters_sha256, bundle=bundle,
+        title=title, lava_version=LAVA_VERSION, created_by=_doc_safe(str(manifest.get("created_by", "neurohop"))), script=SCRIPT_NAME,
+        n_inputs=sum(e["columns"][1] - e["columns"][0] for e in plan["inputs"]), inputs=_doc_safe(", ".join(e["population"] for e in plan["inputs"]) or "(none)"),
+        run_note=_doc_safe(textwrap.fill(" ".join(tail), 88)), sha=parameters_sha256, bundle=bundle,
         plan=_pretty(plan),
     )
     return text

@@ -73,7 +73,7 @@ ARRAY_DOCS: dict[str, str] = {
         "extra delays [post_slice, pre_slice] in steps, 0..63 (Lava DelayDense 'delays', which accepts only the platform int dtype: "
         "pass delays.astype(int); neurohop delay = 1 + delays); absent when all are 0"
     ),
-    "projection.mask": "[post, pre] bool: which entries are synapses (a synapse may have weight 0)",
+    "projection.mask": "[post_slice, pre_slice] bool: which entries are synapses (a synapse may have weight 0)",
     "projection.weight_exp": "(scalar) shift of the per-step weight sum, -8..7 (Lava Dense proc_params 'weight_exp')",
     "projection.num_weight_bits": "(scalar) weight precision, 1..8 (Lava Dense proc_params 'num_weight_bits')",
     "projection.sign_mode": (

@@ -152,6 +152,12 @@ def test_script_imports_numpy_and_lava_only(bundle: Path) -> None:
     assert modules == {"argparse", "hashlib", "os", "sys", "numpy", "lava"}
 
 
+def test_script_text_survives_odd_source_paths(tmp_path: Path) -> None:
+    program = quantise(small_network(), "loihi", 1.0, check_fit=False)
+    out = write_bundle(program, tmp_path / "b", source={"path": 'C:\\N{x}\\we"""ird.yaml'}, nir=False)
+    compile((out / SCRIPT_NAME).read_text(), SCRIPT_NAME, "exec")
+
+
 def test_script_runs_without_neurohop(bundle: Path, inputs: tuple[Path, np.ndarray], tmp_path: Path) -> None:
     # a `neurohop` package that cannot be imported shadows any installed one
     blocker = tmp_path / "block" / "neurohop"
@@ -324,7 +330,7 @@ def test_classifier_manifest_gives_steps_and_readout(tmp_path: Path) -> None:
     run = manifest["run"]
     assert run["steps"] == 5 + net.metadata["latency_steps"][readout] and run["input_steps"] == 5
     assert run["readout"]["population"] == readout and run["readout"]["variable"] == "v"
-    text = (out / SCRIPT_NAME).read_text()
+    text = " ".join((out / SCRIPT_NAME).read_text().split())
     assert f"run {run['steps']} steps" in text and f"Readout: v of population {readout!r}" in text
 
 
