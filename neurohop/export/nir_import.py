@@ -63,6 +63,8 @@ _RTOL = 1e-9
 #: Relative slack of the ``tau >= dt`` check: a few float32 rounding steps (eps = 1.2e-7).
 _TAU_SLACK = 1e-6
 #: Parameters that may be +inf (a non-spiking node); every other number must be finite.
+#: A folded input gain this close to 1 is 1 (float32 rounding of r, w_in and tau).
+_GAIN_SLACK = 1e-6
 _MAY_BE_INF = ("v_threshold",)
 _NUMERIC_FIELDS = ("tau_syn", "tau_mem", "tau", "r", "v_leak", "v_threshold", "v_reset", "w_in", "weight", "bias", "scale", "delay")
 
@@ -86,6 +88,15 @@ def _arr(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+def _decimal(x: Any) -> np.ndarray:
+    """Float64 values of a parameter; a float32 value is read as the shortest decimal that
+    rounds to it (``np.float32(8e-4)`` is 0.0008, not 0.000800000038)."""
+    a = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+    if a.dtype == np.float32:
+        return np.array([float(str(v)) for v in a.reshape(-1)], dtype=np.float64).reshape(a.shape)
+    return a.astype(np.float64)
 
 
 def _meta(node: Any) -> dict[str, Any] | None:
@@ -306,7 +317,7 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
             if default is None:
                 raise NIRConversionError(f"nir: node {name!r} ({kind}): missing parameter {field_}")
             return _full(size, default)
-        a = _arr(getattr(node, field_)).reshape(-1)
+        a = _decimal(getattr(node, field_)).reshape(-1)
         if a.size == 1 and size != 1:
             a = _full(size, float(a[0]))
         if a.size != size:
@@ -357,7 +368,7 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
         model = CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, v_th=v_th, v_reset=v_reset, bias=b, reset="hard")
     except Exception as exc:  # ModelError
         raise NIRConversionError(f"nir: node {name!r} ({kind}): {exc}") from None
-    g = np.where(np.abs(gain - 1.0) < 1e-12, 1.0, gain)
+    g = np.where(np.abs(gain - 1.0) < _GAIN_SLACK, 1.0, gain)
     return model, g
 
 
