@@ -71,7 +71,8 @@ class NIRFileError(NIRConversionError, ModelFileError):
     """A NIR file that cannot be read as a network; the message names the file and node/field."""
 
 
-def _nir() -> Any:
+def nir_module() -> Any:
+    """The ``nir`` package (a clear error with an install hint when it is missing)."""
     return require("nir", "NIR import/export")
 
 
@@ -82,9 +83,9 @@ def _full(n: int, value: float) -> np.ndarray:
 # =========================================================================== export
 
 
-def _cell_node(model: Any, size: int, dt: float) -> tuple[Any, bool, str]:
+def cell_node(model: Any, size: int, dt: float) -> tuple[Any, bool, str]:
     """The NIR node of a population (node, exact for other NIR tools?, note)."""
-    nir = _nir()
+    nir = nir_module()
     dts = dt / 1000.0
     if isinstance(model, CubaLIF):
         if model.reset == "subtract":
@@ -130,7 +131,7 @@ def _projection_spec(proj: Projection) -> dict[str, Any]:
     }
 
 
-def _projection_from_spec(spec: Mapping[str, Any]) -> Projection:
+def projection_from_spec(spec: Mapping[str, Any]) -> Projection:
     rule = spec.get("plasticity")
     if rule:
         rule = dict(rule)
@@ -213,7 +214,7 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
     """
     from neurohop.export.program import default_outputs
 
-    nir = _nir()
+    nir = nir_module()
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     notes: list[str] = []
@@ -224,7 +225,7 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
             nodes[pop.name].metadata = {"neurohop": json.dumps({"population": pop.name, "model": {"model": "spike_source", "times": [list(t) for t in pop.model.times]}, "record": list(pop.record)})}
             continue
         try:
-            node, ok, note = _cell_node(pop.model, pop.size, dt)
+            node, ok, note = cell_node(pop.model, pop.size, dt)
         except NIRConversionError as exc:
             raise NIRConversionError(f"nir export: population {pop.name!r}: {exc}") from None
         node.metadata = {"neurohop": json.dumps({"population": pop.name, "model": pop.model.to_dict(), "record": list(pop.record)})}
@@ -276,7 +277,7 @@ def write_nir(net: Network, path: str | os.PathLike[str], dt: float = 1.0, outpu
     from neurohop.model.io import atomic_write
 
     graph = to_nir(net, dt, outputs)
-    nir = _nir()
+    nir = nir_module()
     return atomic_write(path, lambda tmp: nir.write(str(tmp), graph), suffix=".nir")
 
 
