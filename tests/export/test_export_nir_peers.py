@@ -27,7 +27,7 @@ import pytest
 import torch
 
 import neurohop
-from neurohop.errors import ModelFileError
+from neurohop.errors import InputError, ModelFileError
 from neurohop.export.nir_io import NIRConversionError, from_nir, read_nir, to_nir, write_nir
 from neurohop.model import AllToAll, CubaLIF, Network, Population, Projection, SpikeSource
 
@@ -283,3 +283,59 @@ def test_bad_files_give_one_clear_error(tmp_path: Path) -> None:
         assert re.search(message, text), (fname, text)
     with pytest.raises(ModelFileError, match="NIR file not found"):
         read_nir(tmp_path / "missing.nir")
+
+
+# ------------------------------------------------------------------ the HLOP classifier
+
+
+@pytest.mark.parametrize("peer", ["norse", "snntorch"])
+def test_hlop_classifier_for_peers_matches_its_own_simulation(peer: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``hlop.checkpoint.to_nir(..., for_peers=True)``: r and thresholds folded into the weights.
+
+    beta = 0.875 and the peer's dt make every decay exact in float32; the folded weights
+    ``w / ((1 - beta) v_th)`` are float32-rounded, which moved no spike here.
+    """
+    if peer == "snntorch":
+        pytest.importorskip("snntorch")
+    from neurohop.hlop.checkpoint import to_nir as classifier_to_nir
+    from neurohop.hlop.config import NetworkConfig
+    from neurohop.hlop.network import SpikingMLP
+
+    cfg = NetworkConfig(hidden=(40, 30), timesteps=20, beta=0.875, bias=True, init_gain=3.0)
+    net = SpikingMLP(50, (10,), cfg, torch.Generator().manual_seed(1), shared_head=True)
+    x = (torch.rand(20, 8, 50, generator=torch.Generator().manual_seed(2)) < 0.3).float()
+    sim = net.simulate(x)
+    dts = NORSE_DT_MS / 1000.0 if peer == "norse" else SNNTORCH_DT_MS / 1000.0
+    graph = classifier_to_nir(net, dt=dts, for_peers=True)
+    assert not any(isinstance(n, nir.I) for n in graph.nodes.values())
+    if peer == "norse":
+        import norse.torch as norse
+
+        model = norse.from_nir(graph, dt=dts)
+    else:
+        from snntorch.import_nir import import_from_nir
+
+        model = import_from_nir(graph)
+    modules = dict(model.named_modules())
+    spikes: dict[str, list[torch.Tensor]] = {"lif0": [], "lif1": []}
+    for name, out in spikes.items():
+        modules[name].register_forward_hook(lambda mod, inp, res, out=out: out.append((res[0] if isinstance(res, tuple) else res).detach() > 0))
+    state = None
+    potential = torch.zeros_like(sim.logits)
+    for t in range(x.shape[0]):
+        if peer == "norse":
+            _, state = model(x[t], state)
+        else:
+            model(x[t])
+            potential += modules["readout"].mem.detach()
+    capsys.readouterr()
+    for i, name in enumerate(spikes):
+        ours = sim[0][i] > 0
+        assert ours.sum() > 100
+        assert torch.equal(torch.stack(spikes[name]), ours), name
+    if peer == "snntorch":  # the readout's potential is the head's output of each step; its mean the logits
+        torch.testing.assert_close(potential / x.shape[0], sim.logits, rtol=1e-5, atol=1e-5)  # float32 sums in another order
+    from neurohop.hlop.checkpoint import from_nir as classifier_from_nir
+
+    with pytest.raises(InputError, match="for_peers=True"):
+        classifier_from_nir(graph)
