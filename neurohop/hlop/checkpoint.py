@@ -258,11 +258,13 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = F
         raise InputError(f"to_nir: dt: expected a positive step in seconds (got {dt})")
     beta = float(net.config.beta)
 
-    def lin_node(lin: torch.nn.Linear) -> Any:
+    def lin_node(lin: torch.nn.Linear, gain: np.ndarray | None = None) -> Any:
+        """``Linear``/``Affine`` of a layer; ``gain`` (per output, float32) scales its rows."""
         w = lin.weight.detach().cpu().numpy().astype(np.float32)
-        if lin.bias is None:
-            return nir.Linear(weight=w)
-        return nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().astype(np.float32))
+        b = None if lin.bias is None else lin.bias.detach().cpu().numpy().astype(np.float32)
+        if gain is not None:
+            w, b = w * gain[:, None], None if b is None else b * gain
+        return nir.Linear(weight=w) if b is None else nir.Affine(weight=w, bias=b)
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([net.n_inputs])})}
     edges: list[tuple[str, str]] = []
@@ -271,9 +273,8 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = F
         n = lin.out_features
         vth = net.thresholds()[i].detach().cpu().numpy().astype(np.float32)
         nodes[f"fc{i}"] = lin_node(lin)
-        if for_peers and beta < 1.0:
-            scale = (1.0 / ((1.0 - beta) * vth.astype(np.float64))).astype(np.float32)[:, None]
-            nodes[f"fc{i}"] = type(nodes[f"fc{i}"])(**{k: getattr(nodes[f"fc{i}"], k) * (scale if k == "weight" else scale[:, 0]) for k in ("weight", "bias") if hasattr(nodes[f"fc{i}"], k)})
+        if for_peers and beta < 1.0:  # r / v_threshold folded into the incoming weights
+            nodes[f"fc{i}"] = lin_node(lin, (1.0 / ((1.0 - beta) * vth.astype(np.float64))).astype(np.float32))
             one = np.ones(n, dtype=np.float32)
             nodes[f"lif{i}"] = nir.LIF(tau=np.full(n, dt / (1.0 - beta), dtype=np.float32), r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one)
         elif beta < 1.0:

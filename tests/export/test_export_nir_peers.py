@@ -303,6 +303,10 @@ def test_hlop_classifier_for_peers_matches_its_own_simulation(peer: str, capsys:
 
     cfg = NetworkConfig(hidden=(40, 30), timesteps=20, beta=0.875, bias=True, init_gain=3.0)
     net = SpikingMLP(50, (10,), cfg, torch.Generator().manual_seed(1), shared_head=True)
+    gen = torch.Generator().manual_seed(4)
+    with torch.no_grad():  # per-neuron thresholds, as after training
+        for th in net.thresholds():
+            th.copy_(torch.round((0.5 + torch.rand(th.shape, generator=gen)) * 64) / 64)
     x = (torch.rand(20, 8, 50, generator=torch.Generator().manual_seed(2)) < 0.3).float()
     sim = net.simulate(x)
     dts = NORSE_DT_MS / 1000.0 if peer == "norse" else SNNTORCH_DT_MS / 1000.0
