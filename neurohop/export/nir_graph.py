@@ -242,6 +242,7 @@ class Cells:
 
 
 def _out_size(g: Graph, n: str) -> int | None:
+    """How many values a node emits, where its own parameters say (None for neurons/delays)."""
     node, k = g.nodes[n], g.kind(n)
     if k == "Input":
         try:
@@ -256,6 +257,7 @@ def _out_size(g: Graph, n: str) -> int | None:
 
 
 def _cell_size(name: str, node: Any, incoming_sizes: list[int]) -> int:
+    """Neurons in a node: the length of its first per-neuron parameter, else its input's size."""
     fields = [f for f in ("v_threshold", "tau_mem", "tau", "tau_syn", "r", "v_leak") if hasattr(node, f)]
     for f in fields:
         a = as_array(getattr(node, f))
@@ -267,6 +269,7 @@ def _cell_size(name: str, node: Any, incoming_sizes: list[int]) -> int:
 
 
 def _uniform(name: str, field_: str, values: np.ndarray) -> float:
+    """The one value a population shares (refused when the node's neurons differ)."""
     if values.size and not np.allclose(values, values.flat[0], rtol=_RTOL, atol=0):
         raise NIRConversionError(
             f"nir: node {name!r}: {field_} differs between neurons ({values.min():g} .. {values.max():g}); a neurohop population shares one value "

@@ -233,6 +233,18 @@ def test_norse_style_tau_points_to_the_convention() -> None:
     assert from_nir(graph, dt=1.0, convention="norse-1.1").population("a").model.tau_mem == 10.0
 
 
+def test_cli_names_the_flag_for_the_convention(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from neurohop.cli import main
+
+    full = lambda v: np.full(2, v)  # noqa: E731
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([2])), "a": nir.LIF(tau=full(1e-5), r=full(1.0), v_leak=full(0.0), v_threshold=full(1.0))}, edges=[("input", "a")], type_check=False)
+    nir.write(str(tmp_path / "norse.nir"), graph)
+    assert main(["export", str(tmp_path / "norse.nir"), "--target", "loihi", "--out", str(tmp_path / "b"), "--dt", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--nir-convention norse-1.1" in err and "convention='norse-1.1'" not in err
+    assert main(["export", str(tmp_path / "norse.nir"), "--target", "loihi", "--out", str(tmp_path / "b"), "--dt", "1", "--nir-convention", "norse-1.1"]) == 0
+
+
 # ------------------------------------------------------------------ bad files
 
 
