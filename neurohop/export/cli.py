@@ -99,11 +99,16 @@ def _export(args: argparse.Namespace) -> int:
     from neurohop.export.backend import quantise
     from neurohop.export.bundle import write_bundle
     from neurohop.export.mapping import map_program
+    from neurohop.export.nir_io import NIRConversionError
     from neurohop.export.sources import load_source
     from neurohop.export.targets import load_target
 
     target = load_target(args.target)
-    net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    try:
+        net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    except NIRConversionError as exc:  # the library names parameters; say the flags
+        text = str(exc).replace("convention='norse-1.1'", "--nir-convention norse-1.1").replace("pass dt (ms)", "pass --dt (ms)")
+        raise type(exc)(text) from None
     options: dict[str, Any] = {}
     if args.outputs:
         options["outputs"] = [s.strip() for s in args.outputs.split(",") if s.strip()]
