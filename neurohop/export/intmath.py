@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix"]
+__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix", "OrderedSaturatingSum"]
 
 
 def wrap(x: Any, bits: int) -> Any:
@@ -83,3 +83,51 @@ def as_int_matrix(matrix: np.ndarray) -> Any:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.int64))
+
+
+class OrderedSaturatingSum:
+    """Add weighted spike counts to a saturating word one pre neuron at a time, in index order.
+
+    ``x <- sat(x + c[k] * matrix[k])`` for ``k = 0, 1, ...`` (per post column), the word
+    saturating to ``bits`` after every addition, as a chip that walks its synapse list does.
+    The additions of one pre neuron all have one sign, so adding its ``c[k]`` spikes one by
+    one equals adding ``c[k] * matrix[k]`` once. Where no partial sum can leave the word
+    (``x + positive part`` and ``x + negative part`` both in range) the result is the plain
+    matrix product; only the other entries are walked in order.
+
+    Parameters
+    ----------
+    matrix : int array [pre, post]
+        Integer weights (already shifted).
+    bits : int
+        Signed word width.
+    """
+
+    def __init__(self, matrix: np.ndarray, bits: int) -> None:
+        m = np.ascontiguousarray(matrix, dtype=np.int64)
+        self.matrix = m
+        self.lo, self.hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        self._pos = as_int_matrix(np.maximum(m, 0))
+        self._neg = as_int_matrix(np.minimum(m, 0))
+
+    def __call__(self, x: np.ndarray, counts: np.ndarray, events: Events | None = None, name: str = "saturated") -> np.ndarray:
+        """``x`` [B, post] after the ordered saturating additions of ``counts`` [B, pre]."""
+        if not counts.any():
+            return x
+        pos = spike_sum(counts, self._pos)
+        neg = spike_sum(counts, self._neg)
+        out = x + pos + neg
+        risky = (x + pos > self.hi) | (x + neg < self.lo)
+        if risky.any():
+            b, j = np.nonzero(risky)
+            y = x[b, j].copy()
+            clipped = np.zeros(y.shape, dtype=bool)
+            cb = counts[b]
+            for k in np.nonzero(cb.any(axis=0))[0]:
+                raw = y + cb[:, k].astype(np.int64) * self.matrix[k, j]
+                y = np.clip(raw, self.lo, self.hi)
+                clipped |= raw != y
+            out[b, j] = y
+            if events is not None and clipped.any():
+                events[name] += int(np.count_nonzero(clipped))
+        return out

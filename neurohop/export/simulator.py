@@ -6,7 +6,7 @@ Each target module subclasses :class:`IntegerSimulator` and supplies
   the same kernel as the float backends (:mod:`neurohop.kernels`) run with the target's
   integer arithmetic;
 * ``_build_synapses()``, ``_arriving(t)`` (the integer ``in_e``/``in_i`` of every neuron
-  population for step ``t``) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
+  population for step ``t``, or what the target's own ``_step_population`` takes) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
   the target's synaptic buffers, including any plasticity).
 
 One step ``t``: arriving input -> every neuron population's kernel -> spikes -> synapses.
@@ -84,12 +84,22 @@ class IntegerSimulator(ABC):
         ...
 
     @abstractmethod
-    def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _arriving(self, t: int) -> dict[str, Any]:
         ...
 
     @abstractmethod
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         ...
+
+    def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
+        """One step of a neuron population: its kernel on the arriving ``(in_e, in_i)``.
+
+        Returns the spikes it emits (boolean, or spike counts on a target whose neurons
+        can fire several times in a step) and its new state.
+        """
+        step, arith, constants, _ = self._kernels[pop.name]
+        in_e, in_i = arriving
+        return step(self.state[pop.name], in_e, in_i, constants, _where, arith)
 
     @abstractmethod
     def weights(self, projection: str) -> np.ndarray:
@@ -173,10 +183,7 @@ class IntegerSimulator(ABC):
             for pop in self.sources:
                 emitted[pop.name] = inputs[pop.name][k] if pop.name in inputs else np.zeros((self.B, pop.size), dtype=bool)
             for pop in self.neurons:
-                step, arith, constants, _ = self._kernels[pop.name]
-                in_e, in_i = arriving[pop.name]
-                fired, self.state[pop.name] = step(self.state[pop.name], in_e, in_i, constants, _where, arith)
-                emitted[pop.name] = fired
+                emitted[pop.name], self.state[pop.name] = self._step_population(pop, arriving[pop.name])
             self._propagate(t, emitted)
             for name, arr in emitted.items():
                 spikes[name][k] = arr
