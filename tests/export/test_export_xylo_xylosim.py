@@ -208,3 +208,45 @@ def test_chip_input_shifts_by_one_step_in_chip_order() -> None:
     chip = xylo.chip_input(prog, spikes)
     assert chip.shape == (4, prog.n_inputs)
     assert chip[1, 1] == 1 and chip[3, 0] == 1 and chip.sum() == 2
+
+
+def rockpool_xylosim() -> Any:
+    """Rockpool's ``XyloSim`` (Xylo Audio 2, syns61201), loaded without samna.
+
+    ``rockpool.devices.xylo/__init__`` imports every Xylo generation, one of which needs
+    samna; registering the package without running that file lets the syns61201
+    subpackage, which needs only xylosim, import on its own.
+    """
+    import importlib
+    import os
+    import sys
+    import types
+
+    devices = pytest.importorskip("rockpool.devices", reason="Rockpool is not installed; pip install rockpool")
+    if "rockpool.devices.xylo" not in sys.modules:
+        pkg = types.ModuleType("rockpool.devices.xylo")
+        pkg.__path__ = [os.path.join(os.path.dirname(devices.__file__), "xylo")]
+        sys.modules["rockpool.devices.xylo"] = pkg
+    return importlib.import_module("rockpool.devices.xylo.syns61201.xylo_sim").XyloSim
+
+
+def test_chip_specification_runs_in_rockpool_xylosim() -> None:
+    XyloSim = rockpool_xylosim()
+    for name, prog, seed in all_programs()[6:12]:
+        rng = np.random.default_rng(seed)
+        spikes = rng.random((60, prog.n_inputs)) < 0.3
+        sim = simulator_for(prog)
+        _, states = sim.run(60, sim.split_inputs(spikes, 60), record_state=True)
+        mod = XyloSim.from_specification(**xylo.chip_specification(prog), dt=1e-3)
+        out, _, rec = mod.evolve(xylo.chip_input(prog, spikes), record=True)
+        for pop in prog.populations:
+            if pop.is_source:
+                continue
+            k = int(pop.scalars["index"])
+            sl = slice(k, k + pop.size)
+            if pop.scalars["role"] == "hidden":
+                assert np.array_equal(states[pop.name]["n"][:, 0], rec["Spikes"][:, sl]), name
+                assert np.array_equal(states[pop.name]["v"][:, 0], rec["Vmem"][:, sl]), name
+            else:
+                assert np.array_equal(states[pop.name]["n"][:, 0], np.asarray(out)[:, sl]), name
+                assert np.array_equal(states[pop.name]["v"][:, 0], rec["Vmem_out"][:, sl]), name
