@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix", "OrderedSaturatingSum"]
+__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix", "IntMatrix", "FLOAT64_EXACT", "OrderedSaturatingSum"]
 
 
 def wrap(x: Any, bits: int) -> Any:
@@ -25,9 +25,8 @@ def wrap(x: Any, bits: int) -> Any:
 
 def saturate(x: Any, bits: int, signed: bool = True) -> Any:
     """Clamp ``x`` to a ``bits``-bit word (signed: symmetric two's complement range)."""
-    if signed:
-        return np.clip(x, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-    return np.clip(x, 0, (1 << bits) - 1)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return np.minimum(np.maximum(x, lo), hi)
 
 
 def round_shift(x: Any, s: int) -> Any:
@@ -63,26 +62,86 @@ class Events(Counter):
         return after
 
 
-def spike_sum(active: np.ndarray, matrix: Any) -> np.ndarray:
-    """Sum the integer rows of ``matrix`` [pre, post] selected by boolean ``active`` [B, pre].
+#: Integers up to this magnitude are exact in float64 (53-bit significand).
+FLOAT64_EXACT = 2**53
 
-    Returns the exact int64 sums [B, post]. The product runs as a torch int64 matrix
-    product (integer arithmetic, much faster than NumPy's integer matmul); ``matrix`` may be
-    given already as an int64 torch tensor (see :func:`as_int_matrix`).
+
+class IntMatrix:
+    """An integer matrix ``[pre, post]`` prepared for exact products with spike counts.
+
+    Checked once when built: if ``max_count * max_j sum_k |matrix[k, j]|`` is below
+    :data:`FLOAT64_EXACT`, every product and partial sum of ``counts @ matrix`` (counts in
+    ``0..max_count``, in any summation order) is an integer below ``2^53``, so the product
+    runs exactly in float64: NumPy's BLAS on the CPU, torch on CUDA (where torch has no
+    int64 product);
+    otherwise it runs in int64 on the CPU (torch's integer matrix product).
+
+    Parameters
+    ----------
+    matrix : int array [pre, post]
+    max_count : int
+        Largest count one pre neuron delivers in a product (1 for boolean spikes).
+    device : str or torch.device
+        Where the products run (``"cpu"``, ``"cuda"``); int64 products stay on the CPU.
+    exact_float : bool, optional
+        Force the float64 path (True) or the int64 path (False); refused (ValueError) when
+        True but the bound does not hold. None: decide from the bound.
     """
-    import torch
 
-    mat = matrix if isinstance(matrix, torch.Tensor) else as_int_matrix(matrix)
+    def __init__(self, matrix: np.ndarray, max_count: int = 1, device: Any = "cpu", exact_float: bool | None = None) -> None:
+        import torch
+
+        m = np.ascontiguousarray(matrix, dtype=np.int64)
+        self.shape = m.shape
+        # summed in float64 so that the bound itself cannot overflow; the relative error of
+        # that sum (below pre * 2^-53) is covered by the margin
+        self.bound = float(max_count) * float(np.abs(m).sum(axis=0, dtype=np.float64).max(initial=0.0))
+        fits = self.bound * (1.0 + 1e-6) < FLOAT64_EXACT
+        if exact_float and not fits:
+            raise ValueError(f"IntMatrix: exact_float: the partial sums can reach {self.bound:.6g}, beyond 2^53 (float64 would not be exact)")
+        self.exact_float = fits if exact_float is None else bool(exact_float)
+        self.device = torch.device(device) if self.exact_float else torch.device("cpu")
+        if self.exact_float and self.device.type == "cpu":
+            # NumPy's BLAS: far less overhead per call than torch for the small products of a step
+            self.array: np.ndarray | None = m.astype(np.float64)
+            self.tensor = None
+        else:
+            self.array = None
+            self.tensor = torch.from_numpy(m.astype(np.float64) if self.exact_float else m).to(self.device)
+
+    def product(self, counts: np.ndarray) -> np.ndarray:
+        """``counts [B, pre] @ matrix`` as exact int64 NumPy ``[B, post]``."""
+        import torch
+
+        if self.array is not None:
+            return (counts.astype(np.float64) @ self.array).astype(np.int64)
+        if self.exact_float:
+            c = torch.from_numpy(np.ascontiguousarray(counts, dtype=np.float64)).to(self.device)
+            return (c @ self.tensor).cpu().numpy().astype(np.int64)
+        return (torch.from_numpy(np.ascontiguousarray(counts, dtype=np.int64)) @ self.tensor).numpy()
+
+
+def spike_sum(active: np.ndarray, matrix: Any) -> np.ndarray:
+    """Sum the integer rows of ``matrix`` [pre, post] weighted by ``active`` [B, pre].
+
+    ``active`` is boolean (spikes) or small integer counts. Returns the exact int64 sums
+    [B, post]. ``matrix`` is an :class:`IntMatrix` (built once per network, see
+    :func:`as_int_matrix`) or a NumPy integer array (prepared on each call).
+    """
+    mat = matrix if isinstance(matrix, IntMatrix) else as_int_matrix(np.asarray(matrix), int(np.max(active, initial=1)))
     if not active.any():
         return np.zeros((active.shape[0], mat.shape[1]), dtype=np.int64)
-    return (torch.from_numpy(np.ascontiguousarray(active, dtype=np.int64)) @ mat).numpy()
+    return mat.product(active)
 
 
-def as_int_matrix(matrix: np.ndarray) -> Any:
-    """An int64 torch tensor (CPU) holding ``matrix``, for :func:`spike_sum`."""
-    import torch
+def as_int_matrix(matrix: np.ndarray, max_count: int = 1, device: Any = "cpu") -> IntMatrix:
+    """``matrix`` prepared for :func:`spike_sum` (see :class:`IntMatrix`)."""
+    return IntMatrix(matrix, max_count, device)
 
-    return torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.int64))
+
+def _compose_clamps(s1: np.ndarray, l1: np.ndarray, h1: np.ndarray, s2: np.ndarray, l2: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x -> clamp(x + s, l, h)`` maps: the map "first 1, then 2" in the same form."""
+    return s1 + s2, np.clip(l1 + s2, l2, h2), np.clip(h1 + s2, l2, h2)
 
 
 class OrderedSaturatingSum:
@@ -93,7 +152,11 @@ class OrderedSaturatingSum:
     The additions of one pre neuron all have one sign, so adding its ``c[k]`` spikes one by
     one equals adding ``c[k] * matrix[k]`` once. Where no partial sum can leave the word
     (``x + positive part`` and ``x + negative part`` both in range) the result is the plain
-    matrix product; only the other entries are walked in order.
+    matrix product. Elsewhere the walk over the active pre neurons is computed exactly from
+    its prefix sums: clamped at one bound only it is a one-sided reflection (a running
+    maximum); where it meets both bounds, each addition is the map
+    ``x -> clamp(x + a, lo, hi)``, two such maps compose into one of the same form, and
+    the maps reduce pairwise in order.
 
     Parameters
     ----------
@@ -101,33 +164,62 @@ class OrderedSaturatingSum:
         Integer weights (already shifted).
     bits : int
         Signed word width.
+    max_count : int
+        Largest count one pre neuron delivers in a step (bounds the exact products).
+    device : str
+        Where the products run (see :class:`IntMatrix`).
     """
 
-    def __init__(self, matrix: np.ndarray, bits: int) -> None:
+    def __init__(self, matrix: np.ndarray, bits: int, max_count: int = 1, device: Any = "cpu") -> None:
         m = np.ascontiguousarray(matrix, dtype=np.int64)
         self.matrix = m
         self.lo, self.hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        self._pos = as_int_matrix(np.maximum(m, 0))
-        self._neg = as_int_matrix(np.minimum(m, 0))
+        # positive and negative parts side by side: one product gives both
+        self._parts = IntMatrix(np.concatenate([np.maximum(m, 0), np.minimum(m, 0)], axis=1), max_count, device)
+
+    def _walk(self, x: np.ndarray, terms: np.ndarray) -> np.ndarray:
+        """``x`` [m] after ``x <- clamp(x + terms[:, k], lo, hi)`` for k in order (exact)."""
+        path = x[:, None] + np.cumsum(terms, axis=1)
+        # a walk clamped at one bound only (Skorokhod's one-sided reflection) is exact where
+        # it never reaches the other bound
+        upper = path - np.maximum.accumulate(np.maximum(path - self.hi, 0), axis=1)
+        lower = path + np.maximum.accumulate(np.maximum(self.lo - path, 0), axis=1)
+        use_upper = upper.min(axis=1) >= self.lo
+        use_lower = lower.max(axis=1) <= self.hi
+        y = np.where(use_upper, upper[:, -1], lower[:, -1])
+        both = ~(use_upper | use_lower)
+        if both.any():
+            # clamped at both bounds: compose the maps x -> clamp(x + a, lo, hi) pairwise
+            # (two such maps compose into one), padded to a power of two with identities
+            t = terms[both]
+            width = 1 << max(t.shape[1] - 1, 0).bit_length()
+            shift = np.zeros((t.shape[0], width), np.int64)
+            shift[:, : t.shape[1]] = t
+            low = np.full(shift.shape, self.lo, np.int64)
+            high = np.full(shift.shape, self.hi, np.int64)
+            while shift.shape[1] > 1:
+                shift, low, high = _compose_clamps(shift[:, 0::2], low[:, 0::2], high[:, 0::2], shift[:, 1::2], low[:, 1::2], high[:, 1::2])
+            y[both] = np.clip(x[both] + shift[:, 0], low[:, 0], high[:, 0])
+        return y
 
     def __call__(self, x: np.ndarray, counts: np.ndarray, events: Events | None = None, name: str = "saturated") -> np.ndarray:
         """``x`` [B, post] after the ordered saturating additions of ``counts`` [B, pre]."""
         if not counts.any():
             return x
-        pos = spike_sum(counts, self._pos)
-        neg = spike_sum(counts, self._neg)
+        parts = spike_sum(counts, self._parts)
+        n = x.shape[-1]
+        pos, neg = parts[:, :n], parts[:, n:]
         out = x + pos + neg
         risky = (x + pos > self.hi) | (x + neg < self.lo)
         if risky.any():
             b, j = np.nonzero(risky)
-            y = x[b, j].copy()
-            clipped = np.zeros(y.shape, dtype=bool)
             cb = counts[b]
-            for k in np.nonzero(cb.any(axis=0))[0]:
-                raw = y + cb[:, k].astype(np.int64) * self.matrix[k, j]
-                y = np.clip(raw, self.lo, self.hi)
-                clipped |= raw != y
+            ks = np.nonzero(cb.any(axis=0))[0]
+            terms = cb[:, ks].astype(np.int64) * self.matrix[ks][:, j].T  # [risky, active pre], in pre order
+            y = self._walk(x[b, j], terms)
+            if events is not None:
+                changed = int(np.count_nonzero(y != out[b, j]))
+                if changed:
+                    events[name] += changed
             out[b, j] = y
-            if events is not None and clipped.any():
-                events[name] += int(np.count_nonzero(clipped))
         return out

@@ -99,7 +99,8 @@ class XyloState(NamedTuple):
 def decay_step(x: Any, dash: Any) -> Any:
     """What one decay removes: ``x >> dash`` (rounds toward -inf), at least 1 in size for a non-zero ``x``."""
     step = x >> dash
-    return np.where((step == 0) & (x != 0), np.sign(x), step)
+    # a negative x always shifts to <= -1; a positive one may shift to 0 and then removes 1
+    return step + ((step == 0) & (x > 0))
 
 
 def bitshift_decay(x: Any, dash: Any) -> Any:
@@ -137,9 +138,13 @@ def xylo_step(state: XyloState, charge: Callable[[Any], Any], p: XyloConstants, 
     if events is not None:
         events.note("vmem_saturated", state.v - decay_step(state.v, p.dash_mem) + u + p.bias, v)
     th = p.threshold
-    # n subtractions keep vmem >= threshold while n <= (vmem - threshold) // threshold + 1
-    room = np.where(th > 0, (v - th) // np.maximum(th, 1) + 1, p.max_spikes)
-    n = np.where(v >= th, np.minimum(room, p.max_spikes), 0)
+    # n subtractions keep vmem >= threshold while n <= (vmem - threshold) // threshold + 1;
+    # a threshold of 0 lets the neuron fire the most spikes whenever vmem >= 0
+    if th.all():
+        n = np.minimum(np.maximum((v - th) // th + 1, 0), p.max_spikes)
+    else:
+        room = np.where(th > 0, (v - th) // np.maximum(th, 1) + 1, p.max_spikes)
+        n = np.where(v >= th, np.minimum(room, p.max_spikes), 0)
     return n, XyloState(u, v - n * th, n)
 
 
@@ -193,7 +198,8 @@ def quantise(
             ds = 1
         dashes[pop.name] = (ds, dm)
     matrix_of = {("input", "hidden"): "in", ("hidden", "hidden"): "rec", ("hidden", "output"): "out"}
-    seen_pairs: set[tuple[str, int, str, int]] = set()
+    covered: dict[tuple[str, str], np.ndarray] = {}
+    sizes = {p.name: p.size for p in net.populations}
     blocks = {}
     for proj in net.projections:
         key = (role[proj.pre.population], role[proj.post.population])
@@ -204,11 +210,14 @@ def quantise(
             )
         W, _, M = dense_block(net, proj)
         (a0, _), (b0, _) = slices(net, proj)
-        for i, j in zip(*np.nonzero(M)):
-            pair = (proj.pre.population, int(i) + a0, proj.post.population, int(j) + b0)
-            if pair in seen_pairs:
-                raise BuildError(f"{target.name}: projection {proj.name!r}: the pair {pair[0]}[{pair[1]}] -> {pair[2]}[{pair[3]}] is also connected by another projection; Xylo holds one weight per pair (merge them)")
-            seen_pairs.add(pair)
+        pre, post = proj.pre.population, proj.post.population
+        seen = covered.setdefault((pre, post), np.zeros((sizes[pre], sizes[post]), bool))
+        block = seen[a0 : a0 + M.shape[0], b0 : b0 + M.shape[1]]
+        twice = np.argwhere(block & M)
+        if len(twice):
+            i, j = (int(v) for v in twice[0])
+            raise BuildError(f"{target.name}: projection {proj.name!r}: the pair {pre}[{i + a0}] -> {post}[{j + b0}] is also connected by another projection; Xylo holds one weight per pair (merge them)")
+        block |= M.astype(bool)
         retention = 1.0 - 2.0 ** -dashes[proj.post.population][0]
         blocks[proj.name] = (W * proj.sign, M, matrix_of[key], retention)
     # one global scale: thresholds (with headroom) and biases fit 16 bits
@@ -388,7 +397,8 @@ class XyloSimulator(IntegerSimulator):
                 mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
             else:
                 mat = w_out[:, k : k + pop.size]
-            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits)
+            cap = self.program.target.number("max_spikes_hidden")
+            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits, cap, self.device)
 
     def _reset_synapses(self) -> None:
         n_in, n_hidden = self._const_sizes

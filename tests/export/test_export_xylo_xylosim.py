@@ -21,7 +21,7 @@ from neurohop.export import xylo  # noqa: E402
 from neurohop.export.backend import quantise, simulator_for  # noqa: E402
 from neurohop.export.intmath import OrderedSaturatingSum, saturate, spike_sum  # noqa: E402
 from neurohop.export.program import Program  # noqa: E402
-from neurohop.model import AllToAll, CubaLIF, Network, Population, Projection, SpikeSource  # noqa: E402
+from xylo_helpers import random_network, randomise  # noqa: E402
 
 STEPS = 120
 SEEDS_MODEL = range(0, 8)  # networks as neurohop quantises them from float weights
@@ -59,44 +59,6 @@ class XyloSimRun:
             "n": np.array(L.rec_recurrent_spikes, dtype=np.int64), "u": np.array(L.rec_i_syn, dtype=np.int64).T, "v": np.array(L.rec_v_mem, dtype=np.int64).T,
             "n_out": np.array(out, dtype=np.int64), "u_out": np.array(L.rec_i_syn_out, dtype=np.int64).T, "v_out": np.array(L.rec_v_mem_out, dtype=np.int64).T,
         }
-
-
-def random_network(seed: int) -> tuple[Network, np.random.Generator]:
-    rng = np.random.default_rng(seed)
-    n_in = int(rng.integers(2, 17))
-    hidden = [int(rng.integers(3, 20)) for _ in range(int(rng.integers(1, 4)))]
-    n_out = int(rng.integers(1, 9))
-    cuba = lambda: CubaLIF(tau_syn=float(rng.choice([2.0, 4.0, 8.0])), tau_mem=float(rng.choice([2.0, 4.0, 16.0, 32.0])), v_th=1.0, reset="subtract")  # noqa: E731
-    pops = [Population("in", n_in, SpikeSource())] + [Population(f"h{k}", n, cuba()) for k, n in enumerate(hidden)] + [Population("out", n_out, cuba())]
-    projs = []
-    for k, n in enumerate(hidden):
-        projs.append(Projection(f"in_h{k}", "in", f"h{k}", AllToAll(), rng.uniform(0.0, 0.8, (n_in, n))))
-        projs.append(Projection(f"h{k}_out", f"h{k}", "out", AllToAll(), rng.uniform(0.0, 0.3, (n, n_out))))
-        for m, n2 in enumerate(hidden):
-            if rng.random() < 0.7:
-                projs.append(Projection(f"h{k}_h{m}", f"h{k}", f"h{m}", AllToAll(), rng.uniform(0.0, 0.2, (n, n2)), 1, "inhibitory" if rng.random() < 0.4 else "excitatory"))
-    return Network(tuple(pops), tuple(projs)), rng
-
-
-def randomise(program: Program, rng: np.random.Generator, activity: str) -> None:
-    """Random integer parameters in place; 'high' activity brings multi-spike steps and saturation."""
-    shifts = {m: int(rng.integers(0, {"low": 4, "mid": 9, "high": 16}[activity])) for m in ("in", "rec", "out")}
-    for proj in program.projections:
-        w = rng.integers(-128, 128, proj.arrays["weight"].size)
-        w[rng.random(w.size) < 0.3] = 0
-        if activity == "low":
-            w = w // 4
-        proj.arrays["weight"][:] = w
-        proj.scalars["weight_shift"] = shifts[proj.scalars["matrix"]]
-    for pop in program.populations:
-        if pop.is_source:
-            continue
-        n = pop.size
-        pop.params["dash_syn"][:] = rng.integers(0, 16, n)
-        pop.params["dash_mem"][:] = rng.integers(0, 16, n)
-        top = {"low": 4000, "mid": 800, "high": 60}[activity]
-        pop.params["threshold"][:] = rng.integers(0, top, n)
-        pop.params["bias"][:] = rng.integers(-top // 8 - 1, top // 8 + 1, n)
 
 
 def compare(program: Program, seed: int) -> dict[str, int]:
@@ -171,7 +133,7 @@ def test_the_comparison_fails_when_a_rule_is_altered(high_activity: list[tuple[s
         assert _mismatches(high_activity) > 0
 
     with monkeypatch.context() as m:  # one saturation of the summed input instead of one per delivered spike
-        m.setattr(OrderedSaturatingSum, "__call__", lambda self, x, counts, events=None, name="": saturate(x + spike_sum(counts, self._pos) + spike_sum(counts, self._neg), 16))
+        m.setattr(OrderedSaturatingSum, "__call__", lambda self, x, counts, events=None, name="": saturate(x + spike_sum(counts, self.matrix), 16))
         assert _mismatches(high_activity) > 0
 
     with monkeypatch.context() as m:  # one spike per step for hidden neurons
