@@ -150,13 +150,16 @@ class OrderedSaturatingSum:
     ``x <- sat(x + c[k] * matrix[k])`` for ``k = 0, 1, ...`` (per post column), the word
     saturating to ``bits`` after every addition, as a chip that walks its synapse list does.
     The additions of one pre neuron all have one sign, so adding its ``c[k]`` spikes one by
-    one equals adding ``c[k] * matrix[k]`` once. Where no partial sum can leave the word
-    (``x + positive part`` and ``x + negative part`` both in range) the result is the plain
-    matrix product. Elsewhere the walk over the active pre neurons is computed exactly from
-    its prefix sums: clamped at one bound only it is a one-sided reflection (a running
-    maximum); where it meets both bounds, each addition is the map
-    ``x -> clamp(x + a, lo, hi)``, two such maps compose into one of the same form, and
-    the maps reduce pairwise in order.
+    one equals adding ``c[k] * matrix[k]`` once.
+
+    The pre axis is cut into ``blocks`` (consecutive row ranges, e.g. one per pre
+    population). Where a block's additions onto a post neuron all have one sign, the
+    saturations inside it cannot be undone, so the block adds its sum (one matrix product
+    for all blocks) and saturates once. Where they have both signs, the walk over the
+    block's active rows is computed exactly from its prefix sums: clamped at one bound only
+    it is a one-sided reflection (a running maximum); where it meets both bounds, each
+    addition is the map ``x -> clamp(x + a, lo, hi)``, two such maps compose into one of the
+    same form, and the maps reduce pairwise in order.
 
     Parameters
     ----------
@@ -168,14 +171,24 @@ class OrderedSaturatingSum:
         Largest count one pre neuron delivers in a step (bounds the exact products).
     device : str
         Where the products run (see :class:`IntMatrix`).
+    blocks : list of (start, stop), optional
+        Consecutive row ranges covering ``0..pre`` (default: one block).
     """
 
-    def __init__(self, matrix: np.ndarray, bits: int, max_count: int = 1, device: Any = "cpu") -> None:
+    def __init__(self, matrix: np.ndarray, bits: int, max_count: int = 1, device: Any = "cpu", blocks: list[tuple[int, int]] | None = None) -> None:
         m = np.ascontiguousarray(matrix, dtype=np.int64)
         self.matrix = m
         self.lo, self.hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        # positive and negative parts side by side: one product gives both
-        self._parts = IntMatrix(np.concatenate([np.maximum(m, 0), np.minimum(m, 0)], axis=1), max_count, device)
+        self.blocks = [(0, m.shape[0])] if blocks is None else [(int(a), int(b)) for a, b in blocks]
+        if [a for a, _ in self.blocks[1:]] != [b for _, b in self.blocks[:-1]] or self.blocks[0][0] != 0 or self.blocks[-1][1] != m.shape[0]:
+            raise ValueError(f"OrderedSaturatingSum: blocks: expected consecutive ranges covering 0..{m.shape[0]} (got {self.blocks})")
+        # per block, its positive and its negative part side by side: one product gives all
+        parts = []
+        for a, b in self.blocks:
+            rows = np.zeros_like(m)
+            rows[a:b] = m[a:b]
+            parts += [np.maximum(rows, 0), np.minimum(rows, 0)]
+        self._parts = IntMatrix(np.concatenate(parts, axis=1), max_count, device)
 
     def _walk(self, x: np.ndarray, terms: np.ndarray) -> np.ndarray:
         """``x`` [m] after ``x <- clamp(x + terms[:, k], lo, hi)`` for k in order (exact)."""
@@ -208,18 +221,22 @@ class OrderedSaturatingSum:
             return x
         parts = spike_sum(counts, self._parts)
         n = x.shape[-1]
-        pos, neg = parts[:, :n], parts[:, n:]
-        out = x + pos + neg
-        risky = (x + pos > self.hi) | (x + neg < self.lo)
-        if risky.any():
-            b, j = np.nonzero(risky)
-            cb = counts[b]
-            ks = np.nonzero(cb.any(axis=0))[0]
-            terms = cb[:, ks].astype(np.int64) * self.matrix[ks][:, j].T  # [risky, active pre], in pre order
-            y = self._walk(x[b, j], terms)
+        y = x
+        clipped = 0
+        for i, (a, b) in enumerate(self.blocks):
+            pos, neg = parts[:, 2 * i * n : (2 * i + 1) * n], parts[:, (2 * i + 1) * n : (2 * i + 2) * n]
+            start = y
+            raw = start + pos + neg
+            y = np.minimum(np.maximum(raw, self.lo), self.hi)
+            # both signs in the block and a partial sum that may leave the word: walk in order
+            risky = (pos != 0) & (neg != 0) & ((start + pos > self.hi) | (start + neg < self.lo))
+            if risky.any():
+                bi, j = np.nonzero(risky)
+                cb = counts[bi, a:b]
+                ks = np.nonzero(cb.any(axis=0))[0]
+                y[bi, j] = self._walk(start[bi, j], cb[:, ks].astype(np.int64) * self.matrix[a + ks][:, j].T)
             if events is not None:
-                changed = int(np.count_nonzero(y != out[b, j]))
-                if changed:
-                    events[name] += changed
-            out[b, j] = y
-        return out
+                clipped += int(np.count_nonzero(y != raw))
+        if events is not None and clipped:
+            events[name] += clipped
+        return y

@@ -388,17 +388,22 @@ class XyloSimulator(IntegerSimulator):
         w_in = wrap(spec["weights_in"].astype(np.int64) << spec["weight_shift_in"], self._const_bits)
         w_rec = wrap(spec["weights_rec"].astype(np.int64) << spec["weight_shift_rec"], self._const_bits)
         w_out = wrap(spec["weights_out"].astype(np.int64) << spec["weight_shift_out"], self._const_bits)
-        self._const_sizes = (w_in.shape[0], w_rec.shape[0])
+        n_in = w_in.shape[0]
+        self._const_sizes = (n_in, w_rec.shape[0])
+        # blocks of the walk: the input channels, then each hidden population (in chip order)
+        hidden = sorted((int(p.scalars["index"]), int(p.scalars["index"]) + p.size) for p in self.neurons if p.scalars["role"] == "hidden")
+        cap = self.program.target.number("max_spikes_hidden")
         self._const_sums: dict[str, OrderedSaturatingSum] = {}
         for pop in self.neurons:
             k = int(pop.scalars["index"])
             if pop.scalars["role"] == "hidden":
                 # the chip walks the input channels first, then the hidden neurons
                 mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
+                blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
             else:
                 mat = w_out[:, k : k + pop.size]
-            cap = self.program.target.number("max_spikes_hidden")
-            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits, cap, self.device)
+                blocks = hidden
+            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits, cap, self.device, _cover(blocks, mat.shape[0]))
 
     def _reset_synapses(self) -> None:
         n_in, n_hidden = self._const_sizes
@@ -420,8 +425,8 @@ class XyloSimulator(IntegerSimulator):
         return xylo_step(self.state[pop.name], arriving, consts, self._const_bits, self.events)
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        self.pending_input = np.zeros_like(self.pending_input)
-        self.pending_hidden = np.zeros_like(self.pending_hidden)
+        self.pending_input[:] = 0
+        self.pending_hidden[:] = 0
         for pop in self.program.populations:
             k = int(pop.scalars["index"])
             if pop.is_source:
@@ -435,6 +440,20 @@ class XyloSimulator(IntegerSimulator):
     def model_weights(self, projection: str) -> np.ndarray:
         proj = self.program.projection(projection)
         return np.abs(self.weights(projection)) * proj.weight_unit
+
+
+def _cover(blocks: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """``blocks`` with the gaps of ``0..n`` (neurons of no population) filled in as blocks of their own."""
+    out: list[tuple[int, int]] = []
+    at = 0
+    for a, b in blocks:
+        if a > at:
+            out.append((at, a))
+        out.append((a, b))
+        at = b
+    if at < n or not out:
+        out.append((at, n))
+    return out
 
 
 def validate(program: Program, where: str) -> None:

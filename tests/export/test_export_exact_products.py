@@ -78,7 +78,9 @@ def test_ordered_saturating_sum_equals_the_step_by_step_walk() -> None:
         m = rng.integers(-scale, scale + 1, (pre, post))
         counts = rng.integers(0, 32, (B, pre)) * (rng.random((B, pre)) < 0.5)
         x = rng.integers(lo, hi + 1, (B, post))
-        got = OrderedSaturatingSum(m, 16, 31)(x, counts)
+        cuts = sorted(set(rng.integers(1, pre, int(rng.integers(0, 4))).tolist())) if pre > 1 else []
+        edges = [0, *cuts, pre]
+        got = OrderedSaturatingSum(m, 16, 31, blocks=list(zip(edges[:-1], edges[1:])))(x, counts)
         want = [[_walk(int(x[b, j]), [int(counts[b, k]) * int(m[k, j]) for k in range(pre)], lo, hi)[0] for j in range(post)] for b in range(B)]
         assert got.tolist() == want, trial
         for b in range(B):
