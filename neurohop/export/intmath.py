@@ -184,10 +184,13 @@ class OrderedSaturatingSum:
             raise ValueError(f"OrderedSaturatingSum: blocks: expected consecutive ranges covering 0..{m.shape[0]} (got {self.blocks})")
         # per block, its positive and its negative part side by side: one product gives all
         parts = []
+        #: per block: does any post column receive weights of both signs from it?
+        self._mixed = []
         for a, b in self.blocks:
             rows = np.zeros_like(m)
             rows[a:b] = m[a:b]
             parts += [np.maximum(rows, 0), np.minimum(rows, 0)]
+            self._mixed.append(bool(((m[a:b] > 0).any(axis=0) & (m[a:b] < 0).any(axis=0)).any()))
         self._parts = IntMatrix(np.concatenate(parts, axis=1), max_count, device)
 
     def _walk(self, x: np.ndarray, terms: np.ndarray) -> np.ndarray:
@@ -228,13 +231,15 @@ class OrderedSaturatingSum:
             start = y
             raw = start + pos + neg
             y = np.minimum(np.maximum(raw, self.lo), self.hi)
-            # both signs in the block and a partial sum that may leave the word: walk in order
-            risky = (pos != 0) & (neg != 0) & ((start + pos > self.hi) | (start + neg < self.lo))
-            if risky.any():
-                bi, j = np.nonzero(risky)
-                cb = counts[bi, a:b]
-                ks = np.nonzero(cb.any(axis=0))[0]
-                y[bi, j] = self._walk(start[bi, j], cb[:, ks].astype(np.int64) * self.matrix[a + ks][:, j].T)
+            # (with one sign per column, adding the block's sum and saturating once is exact)
+            if self._mixed[i]:
+                # both signs in the block and a partial sum that may leave the word: walk in order
+                risky = (pos != 0) & (neg != 0) & ((start + pos > self.hi) | (start + neg < self.lo))
+                if risky.any():
+                    bi, j = np.nonzero(risky)
+                    cb = counts[bi, a:b]
+                    ks = np.nonzero(cb.any(axis=0))[0]
+                    y[bi, j] = self._walk(start[bi, j], cb[:, ks].astype(np.int64) * self.matrix[a + ks][:, j].T)
             if events is not None:
                 clipped += int(np.count_nonzero(y != raw))
         if events is not None and clipped:

@@ -133,10 +133,13 @@ def xylo_step(state: XyloState, charge: Callable[[Any], Any], p: XyloConstants, 
     u = bitshift_decay(charge(state.u), p.dash_syn)
     # the change of vmem is a word of its own: -decay (negated in 16 bits), + isyn, + bias,
     # each saturating; then vmem + change saturates
-    dv = saturate(saturate(wrap(-decay_step(state.v, p.dash_mem), bits) + u, bits) + p.bias, bits)
+    step = decay_step(state.v, p.dash_mem)
+    # -step leaves the word only for vmem = -32768 with dash_mem 0 (it wraps to -32768)
+    neg = -step if p.dash_mem.all() else wrap(-step, bits)
+    dv = saturate(saturate(neg + u, bits) + p.bias, bits)
     v = saturate(state.v + dv, bits)
     if events is not None:
-        events.note("vmem_saturated", state.v - decay_step(state.v, p.dash_mem) + u + p.bias, v)
+        events.note("vmem_saturated", state.v - step + u + p.bias, v)
     th = p.threshold
     # n subtractions keep vmem >= threshold while n <= (vmem - threshold) // threshold + 1;
     # a threshold of 0 lets the neuron fire the most spikes whenever vmem >= 0
