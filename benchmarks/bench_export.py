@@ -145,19 +145,21 @@ def bench_speed(steps: int, repeats: int, batch: int | None = None, device: str 
     out: dict[str, Any] = {"network": "16 inputs -> 200 CubaLIF (recurrent) -> 8 CubaLIF", "steps": steps, "batch": batch, "device": device}
     exact = intmath.FLOAT64_EXACT
     cases = [("torch", "torch", exact), ("fixed:loihi", "fixed:loihi", exact), ("fixed:loihi int64", "fixed:loihi", 0), ("fixed:xylo", "fixed:xylo", exact), ("fixed:xylo int64", "fixed:xylo", 0)]
-    for label, backend, bound in cases:
-        intmath.FLOAT64_EXACT = bound
-        try:
-            runs = []
-            for _ in range(repeats):
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
+    # repetitions interleaved across the backends, so that every backend sees the same load
+    for _ in range(repeats):
+        for label, backend, bound in cases:
+            intmath.FLOAT64_EXACT = bound
+            try:
                 t0 = time.perf_counter()
                 sim = neurohop.build(net, backend=backend, batch=batch, device=device)
                 t1 = time.perf_counter()
                 sim.run(steps, inp)
-                runs.append((time.perf_counter() - t0, time.perf_counter() - t1))
-        finally:
-            intmath.FLOAT64_EXACT = exact
-        both, run = (float(np.median([r[i] for r in runs])) for i in (0, 1))
+                runs[label].append((time.perf_counter() - t0, time.perf_counter() - t1))
+            finally:
+                intmath.FLOAT64_EXACT = exact
+    for label, _, _ in cases:
+        both, run = (float(np.median([r[i] for r in runs[label]])) for i in (0, 1))
         out[label] = {"steps_per_s": steps / both, "run_steps_per_s": steps / run, "wall_s": both, "run_wall_s": run}
     return out
 
