@@ -104,3 +104,32 @@ def test_hard_reset_is_reported_and_the_float_model_is_followed() -> None:
     hard = net.with_updates(populations=[Population(p.name, p.size, CubaLIF(tau_syn=2.0, tau_mem=8.0, v_th=1.0)) if p.name == "h" else p for p in net.populations])
     prog = quantise(hard, "xylo")
     assert any(w.kind == "semantics" and "subtractive" in w.message for w in prog.report.warnings)
+
+
+def test_quantiser_maps_the_float_model_onto_xylosim_rules() -> None:
+    net = Network(
+        (Population("s", 2, SpikeSource()), Population("h", 3, CubaLIF(tau_syn=1.0, tau_mem=4.0, v_th=1.0, reset="subtract")), Population("o", 1, CubaLIF(tau_syn=2.0, tau_mem=4.0, v_th=1.0, reset="subtract"))),
+        (Projection("a", "s", "h", AllToAll(), 0.5), Projection("b", "h", "o", AllToAll(), 200.0)),
+    )
+    prog = quantise(net, "xylo", 1.0)
+    s = prog.report.decisions["scale"]
+    # the model fires when v > v_th; on integers that is vmem >= round(v_th s) + 1
+    assert int(prog.population("h").params["threshold"][0]) == round(1.0 * s) + 1
+    # tau_syn = dt would clear the current before vmem sees it: dash_syn 1, warned
+    assert int(prog.population("h").params["dash_syn"][0]) == 1
+    assert any(w.kind == "semantics" and "dash_syn 1 used" in w.message for w in prog.report.warnings)
+    # weights onto a neuron are divided by its current retention 1 - 2^-dash_syn (here 1/2)
+    w = int(prog.projection("a").arrays["weight"][0]) << int(prog.projection("a").scalars["weight_shift"])
+    assert abs(w - 0.5 * s / 0.5) <= 2 ** int(prog.projection("a").scalars["weight_shift"])
+    # a shift over 8 would wrap the 16-bit weight word: huge weights are clipped at shift 8 instead
+    assert prog.projection("b").scalars["weight_shift"] == 8
+    assert any(w.kind == "out_of_range" and "matrix out" in w.where for w in prog.report.warnings)
+
+
+def test_two_projections_on_one_pair_are_refused() -> None:
+    net = Network(
+        (Population("s", 2, SpikeSource()), Population("h", 3, CubaLIF()), Population("o", 1, CubaLIF())),
+        (Projection("a", "s", "h", AllToAll(), 0.5), Projection("a2", "s[1:2]", "h[2:3]", AllToAll(), 0.5, 1, "inhibitory"), Projection("b", "h", "o", AllToAll(), 1.0)),
+    )
+    with pytest.raises(BuildError, match=r"projection 'a2': the pair s\[1\] -> h\[2\] is also connected by another projection"):
+        quantise(net, "xylo")
