@@ -172,7 +172,7 @@ def test_chip_input_shifts_by_one_step_in_chip_order() -> None:
     assert chip[1, 1] == 1 and chip[3, 0] == 1 and chip.sum() == 2
 
 
-def rockpool_xylosim() -> Any:
+def rockpool_xylosim(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Rockpool's ``XyloSim`` (Xylo Audio 2, syns61201), loaded without samna.
 
     ``rockpool.devices.xylo/__init__`` imports every Xylo generation, one of which needs
@@ -188,12 +188,12 @@ def rockpool_xylosim() -> Any:
     if "rockpool.devices.xylo" not in sys.modules:
         pkg = types.ModuleType("rockpool.devices.xylo")
         pkg.__path__ = [os.path.join(os.path.dirname(devices.__file__), "xylo")]
-        sys.modules["rockpool.devices.xylo"] = pkg
+        monkeypatch.setitem(sys.modules, "rockpool.devices.xylo", pkg)  # undone after the test
     return importlib.import_module("rockpool.devices.xylo.syns61201.xylo_sim").XyloSim
 
 
-def test_chip_specification_runs_in_rockpool_xylosim() -> None:
-    XyloSim = rockpool_xylosim()
+def test_chip_specification_runs_in_rockpool_xylosim(monkeypatch: pytest.MonkeyPatch) -> None:
+    XyloSim = rockpool_xylosim(monkeypatch)
     for name, prog, seed in all_programs()[6:12]:
         rng = np.random.default_rng(seed)
         spikes = rng.random((60, prog.n_inputs)) < 0.3
