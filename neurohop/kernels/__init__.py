@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, Sequence
 
+import numpy as np
+
 from neurohop.kernels.cuba import CUBAConstants, CUBAState, cuba_constants, cuba_initial, cuba_step
 from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants, lif_initial, lif_step
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_constants, stdp_step
@@ -37,6 +39,7 @@ __all__ = [
     "STDPState",
     "stdp_constants",
     "stdp_step",
+    "population_initial",
 ]
 
 
@@ -69,3 +72,18 @@ NEURON_KERNELS: dict[type[NeuronModel], NeuronKernel] = {
     LIF: NeuronKernel("lif", lif_constants, lif_initial, lif_step, ("v", "i_e", "i_i")),
     CubaLIF: NeuronKernel("cuba", cuba_constants, cuba_initial, cuba_step, ("u", "v")),
 }
+
+
+def population_initial(kernel: NeuronKernel, pops: Sequence[Any]) -> Any:
+    """Initial state of populations simulated together by ``kernel``: the kernel's initial
+    state from each model, with the populations' per-neuron ``initial`` values put in."""
+    state = kernel.initial([(p.model, p.size) for p in pops])
+    if not any(p.initial for p in pops):
+        return state
+    fields = {name: np.array(values, copy=True) for name, values in state._asdict().items()}
+    start = 0
+    for pop in pops:
+        for var, values in pop.initial.items():
+            fields[var][start:start + pop.size] = values
+        start += pop.size
+    return type(state)(**fields)

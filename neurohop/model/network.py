@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -16,13 +17,20 @@ from neurohop.errors import ModelError
 from neurohop.model.neurons import NeuronModel, SpikeSource
 from neurohop.model.synapses import RECEPTORS, STDP, AllToAll, Connector
 
-__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE"]
+__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE", "INITIAL"]
 
 #: Variables a population may record, per neuron model kind.
 RECORDABLE: dict[str, tuple[str, ...]] = {
     "lif": ("spikes", "v", "i_e", "i_i"),
     "cuba_lif": ("spikes", "u", "v"),
     "spike_source": ("spikes",),
+}
+
+#: State variables whose initial value a population may give per neuron, per neuron model kind.
+INITIAL: dict[str, tuple[str, ...]] = {
+    "lif": ("v",),
+    "cuba_lif": ("v",),
+    "spike_source": (),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -49,12 +57,16 @@ class Population:
         :class:`~neurohop.model.neurons.SpikeSource`) and its parameters.
     record : tuple of str
         What to record: ``"spikes"`` and, for LIF, ``"v"`` (mV), ``"i_e"``, ``"i_i"`` (nA).
+    initial : mapping of str -> array
+        Optional per-neuron initial values of state variables (``"v"``, mV), one per neuron;
+        they replace the model's ``v_init`` for this population.
     """
 
     name: str
     size: int
     model: NeuronModel
     record: tuple[str, ...] = ("spikes",)
+    initial: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("population", self.name)
@@ -72,6 +84,25 @@ class Population:
                     f"{self.model.kind!r}; expected one of {list(allowed)}"
                 )
         object.__setattr__(self, "record", record)
+        if not isinstance(self.initial, Mapping):
+            raise ModelError(f"population {self.name!r}.initial: expected a mapping of state variable -> per-neuron values (got {type(self.initial).__name__})")
+        initial: dict[str, np.ndarray] = {}
+        for var, values in self.initial.items():
+            if var not in INITIAL[self.model.kind]:
+                raise ModelError(
+                    f"population {self.name!r}.initial: {var!r} has no per-neuron initial value for model "
+                    f"{self.model.kind!r}; expected one of {list(INITIAL[self.model.kind])}"
+                )
+            try:
+                arr = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ModelError(f"population {self.name!r}.initial[{var!r}]: expected numbers (got {values!r})") from None
+            if arr.shape != (self.size,) or not np.all(np.isfinite(arr)):
+                raise ModelError(
+                    f"population {self.name!r}.initial[{var!r}]: expected {self.size} finite values, one per neuron (got shape {list(arr.shape)})"
+                )
+            initial[var] = _as_readonly(arr)
+        object.__setattr__(self, "initial", MappingProxyType(initial))
         if isinstance(self.model, SpikeSource) and self.model.times and len(self.model.times) != self.size:
             raise ModelError(
                 f"population {self.name!r}.times: expected {self.size} spike trains, one per channel "

@@ -36,7 +36,7 @@ from neurohop._optional import require
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
 from neurohop.errors import BuildError, InputError
 from neurohop.backends.brian2.templates import BRIAN2_TEMPLATES
-from neurohop.kernels import NEURON_KERNELS
+from neurohop.kernels import NEURON_KERNELS, population_initial
 from neurohop.kernels.stdp import NEVER, stdp_constants
 from neurohop.model.network import Network, Population
 
@@ -213,7 +213,7 @@ class Brian2Simulation(Simulation):
         models = [(p.model, p.size) for p in pops]
         for var, values in kernel.constants(models, self.dt)._asdict().items():
             setattr(group, var, values)
-        for var, values in kernel.initial(models)._asdict().items():
+        for var, values in population_initial(kernel, pops)._asdict().items():
             setattr(group, var, values)
         group.run_regularly(tpl.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
         group.run_regularly(tpl.end, when="end", name=f"{name}_end", codeobj_class=self._codeobj)
