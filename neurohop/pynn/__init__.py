@@ -43,7 +43,6 @@ from pyNN.connectors import (  # noqa: F401
     FromFileConnector,
     FromListConnector,
     IndexBasedProbabilityConnector,
-    OneToOneConnector,
     SmallWorldConnector,
 )
 from pyNN.network import Network  # noqa: F401
@@ -56,7 +55,7 @@ from pyNN.standardmodels.base import ModelNotAvailable
 from neurohop.errors import BuildError
 from neurohop.pynn import simulator
 from neurohop.pynn.populations import Assembly, Population, PopulationView  # noqa: F401
-from neurohop.pynn.projections import Projection  # noqa: F401
+from neurohop.pynn.projections import OneToOneConnector, Projection  # noqa: F401
 from neurohop.pynn.simulator import logger, state
 from neurohop.pynn.standardmodels import (  # noqa: F401
     AdditiveWeightDependence,

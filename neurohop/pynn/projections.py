@@ -3,14 +3,16 @@ translation turns into neurohop projections."""
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import numpy as np
 
-from pyNN import common, errors
+from pyNN import common, connectors, errors
 from pyNN.space import Space
 
 from neurohop.pynn import simulator
 
-__all__ = ["Projection", "Connection"]
+__all__ = ["Projection", "Connection", "OneToOneConnector"]
 
 
 class Connection(common.Connection):
@@ -157,3 +159,18 @@ class Projection(common.Projection):
             else:
                 self._delay = picked.astype(np.float64).copy()
         simulator.state.mark_stale(f"the {'/'.join(parameter_space.keys())} of projection {self.label!r}")
+
+
+class OneToOneConnector(connectors.OneToOneConnector):
+    __doc__ = connectors.OneToOneConnector.__doc__
+
+    def connect(self, projection):
+        # PyNN 0.13's map connectors fail on a 1 x 1 projection with NumPy 2 (nonzero() of a
+        # 0-d mask); the single connection is made directly.
+        if projection.pre.size == 1 and projection.post.size == 1:
+            params = deepcopy(projection.synapse_type.native_parameters)
+            params.shape = (1,)
+            params.evaluate(simplify=True)
+            projection._convergent_connect(np.array([0]), 0, **dict(params.items()))
+            return
+        connectors.OneToOneConnector.connect(self, projection)

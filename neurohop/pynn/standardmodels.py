@@ -97,6 +97,16 @@ class StaticSynapse(synapses.StaticSynapse):
     def _get_minimum_delay(self):
         return _min_delay()
 
+    # sPyNNaker's synapse objects expose their values as attributes (scripts such as
+    # sPyBlocks read them); PyNN keeps them in the parameter space.
+    @property
+    def weight(self):
+        return self.parameter_space["weight"].base_value
+
+    @property
+    def delay(self):
+        return self.parameter_space["delay"].base_value
+
 
 class STDPMechanism(synapses.STDPMechanism):
     __doc__ = synapses.STDPMechanism.__doc__
