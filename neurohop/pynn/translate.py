@@ -287,7 +287,10 @@ class Translation:
             m = self.pops[id(pop)]
             if m.kind == "array":
                 arr = np.zeros((steps, pop.size), dtype=bool)
-                for i, train in enumerate(pop._parameters["spike_times"]):
+                trains = pop._parameters["spike_times"]
+                if not isinstance(trains, np.ndarray):  # one Sequence for every neuron
+                    trains = [trains] * pop.size
+                for i, train in enumerate(trains):
                     times = np.asarray(getattr(train, "value", train), dtype=np.float64).reshape(-1)
                     k = np.rint(times / self.dt).astype(np.int64) - t0
                     k = k[(k >= 0) & (k < steps)]

@@ -163,6 +163,8 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
         spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
         parts.append(spk)
         neurons.append(seg_state)
+    if not parts:  # a network of spike sources only
+        parts.append(torch.zeros(in_e.shape[0], 0, dtype=torch.bool, device=in_e.device))
     spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
     emitted = torch.cat([sources, spikes.to(sources.dtype)], dim=1)
 
