@@ -131,11 +131,18 @@ class State(common.control.BaseState):
         self.running = True
         if steps == 0:
             return
-        inputs = self.translation.source_inputs(self, self.steps, steps)
-        result = self.simulation.run(steps, inputs)
-        for recorder in self.recorders:
-            recorder._append(self.translation, result)
-        self.steps += steps
+        # inputs are drawn and fed in chunks, so that long runs of many Poisson sources
+        # never hold all their spikes at once
+        chunk = max(1, min(steps, (1 << 22) // max(1, self.translation.input_channels)))
+        done = 0
+        while done < steps:
+            n = min(chunk, steps - done)
+            inputs = self.translation.source_inputs(self, self.steps, n)
+            result = self.simulation.run(n, inputs)
+            for recorder in self.recorders:
+                recorder._append(self.translation, result)
+            self.steps += n
+            done += n
 
 
 state = State()

@@ -281,6 +281,11 @@ class Translation:
         return order[np.searchsorted(keys_nh[order], keys_pyn)]
 
     # ------------------------------------------------------------------ run-time data
+    @property
+    def input_channels(self) -> int:
+        """Number of spike-source channels fed at run time."""
+        return sum(p.size for p in self.pynn_pops if self.pops[id(p)].kind != "neuron")
+
     def source_inputs(self, state: Any, t0: int, steps: int) -> dict[str, np.ndarray]:
         inputs: dict[str, np.ndarray] = {}
         for pop in self.pynn_pops:
