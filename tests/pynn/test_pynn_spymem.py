@@ -59,3 +59,14 @@ def test_spymem_models_same_spikes_on_torch_and_brian2(model):
     assert a == b
     # the documented test learns one memory and recalls it: the output layer fires
     assert sum(len(t) for t in a["out"]) > 0
+
+
+def test_example_command_line(recording_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "spymem_ca3.py"), str(recording_path), "--backend", "torch"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0 mismatches over 262 recorded spikes" in proc.stdout
