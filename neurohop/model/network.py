@@ -7,7 +7,7 @@ it (``neurohop.build(net, backend=...)``); nothing here imports torch or brian2.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
@@ -60,6 +60,10 @@ class Population:
     initial : mapping of str -> array
         Optional per-neuron initial values of state variables (``"v"``, mV), one per neuron;
         they replace the model's ``v_init`` for this population.
+    parameters : mapping of str -> array
+        Optional per-neuron values of numeric model parameters (for LIF e.g. ``"tau_m"``, ms,
+        or ``"i_offset"``, nA), one per neuron; they replace the model's value for this
+        population. Each neuron's parameters are validated as a model of their own.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Population:
     model: NeuronModel
     record: tuple[str, ...] = ("spikes",)
     initial: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    parameters: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("population", self.name)
@@ -103,11 +108,49 @@ class Population:
                 )
             initial[var] = _as_readonly(arr)
         object.__setattr__(self, "initial", MappingProxyType(initial))
+        self._check_parameters()
         if isinstance(self.model, SpikeSource) and self.model.times and len(self.model.times) != self.size:
             raise ModelError(
                 f"population {self.name!r}.times: expected {self.size} spike trains, one per channel "
                 f"(got {len(self.model.times)})"
             )
+
+    def _check_parameters(self) -> None:
+        where = f"population {self.name!r}.parameters"
+        if not isinstance(self.parameters, Mapping):
+            raise ModelError(f"{where}: expected a mapping of parameter -> per-neuron values (got {type(self.parameters).__name__})")
+        numeric = [f.name for f in fields(self.model) if f.name != "v_init" and isinstance(getattr(self.model, f.name), float)]
+        values: dict[str, np.ndarray] = {}
+        for name, given in self.parameters.items():
+            if name not in numeric:
+                raise ModelError(f"{where}: {name!r} cannot be given per neuron for model {self.model.kind!r}; expected one of {numeric}"
+                                 + (" (initial values go in 'initial')" if name == "v_init" else ""))
+            try:
+                arr = np.asarray(given, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ModelError(f"{where}[{name!r}]: expected numbers (got {given!r})") from None
+            if arr.shape != (self.size,):
+                raise ModelError(f"{where}[{name!r}]: expected {self.size} values, one per neuron (got shape {list(arr.shape)})")
+            values[name] = _as_readonly(arr)
+        object.__setattr__(self, "parameters", MappingProxyType(values))
+        if not values:
+            object.__setattr__(self, "_models", ((self.model,), np.zeros(self.size, dtype=np.int64)))
+            return
+        names = list(values)
+        table = np.stack([values[n] for n in names], axis=1)
+        rows, index = np.unique(table, axis=0, return_inverse=True)
+        models = []
+        for row in rows:
+            try:
+                models.append(replace(self.model, **dict(zip(names, row.tolist()))))
+            except ModelError as exc:
+                raise ModelError(f"{where}: a neuron's parameters are invalid: {exc}") from None
+        object.__setattr__(self, "_models", (tuple(models), index.reshape(-1).astype(np.int64)))
+
+    def neuron_models(self) -> tuple[tuple[NeuronModel, ...], np.ndarray]:
+        """The distinct models of this population's neurons (the model with the per-neuron
+        ``parameters`` put in) and, for each neuron, the index of its model."""
+        return self._models  # type: ignore[attr-defined]
 
     @property
     def is_source(self) -> bool:

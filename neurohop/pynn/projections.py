@@ -165,11 +165,6 @@ class OneToOneConnector(connectors.OneToOneConnector):
     __doc__ = connectors.OneToOneConnector.__doc__
 
     def connect(self, projection):
-        if projection.pre.size != projection.post.size:
-            raise errors.ConnectionError(
-                f"Projection {projection.label!r}: OneToOneConnector needs pre and post of equal size "
-                f"(got {projection.pre.size} and {projection.post.size})"
-            )
         # PyNN 0.13's map connectors fail on a 1 x 1 projection with NumPy 2 (nonzero() of a
         # 0-d mask); the single connection is made directly.
         if projection.pre.size == 1 and projection.post.size == 1:

@@ -2,9 +2,9 @@
 
 Rules (each refusal names the PyNN object and parameter):
 
-* A population becomes one neurohop population, or several when its parameters differ from
-  neuron to neuron (one per distinct parameter set, at most :data:`MAX_GROUPS`); per-neuron
-  initial ``v`` goes into :attr:`neurohop.model.Population.initial`.
+* A population becomes one neurohop population; parameters that differ from neuron to neuron
+  go into :attr:`neurohop.model.Population.parameters` and per-neuron initial ``v`` into
+  :attr:`neurohop.model.Population.initial`.
 * A projection becomes one neurohop projection per pair of neurohop populations it joins;
   it keeps PyNN's connections exactly (``OneToOne`` / ``AllToAll`` when the connections are
   such a block, an explicit list otherwise). Weights are magnitudes with the receptor's sign.
@@ -30,9 +30,6 @@ from pyNN.standardmodels import synapses as std_synapses
 from neurohop.errors import BuildError, ModelError
 from neurohop.model import LIF, CubaLIF, Network, Population, Projection, SpikeSource, STDP
 from neurohop.model.synapses import AllToAll, FromList, OneToOne
-
-#: Most neurohop populations one PyNN population may split into (distinct parameter sets).
-MAX_GROUPS = 64
 
 _LIF_FIELDS = ("cm", "tau_m", "v_rest", "v_reset", "v_thresh", "tau_refrac", "tau_syn_e", "tau_syn_i", "i_offset")
 _CUBA_FIELDS = ("tau_syn", "tau_mem", "v_th", "v_reset", "bias")
@@ -143,29 +140,17 @@ class Translation:
             for var, values in pop._initial.items():
                 if var != "v" and np.any(np.asarray(values) != 0):
                     raise BuildError(f"{where}: initial value {var!r}: only 0 is supported (neurohop starts synaptic currents at 0)")
-            table = np.stack(columns, axis=1)
-            unique, group = np.unique(table, axis=0, return_inverse=True)
-            group = group.reshape(-1)
-            if len(unique) > MAX_GROUPS:
-                varying = [f for f, c in zip(fields, columns) if np.ptp(c) > 0]
-                raise BuildError(
-                    f"{where}: parameters {varying} take {len(unique)} distinct combinations across the population; "
-                    f"neurohop.pynn supports per-neuron parameters up to {MAX_GROUPS} distinct sets (per-neuron initial v is unlimited)"
-                )
+            first = {f: float(c[0]) for f, c in zip(fields, columns)}
+            varying = {f: c for f, c in zip(fields, columns) if np.any(c != c[0])}
             v = np.asarray(pop._initial["v"], dtype=np.float64)
-            names, local = [], np.empty(pop.size, dtype=np.int64)
-            for g, row in enumerate(unique):
-                members = np.flatnonzero(group == g)
-                local[members] = np.arange(members.size)
-                name = _ident(pop.label if len(unique) == 1 else f"{pop.label}_{g}", used)
-                names.append(name)
-                v_g = v[members]
-                same_v = bool(np.all(v_g == v_g[0]))
-                model = _neuron_model(pop, dict(zip(fields, row.tolist())), float(v_g[0]) if same_v else None)
-                try:
-                    populations.append(Population(name, members.size, model, record=record, initial={} if same_v else {"v": v_g}))
-                except ModelError as exc:
-                    raise BuildError(f"{where}: {exc}") from None
+            same_v = bool(np.all(v == v[0]))
+            model = _neuron_model(pop, first, float(v[0]) if same_v else None)
+            name = _ident(pop.label, used)
+            try:
+                populations.append(Population(name, pop.size, model, record=record, initial={} if same_v else {"v": v}, parameters=varying))
+            except ModelError as exc:
+                raise BuildError(f"{where}: {exc}") from None
+            names, group, local = [name], np.zeros(pop.size, dtype=np.int64), np.arange(pop.size)
             self.pops[id(pop)] = PopMap(names, group, local, "neuron")
         projections: list[Projection] = []
         self.projs: dict[int, ProjMap] = {}

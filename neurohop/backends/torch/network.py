@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from neurohop.kernels import NEURON_KERNELS, NeuronKernel, population_initial
+from neurohop.kernels import NEURON_KERNELS, NeuronKernel, population_constants, population_initial
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network, Population
 
@@ -69,8 +69,7 @@ def layout_neurons(net: Network, by_model: Sequence[Sequence[Population]], dt: f
         for pop in pops:
             nrn_offset[pop.name] = n_nrn
             n_nrn += pop.size
-        models = [(p.model, p.size) for p in pops]
-        consts = kernel.constants(models, dt)
+        consts = population_constants(kernel, pops, dt)
         segments.append(Segment(start, n_nrn, kernel, type(consts)(*[tensor(a) for a in consts])))
         initial.append(population_initial(kernel, pops))
     return NeuronLayout(src_offset, nrn_offset, tuple(segments), initial, n_src, n_nrn)
