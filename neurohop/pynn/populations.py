@@ -31,6 +31,12 @@ def _split_initial(celltype, parameters: dict) -> dict:
     return initial
 
 
+def _is_input(population) -> bool:
+    from neurohop.pynn.standardmodels import SpikeSourceArray, SpikeSourcePoisson
+
+    return isinstance(population.celltype, (SpikeSourceArray, SpikeSourcePoisson))
+
+
 class Assembly(common.Assembly):
     _simulator = simulator
 
@@ -80,7 +86,8 @@ class PopulationView(common.PopulationView):
         parameter_space.evaluate(simplify=False)
         for name, value in parameter_space.items():
             root._parameters[name][index] = value
-        simulator.state.mark_stale(f"a parameter ({', '.join(parameter_space.keys())}) of {root.label!r}")
+        if not _is_input(root):
+            simulator.state.mark_stale(f"a parameter ({', '.join(parameter_space.keys())}) of {root.label!r}")
 
     def set(self, **parameters):
         initial = _split_initial(self.celltype, parameters)
@@ -157,7 +164,8 @@ class Population(common.Population):
         parameter_space.evaluate(simplify=False)
         for name, value in parameter_space.items():
             self._parameters[name] = value
-        simulator.state.mark_stale(f"a parameter ({', '.join(parameter_space.keys())}) of {self.label!r}")
+        if not _is_input(self):  # inputs are read at every run: changing them needs no rebuild
+            simulator.state.mark_stale(f"a parameter ({', '.join(parameter_space.keys())}) of {self.label!r}")
 
     def set(self, **parameters):
         initial = _split_initial(self.celltype, parameters)

@@ -349,3 +349,18 @@ def test_unknown_backend_and_setup_argument():
         sim.setup(backend="nope")
     with pytest.raises(BuildError, match="unknown argument"):
         sim.setup(colour="red")
+
+
+def test_inputs_can_change_between_runs():
+    sim.setup(timestep=1.0)
+    src = sim.Population(1, sim.SpikeSourceArray(spike_times=[2.0]))
+    cells = sim.Population(1, sim.IF_curr_exp(**CELL))
+    cells.record("spikes")
+    sim.Projection(src, cells, sim.OneToOneConnector(), sim.StaticSynapse(weight=5.0, delay=1.0))
+    sim.run(20.0)
+    first = _times(cells)[0]
+    src.set(spike_times=[22.0])
+    sim.run(20.0)
+    second = [t for t in _times(cells)[0] if t >= 20.0]
+    assert first and second == [t + 20.0 for t in first]
+    sim.end()
