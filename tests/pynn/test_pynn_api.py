@@ -364,3 +364,18 @@ def test_inputs_can_change_between_runs():
     second = [t for t in _times(cells)[0] if t >= 20.0]
     assert first and second == [t + 20.0 for t in first]
     sim.end()
+
+
+def test_population_get_and_initialize():
+    sim.setup(timestep=1.0)
+    cells = sim.Population(4, sim.IF_curr_exp(**CELL))
+    cells[1:3].set(tau_m=[12.0, 14.0])
+    np.testing.assert_array_equal(cells.get("tau_m"), [10.0, 12.0, 14.0, 10.0])
+    assert cells.get("cm") == 0.25
+    cells.initialize(v=-58.0)
+    cells.record("v")
+    sim.run(1.0)
+    v = np.asarray(cells.get_data("v").segments[-1].analogsignals[0])
+    np.testing.assert_array_equal(v[0], -58.0)
+    assert set(sim.state.translation.network.neurons[0].parameters) == {"tau_m"}
+    sim.end()
