@@ -34,7 +34,7 @@ from neurohop.errors import BuildError
 from neurohop.model.io import atomic_write
 from neurohop.model.network import Network, PopRef
 from neurohop.model.neurons import LIF, SpikeSource
-from neurohop.model.synapses import AllToAll, FromList, OneToOne
+from neurohop.model.synapses import AllToAll, OneToOne
 
 __all__ = ["pynn_script", "write_pynn_script", "SIMULATORS"]
 
@@ -177,10 +177,8 @@ def _projection(proj: Any, sizes: Mapping[str, int], dt: float) -> list[str]:
         connector = "sim.OneToOneConnector()" if isinstance(proj.connector, OneToOne) else f"sim.AllToAllConnector(allow_self_connections={proj.connector.allow_self_connections})"
     else:
         rows = [f"({int(i)}, {int(j)}, {_num(sign * w)}, {_num(d * dt)})" for i, j, w, d in zip(pre, post, weight, delay)]
+        # the list carries each synapse's (learned) weight; a rule's own weight is then unused
         connector = f"sim.FromListConnector({_list(rows, 4)})"
-        if proj.plasticity is not None:
-            # the list carries each synapse's (learned) weight; the rule's own weight is unused
-            pass
     out.append(f"    sim.Projection({args}, {connector}, {synapse}, receptor_type={proj.receptor!r}, label={proj.name!r})")
     return out
 

@@ -187,15 +187,16 @@ class Translation:
         steps = steps.astype(np.int64)
         pre_root, pre_local = _resolve(proj.pre, pre_i, roots)
         post_root, post_local = _resolve(proj.post, post_i, roots)
-        pre_maps = [self.pops[id(self.pynn_pops[r])] for r in range(len(self.pynn_pops))]
-        # neurohop (population, index) of every connection end
+        maps = [self.pops[id(p)] for p in self.pynn_pops]
+
         def place(root: np.ndarray, local: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+            """The neurohop population (as a key into ``names``) and index of every connection end."""
             names: list[str] = []
             key = np.empty(root.size, dtype=np.int64)
             idx = np.empty(root.size, dtype=np.int64)
             lookup: dict[str, int] = {}
             for r in np.unique(root):
-                m = pre_maps[r]
+                m = maps[r]
                 sel = root == r
                 g = m.group[local[sel]]
                 for gg in np.unique(g):
