@@ -41,6 +41,17 @@ def quantise(net: Network, target: str | Target, dt: float | None = None, check_
     tgt = target if isinstance(target, Target) else load_target(target)
     if not isinstance(net, Network):
         raise BuildError(f"fixed:{tgt.name}: expected a neurohop Network (got {type(net).__name__})")
+    for pop in net.populations:
+        for var in pop.initial:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
+                "supported by the integer targets; give the model one initial value"
+            )
+        for name in pop.parameters:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.parameters[{name!r}]: per-neuron parameters are not "
+                "supported by the integer targets; split the population by parameter value"
+            )
     program = arithmetic_module(tgt).quantise(net, tgt, dt, **options)
     if check_fit:
         from neurohop.export.mapping import map_program

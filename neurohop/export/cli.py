@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
     """Add the ``export`` and ``hw`` command groups."""
     ex = subparsers.add_parser("export", help="quantise a network for a neuromorphic target and write an export bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("source", help="model file (.yaml or a name under models/), saved network (.npz) or NIR graph (.nir)")
-    ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`) or a target .yaml file")
+    ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`), a target .yaml file, or pynn (writes a PyNN script to --out)")
     ex.add_argument("--out", required=True, help="bundle directory to create")
     ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")
     ex.add_argument("--dt", type=float, default=None, help="timestep in ms (default: the target's, else 1)")
@@ -103,6 +103,10 @@ def _export(args: argparse.Namespace) -> int:
     from neurohop.export.sources import load_source
     from neurohop.export.targets import load_target
 
+    if args.target == "pynn":  # a PyNN script, not a bundle (neurohop.export.pynn_script)
+        from neurohop.export.pynn_script import export_command
+
+        return export_command(args)
     target = load_target(args.target)
     try:
         net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
