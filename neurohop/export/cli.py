@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from neurohop.cli_support import check_output_dir, check_output_file, float_range, int_range, progress
 from neurohop.errors import BuildError, InputError
 
 __all__ = ["register"]
@@ -45,14 +46,14 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`) or a target .yaml file")
     ex.add_argument("--out", required=True, help="bundle directory to create")
     ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")
-    ex.add_argument("--dt", type=float, default=None, help="timestep in ms (default: the target's, else 1)")
+    ex.add_argument("--dt", type=float_range(0, 1e4, open_lo=True), default=None, help="timestep in ms (default: the target's, else 1)")
     ex.add_argument("--outputs", default=None, help="comma-separated output populations (default: the network's sinks)")
     ex.add_argument("--freeze-plasticity", action="store_true", help="run plastic projections with fixed weights on targets without plasticity")
     ex.add_argument("--nir-convention", default="nir", choices=["nir", "norse-1.1"], help="how to read a NIR source (norse-1.1 undoes Norse 1.1.0's to_nir errors)")
-    ex.add_argument("--num-weight-bits", type=int, default=None, help="loihi: weight precision 1..8")
-    ex.add_argument("--headroom-bits", type=int, default=None, help="loihi/xylo: threshold headroom bits")
+    ex.add_argument("--num-weight-bits", type=int_range(1, 64), default=None, help="loihi: weight precision 1..8")
+    ex.add_argument("--headroom-bits", type=int_range(0, 64), default=None, help="loihi/xylo: threshold headroom bits")
     ex.add_argument("--weight-shift", default=None, choices=["worst_case", "statistical"], help="spinnaker1: ring-buffer shift policy")
-    ex.add_argument("--rate-hz", type=float, default=None, help="assumed firing rate for the statistical shift and the mapping report")
+    ex.add_argument("--rate-hz", type=float_range(0, 1e6), default=None, help="assumed firing rate for the statistical shift and the mapping report")
     ex.add_argument("--no-nir", action="store_true", help="do not write model.nir")
     ex.add_argument("--force", action="store_true", help="replace an existing bundle")
     ex.set_defaults(handler=_export)
@@ -65,21 +66,21 @@ def register(subparsers: Any) -> None:
     rp = sub.add_parser("report", help="print a bundle's mapping and quantisation reports")
     rp.add_argument("bundle")
     rp.add_argument("--json", action="store_true", help="print JSON")
-    rp.add_argument("--rate-hz", type=float, default=None, help="recompute the mapping with this assumed rate")
+    rp.add_argument("--rate-hz", type=float_range(0, 1e6), default=None, help="recompute the mapping with this assumed rate")
     rp.set_defaults(handler=_report)
     rn = sub.add_parser("run", help="run a bundle in its target's integer simulator")
     rn.add_argument("bundle")
     rn.add_argument("--input", required=True, help="IN.npz with 'spikes': bool [T, n_inputs]")
     rn.add_argument("--out", required=True, help="OUT.npz to write")
-    rn.add_argument("--steps", type=int, default=None, help="steps to run (default: the input's T; extra steps get no input)")
+    rn.add_argument("--steps", type=int_range(0), default=None, help="steps to run (default: the input's T; extra steps get no input)")
     rn.add_argument("--record-state", action="store_true", help="also store the integer state of every neuron population per step")
     rn.set_defaults(handler=_run)
     cp = sub.add_parser("compare", help="run the float model and the bundle on the same input; report spike agreement")
     cp.add_argument("bundle")
     cp.add_argument("--input", default=None, help="IN.npz with 'spikes': bool [T, n_inputs]")
-    cp.add_argument("--random-rate", type=float, default=None, help="instead of --input: Bernoulli input spikes with this probability per step")
-    cp.add_argument("--steps", type=int, default=None)
-    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--random-rate", type=float_range(0, 1), default=None, help="instead of --input: Bernoulli input spikes with this probability per step")
+    cp.add_argument("--steps", type=int_range(1), default=None, help="steps to run (default: the input's T)")
+    cp.add_argument("--seed", type=int_range(0), default=0, help="seed of the --random-rate input (default 0)")
     cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(handler=_compare)
@@ -97,6 +98,9 @@ def _export(args: argparse.Namespace) -> int:
     from neurohop.export.sources import load_source
     from neurohop.export.targets import load_target
 
+    out_dir = check_output_dir(args.out, "--out", replace=args.force)
+    if out_dir.exists() and not (out_dir / "manifest.json").is_file():
+        raise InputError(f"--out: {out_dir}: exists and is not a neurohop bundle; refusing to replace it")
     target = load_target(args.target)
     net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
     options: dict[str, Any] = {}
@@ -178,6 +182,35 @@ def _load_input(path: str, n_inputs: int) -> Any:
     return check_input_array(arr, None, n_inputs, f"{p}: spikes")
 
 
+def _check_run_size(program: Any, steps: int, record_state: bool, flag: str) -> None:
+    """Refuse a run whose recordings would not fit in memory, before it starts."""
+    from neurohop.cli_support import estimate_bytes_ok
+
+    neurons = sum(p.size for p in program.populations)
+    per_step = neurons * (1 + (8 * 4 if record_state else 0))  # spikes as bool; up to 4 int64 state variables
+    estimate_bytes_ok(steps * per_step, f"{steps} steps of {neurons} neurons{' with states' if record_state else ''}", flag)
+
+
+def _run_chunked(sim: Any, steps: int, inputs: dict[str, Any], record_state: bool, desc: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``sim.run`` in chunks (runs continue where the last stopped), with progress on stderr."""
+    import numpy as np
+
+    chunk = max(1000, steps // 100)
+    parts: list[tuple[dict[str, Any], dict[str, dict[str, Any]]]] = []
+    with progress(steps, desc) as bar:
+        for start in range(0, steps, chunk):
+            n = min(chunk, steps - start)
+            parts.append(sim.run(n, {k: v[start : start + n] for k, v in inputs.items()}, record_state=record_state))
+            bar.update(n)
+    if not parts:
+        return sim.run(0, {k: v[:0] for k, v in inputs.items()}, record_state=record_state)
+    if len(parts) == 1:
+        return parts[0]
+    got = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
+    states = {k: {v: np.concatenate([p[1][k][v] for p in parts]) for v in parts[0][1][k]} for k in parts[0][1]}
+    return got, states
+
+
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -185,17 +218,17 @@ def _run(args: argparse.Namespace) -> int:
     from neurohop.export.bundle import read_bundle
     from neurohop.model.io import atomic_write
 
+    check_output_file(args.out, "--out", (".npz",))
     program, _, _ = read_bundle(args.bundle, load_network=False)
     spikes = _load_input(args.input, program.n_inputs)
     steps = spikes.shape[0] if args.steps is None else args.steps
-    if steps < 0:
-        raise InputError(f"hw run: --steps: expected an integer >= 0 (got {steps})")
     if steps < spikes.shape[0]:
         raise InputError(f"hw run: --steps {steps} is shorter than the input's {spikes.shape[0]} rows; cut the input or omit --steps")
+    _check_run_size(program, steps, args.record_state, "--steps")
     if steps > spikes.shape[0]:
         spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
     sim = simulator_for(program)
-    got, states = sim.run(steps, {k: v for k, v in sim.split_inputs(spikes, steps).items()}, record_state=args.record_state)
+    got, states = _run_chunked(sim, steps, sim.split_inputs(spikes, steps), args.record_state, f"hw run ({program.target.name})")
     payload: dict[str, Any] = {
         "spikes": np.concatenate([got[n][:, 0] for n in program.outputs], axis=1) if program.outputs else np.zeros((steps, 0), bool),
         "output_populations": np.array(program.outputs),
@@ -225,9 +258,11 @@ def _compare(args: argparse.Namespace) -> int:
     from neurohop.export.bundle import read_bundle
     from neurohop.export.compare import compare_program, format_comparison
 
-    program, _, _ = read_bundle(args.bundle)
     if (args.input is None) == (args.random_rate is None):
         raise InputError("hw compare: give exactly one of --input IN.npz and --random-rate P")
+    if args.input is None and args.steps is None:
+        raise InputError("hw compare: --random-rate needs --steps")
+    program, _, _ = read_bundle(args.bundle)
     if args.input is not None:
         spikes = _load_input(args.input, program.n_inputs)
         steps = spikes.shape[0] if args.steps is None else args.steps
@@ -235,14 +270,12 @@ def _compare(args: argparse.Namespace) -> int:
             spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
         spikes = spikes[:steps]
     else:
-        if args.steps is None:
-            raise InputError("hw compare: --random-rate needs --steps")
-        if not 0 <= args.random_rate <= 1:
-            raise InputError(f"hw compare: --random-rate: expected a probability in [0, 1] (got {args.random_rate})")
         steps = args.steps
         spikes = np.random.default_rng(args.seed).random((steps, program.n_inputs)) < args.random_rate
+    _check_run_size(program, steps, False, "--steps")
     options = {"target": "numpy"} if args.backend == "brian2" else {}
-    result = compare_program(program, spikes, steps, args.backend, **options)
+    with progress(2 * steps, f"hw compare ({args.backend} and {program.target.name})") as bar:
+        result = compare_program(program, spikes, steps, args.backend, progress=bar.update, **options)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -448,7 +448,7 @@ def from_nir(graph: Any, dt: float | None = None, convention: str = "nir", name:
     if dt is None:
         dt = gmeta.get("dt_ms")
         if dt is None:
-            raise NIRConversionError(f"{source}: dt: the graph does not record its timestep; pass dt (ms), e.g. --dt 1")
+            raise NIRConversionError(f"{source}: dt: the graph does not record its timestep; pass dt (ms), e.g. dt=1.0")
     dt = float(dt)
     nodes, edges = _flatten(graph)
     supported = ["Input", "Output", *_CELLS, *_SYN]

@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--save", default=None, metavar="CKPT.npz", help="save the trained classifier")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, _param_flags={"n_tasks": "--tasks"})
 
 
 def _format_matrix(matrix: list[list[float | None]]) -> str:
@@ -93,6 +93,12 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
+    from neurohop.cli_support import check_output_file
+
+    # every output is checked before training starts, so a bad path fails at once
+    check_output_file(args.json_out, "--json", (".json",))
+    check_output_file(args.plot, "--plot", (".png", ".pdf", ".svg"))
+    check_output_file(args.save, "--save", (".npz",))
 
     import numpy as np
 

@@ -230,7 +230,7 @@ def run_sweep(
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"--scheduler: cannot connect to {scheduler!r}: {exc}") from None
+            raise InputError(f"scheduler: cannot connect to {scheduler!r}: {exc}") from None
     else:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InputError(f"capacity: workers: expected an integer >= 1 (got {workers!r})")
