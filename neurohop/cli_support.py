@@ -31,13 +31,23 @@ from neurohop.errors import InputError, NeurohopError
 
 __all__ = [
     "ArgumentParser", "run_handler", "cli_message", "option_flags", "attach_option_flags",
-    "check_output_file", "check_output_dir", "int_range", "float_range", "warn", "progress", "Progress",
+    "check_output_file", "check_output_dir", "check_input_file", "int_range", "float_range", "warn", "progress", "Progress",
     "brian2_compile_notice", "estimate_bytes_ok",
 ]
 
 PROG = "neurohop"
 #: Seconds after which a long run shows progress even when stderr is not a terminal.
 PROGRESS_DELAY_S = 3.0
+#: A run expected to take longer than this (seconds) says so once, with its estimate.
+LONG_RUN_WARN_S = 60.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -234,6 +244,36 @@ def check_output_dir(path: str | os.PathLike[str], flag: str, *, create: bool = 
     return p
 
 
+# -- inputs ---------------------------------------------------------------------------------
+
+def check_input_file(path: str | os.PathLike[str] | None, flag: str, *, allow_dir: bool = False, must_exist: bool = True) -> Path | None:
+    """Refuse an input path that is a device, FIFO or socket (reading one can block or never end).
+
+    A missing path is refused when ``must_exist`` (else left to the library, which may treat
+    the text as a name); a folder only when not ``allow_dir``.
+    """
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        if must_exist:
+            raise InputError(f"{flag}: {path}: no such file") from None
+        return p
+    except OSError as exc:
+        raise InputError(f"{flag}: {path}: cannot be read: {exc.strerror or exc}") from None
+    import stat as _stat
+
+    if _stat.S_ISDIR(st.st_mode):
+        if not allow_dir:
+            raise InputError(f"{flag}: {path}: is a folder; expected a file")
+        return p
+    if not _stat.S_ISREG(st.st_mode):
+        raise InputError(f"{flag}: {path}: is not a regular file (a device, FIFO or socket); refusing to read it")
+    return p
+
+
 # -- numbers --------------------------------------------------------------------------------
 
 def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
@@ -303,6 +343,7 @@ class Progress:
         self.start = time.monotonic()
         self.done = 0
         self._bar: Any = None
+        self._warned = False
         self._tty = _stderr_is_tty()
         if enabled and self._tty:
             self._open()
@@ -315,6 +356,13 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.done += n
+        if self.enabled and not self._warned and self.total and self.done < self.total:
+            elapsed = time.monotonic() - self.start
+            if elapsed > 1.0:
+                self._warned = True
+                left = elapsed * (self.total - self.done) / self.done
+                if left > LONG_RUN_WARN_S:
+                    warn(f"{self.desc}: {self.total} {self.unit}s will take about {_duration(elapsed + left)} at the current speed (Ctrl-C stops it)")
         if self._bar is not None:
             self._bar.update(n)
         elif self.enabled and time.monotonic() - self.start > PROGRESS_DELAY_S:

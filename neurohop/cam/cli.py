@@ -62,10 +62,11 @@ def _demo(args: argparse.Namespace) -> int:
     from neurohop.cam.plot import raster
     from neurohop.cam.reference import ideal_answers, matches
     from neurohop.errors import ModelFileError
-    from neurohop.cli_support import check_output_dir
+    from neurohop.cli_support import check_input_file, check_output_dir
     from neurohop.model.io import read_model
 
     check_output_dir(args.out, "--out")
+    check_input_file(args.model, "--model", must_exist=False)
     options = _backend_options(args)
     spec = read_model(args.model)
     demo = spec.section("demo")
@@ -113,6 +114,10 @@ def _replay(args: argparse.Namespace) -> int:
     from neurohop.cam.replay import replay
     from neurohop.cli_support import progress
 
+    from neurohop.cli_support import check_input_file
+
+    check_input_file(args.recording, "recording", must_exist=False)
+    check_input_file(args.model, "--model", must_exist=False)
     options = _backend_options(args)
     _compile_notice(args)
     with progress(0, f"cam replay ({args.backend})", unit="step") as bar:

@@ -101,6 +101,10 @@ def _export(args: argparse.Namespace) -> int:
     out_dir = check_output_dir(args.out, "--out", replace=args.force)
     if out_dir.exists() and not (out_dir / "manifest.json").is_file():
         raise InputError(f"--out: {out_dir}: exists and is not a neurohop bundle; refusing to replace it")
+    from neurohop.cli_support import check_input_file
+
+    check_input_file(args.source, "source", must_exist=False)  # a missing path may be a model name
+    check_input_file(args.target, "--target", must_exist=False)
     target = load_target(args.target)
     net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
     options: dict[str, Any] = {}
@@ -169,14 +173,19 @@ def _load_input(path: str, n_inputs: int) -> Any:
 
     from neurohop.export.simulator import check_input_array
 
-    p = Path(path)
+    import zipfile
+    import zlib
+
+    from neurohop.cli_support import check_input_file
+
+    p = check_input_file(path, "--input") or Path(path)
     try:
         with np.load(p, allow_pickle=False) as data:
             if "spikes" not in data.files:
                 raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {data.files}")
             arr = data["spikes"]
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{p}: cannot read an .npz file: {exc}") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise InputError(f"{p}: cannot read an .npz file: {type(exc).__name__}: {exc}") from None
     if arr.ndim != 2:
         raise InputError(f"{p}: spikes: expected shape [T, {n_inputs}] (got {list(arr.shape)})")
     return check_input_array(arr, None, n_inputs, f"{p}: spikes")

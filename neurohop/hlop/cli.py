@@ -93,7 +93,10 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
-    from neurohop.cli_support import check_output_file
+    from neurohop.cli_support import check_input_file, check_output_file
+
+    check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
+    check_input_file(args.model, "--model", must_exist=False)
 
     # every output is checked before training starts, so a bad path fails at once
     check_output_file(args.json_out, "--json", (".json",))

@@ -79,7 +79,9 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
     if args.workers < 1:
         raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
-    from neurohop.cli_support import check_output_file
+    from neurohop.cli_support import check_input_file, check_output_file
+
+    check_input_file(args.model, "--model", must_exist=False)
 
     check_output_file(args.json, "--json", (".json",))
     check_output_file(args.plot, "--plot", (".png",))
