@@ -94,6 +94,10 @@ def _capacity(args: argparse.Namespace) -> int:
         from neurohop.backends.torch.simulation import _resolve_device
 
         _resolve_device(args.device)
+    if args.backend == "brian2":
+        from neurohop.cli_support import brian2_compile_notice
+
+        brian2_compile_notice("auto")
     rows = run_sweep(
         settings,
         scheduler=args.scheduler,
