@@ -14,13 +14,14 @@ Heavy packages are imported inside the handlers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from neurohop.cli_support import check_output_dir, check_output_file, float_range, int_range, progress
-from neurohop.errors import BuildError, InputError
+from neurohop.errors import BuildError, InputError, NeurohopError
 
 __all__ = ["register"]
 
@@ -67,14 +68,14 @@ def register(subparsers: Any) -> None:
     rp.add_argument("bundle")
     rp.add_argument("--json", action="store_true", help="print JSON")
     rp.add_argument("--rate-hz", type=float_range(0, 1e6), default=None, help="recompute the mapping with this assumed rate")
-    rp.set_defaults(handler=_report)
+    rp.set_defaults(handler=_on_bundle(_report))
     rn = sub.add_parser("run", help="run a bundle in its target's integer simulator")
     rn.add_argument("bundle")
     rn.add_argument("--input", required=True, help="IN.npz with 'spikes': bool [T, n_inputs]")
     rn.add_argument("--out", required=True, help="OUT.npz to write")
     rn.add_argument("--steps", type=int_range(0), default=None, help="steps to run (default: the input's T; extra steps get no input)")
     rn.add_argument("--record-state", action="store_true", help="also store the integer state of every neuron population per step")
-    rn.set_defaults(handler=_run)
+    rn.set_defaults(handler=_on_bundle(_run))
     cp = sub.add_parser("compare", help="run the float model and the bundle on the same input; report spike agreement")
     cp.add_argument("bundle")
     cp.add_argument("--input", default=None, help="IN.npz with 'spikes': bool [T, n_inputs]")
@@ -83,7 +84,34 @@ def register(subparsers: Any) -> None:
     cp.add_argument("--seed", type=int_range(0), default=0, help="seed of the --random-rate input (default 0)")
     cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
     cp.add_argument("--json", action="store_true")
-    cp.set_defaults(handler=_compare)
+    cp.set_defaults(handler=_on_bundle(_compare))
+
+
+@contextlib.contextmanager
+def _bundle_contents(bundle: str) -> Iterator[None]:
+    """Turn a failure caused by values of a validated but inconsistent bundle into one error line.
+
+    :func:`~neurohop.export.bundle.read_bundle` validates types and ranges; a combination the
+    checks cannot foresee (a limit that divides by zero, a shift too large for the word) must
+    still end as a clear error naming the bundle, never as a traceback.
+    """
+    try:
+        yield
+    except NeurohopError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InputError(f"{bundle}: the bundle's values are inconsistent ({type(exc).__name__}: {exc})") from None
+
+
+def _on_bundle(handler: Any) -> Any:
+    """``handler`` run inside :func:`_bundle_contents` for its ``bundle`` argument."""
+
+    def run(args: argparse.Namespace) -> int:
+        with _bundle_contents(args.bundle):
+            return int(handler(args) or 0)
+
+    run.__name__ = run.__qualname__ = handler.__name__
+    return run
 
 
 def _warn_loudly(report: Any) -> None:

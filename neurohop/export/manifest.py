@@ -46,6 +46,8 @@ MAX_MANIFEST_BYTES = 64 << 20
 MAX_JSON_DEPTH = 64
 #: Largest population accepted (neurons); far beyond any target's chip.
 MAX_POPULATION_SIZE = 1 << 28
+#: Largest magnitude of a target number or an integer scalar (word widths, shifts, decays fit easily).
+MAX_SCALAR = 2.0**62
 #: Longest timestep accepted (ms).
 MAX_TIMESTEP_MS = 1e4
 
@@ -256,6 +258,20 @@ def _finite_tree(value: Any, where: str) -> None:
             stack.extend((x, f"{w}[{i}]") for i, x in enumerate(v))
 
 
+def _scalar(value: Any, where: str) -> None:
+    """A population's or projection's integer scalar (a string or switch is allowed too)."""
+    if isinstance(value, (str, bool)) or value is None:
+        return
+    _num(value, where, -MAX_SCALAR, MAX_SCALAR)
+
+
+def _limit(value: Any, where: str) -> None:
+    """A target limit: a switch, null (no limit) or a positive count."""
+    if isinstance(value, bool) or value is None:
+        return
+    _num(value, where, 0.0, 2.0**53, open_lo=True)
+
+
 def _slice(value: Any, where: str, size: int) -> tuple[int, int]:
     if not isinstance(value, list) or len(value) != 2:
         raise _fail(where, f"expected [start, stop] (got {value!r:.80})")
@@ -337,6 +353,8 @@ def validate_manifest(manifest: Any, path: Path) -> None:
     for key in ("numbers", "rules", "limits", "quantisation", "modelling_choices"):
         if key in t:
             _dict(t[key], f"{w}: target.{key}")
+    _dict(t["numbers"], f"{w}: target.numbers", lambda v, ww: _num(v, ww, -MAX_SCALAR, MAX_SCALAR))
+    _dict(t["limits"], f"{w}: target.limits", _limit)
 
     sizes: dict[str, int] = {}
     for i, p in enumerate(_list(manifest["populations"], f"{w}: populations")):
@@ -349,7 +367,7 @@ def validate_manifest(manifest: Any, path: Path) -> None:
         _str(p["model"], f"{pw}.model")
         for key in ("units", "offsets"):
             _dict(p.get(key, {}), f"{pw}.{key}", lambda v, ww: _num(v, ww))
-        _dict(p.get("scalars", {}), f"{pw}.scalars")
+        _dict(p.get("scalars", {}), f"{pw}.scalars", _scalar)
         _dict(p.get("scalar_docs", {}), f"{pw}.scalar_docs", _str)
         for k, e in _dict(p.get("params", {}), f"{pw}.params").items():
             _array_entry(e, f"{pw}.params.{k}")
@@ -368,7 +386,7 @@ def validate_manifest(manifest: Any, path: Path) -> None:
             raise _fail(f"{pw}.plastic", f"expected true or false (got {p['plastic']!r:.40})")
         if "weight_unit_nA" in p:
             _num(p["weight_unit_nA"], f"{pw}.weight_unit_nA", 0.0, open_lo=True)
-        _dict(p.get("scalars", {}), f"{pw}.scalars")
+        _dict(p.get("scalars", {}), f"{pw}.scalars", _scalar)
         _dict(p.get("scalar_docs", {}), f"{pw}.scalar_docs", _str)
         for k, e in _dict(p.get("arrays", {}), f"{pw}.arrays").items():
             _array_entry(e, f"{pw}.arrays.{k}")
