@@ -224,21 +224,28 @@ def _check_run_size(program: Any, steps: int, record_state: bool, flag: str) -> 
     from neurohop.cli_support import estimate_bytes_ok
 
     neurons = sum(p.size for p in program.populations)
-    per_step = neurons * (1 + (8 * 4 if record_state else 0))  # spikes as bool; up to 4 int64 state variables
+    per_step = 2 * neurons * (1 + (8 * 4 if record_state else 0))  # spikes as bool, up to 4 int64 states; chunks + joined copy
     estimate_bytes_ok(steps * per_step, f"{steps} steps of {neurons} neurons{' with states' if record_state else ''}", flag)
 
 
 def _run_chunked(sim: Any, steps: int, inputs: dict[str, Any], record_state: bool, desc: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """``sim.run`` in chunks (runs continue where the last stopped), with progress on stderr."""
+    """``sim.run`` in chunks of about half a second (runs continue where the last stopped), with
+    progress on stderr."""
+    import time
+
     import numpy as np
 
-    chunk = max(1000, steps // 100)
+    chunk, start = 200, 0
     parts: list[tuple[dict[str, Any], dict[str, dict[str, Any]]]] = []
     with progress(steps, desc) as bar:
-        for start in range(0, steps, chunk):
+        while start < steps:
             n = min(chunk, steps - start)
+            t0 = time.perf_counter()
             parts.append(sim.run(n, {k: v[start : start + n] for k, v in inputs.items()}, record_state=record_state))
             bar.update(n)
+            start += n
+            took = time.perf_counter() - t0
+            chunk = int(min(max(chunk * 0.5 / max(took, 1e-3), 100), 4 * chunk, 10**6))  # about half a second per chunk
     if not parts:
         return sim.run(0, {k: v[:0] for k, v in inputs.items()}, record_state=record_state)
     if len(parts) == 1:
