@@ -262,7 +262,9 @@ def _run(args: argparse.Namespace) -> int:
     from neurohop.export.bundle import read_bundle
     from neurohop.model.io import atomic_write
 
-    check_output_file(args.out, "--out", (".npz",))
+    out = check_output_file(args.out, "--out", (".npz",))
+    if out is not None and Path(args.bundle).is_dir() and out.resolve().parent == Path(args.bundle).resolve():
+        raise InputError(f"--out: {args.out}: inside the bundle {args.bundle}; write the run's output elsewhere (the bundle's files are checksummed)")
     program, _, _ = read_bundle(args.bundle, load_network=False)
     spikes = _load_input(args.input, program.n_inputs)
     steps = spikes.shape[0] if args.steps is None else args.steps

@@ -89,8 +89,9 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
     if args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0 (got {args.seed})")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
+    max_threads = 4 * (os.cpu_count() or 1)
+    if args.threads is not None and not 1 <= args.threads <= max_threads:
+        raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
     from neurohop.cli_support import check_input_file, check_output_file

@@ -269,3 +269,16 @@ def test_check_output_file_and_types(tmp_path: Path) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=">= 0"):
         int_range(0)("-1")
     assert issubclass(type(ArgumentParser()), ArgumentParser)
+
+
+def test_hw_run_never_writes_into_the_bundle(no_long_work: None, bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "in.npz", spikes=np.zeros((5, 5), dtype=bool))
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    assert main(["hw", "run", str(bundle), "--input", str(tmp_path / "in.npz"), "--out", str(bundle / "parameters.npz")]) == 2
+    one_line_error(capsys, "--out", "inside the bundle")
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+
+
+def test_absurd_thread_count_is_refused(no_long_work: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cl", "run", "--data", "digits", "--threads", "100000", "--quiet"]) == 2
+    one_line_error(capsys, "--threads: expected an integer in [1, ")
