@@ -12,10 +12,12 @@ Layout of a bundle ``DIR`` (format ``neurohop-bundle/1``)::
     network.npz          the float network the bundle was made from (neurohop.model.save_network)
     model.nir            the float network as a NIR graph, when NIR can represent it
 
-The manifest lists the SHA-256 of every file; :func:`read_bundle` checks them, the
-shapes and dtypes of the arrays, and the target's value ranges, and names the file and key
-of anything wrong. :func:`write_bundle` writes into a temporary sibling directory and
-renames it into place, so a failed export leaves no half-written bundle.
+The manifest lists the SHA-256 of every file; :func:`read_bundle` validates the manifest
+and reads only checksummed regular files inside the bundle (the rules and the schema are in
+:mod:`neurohop.export.manifest`), checks the shapes and dtypes of the arrays and the
+target's value ranges, and names the file and key of anything wrong. :func:`write_bundle`
+writes into a temporary sibling directory and renames it into place, so a failed or
+interrupted export (SIGINT, SIGTERM, SIGHUP) leaves no half-written bundle.
 """
 
 from __future__ import annotations
