@@ -17,7 +17,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from neurohop.cli_support import ArgumentParser, attach_option_flags, run_handler
+from neurohop.cli_support import ArgumentParser, attach_option_flags, quiet_stdout, run_handler
 
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -48,7 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neurohop`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BrokenPipeError:  # `neurohop --help | head -1`
+        quiet_stdout()
+        return 0
+    except SystemExit:  # --help, --version or a usage error: flush now, quietly if the pipe is gone
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            quiet_stdout()
+        raise
     return run_handler(args.handler, args)
 
 

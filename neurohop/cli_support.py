@@ -32,7 +32,7 @@ from neurohop.errors import InputError, NeurohopError
 __all__ = [
     "ArgumentParser", "run_handler", "cli_message", "option_flags", "attach_option_flags",
     "check_output_file", "check_output_dir", "check_input_file", "int_range", "float_range", "warn", "progress", "Progress",
-    "brian2_compile_notice", "estimate_bytes_ok",
+    "brian2_compile_notice", "estimate_bytes_ok", "quiet_stdout",
 ]
 
 PROG = "neurohop"
@@ -121,7 +121,7 @@ def _one_line(text: str) -> str:
     return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
-def _quiet_stdout() -> None:
+def quiet_stdout() -> None:
     """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is silent."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -148,7 +148,7 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
         _error(cli_message(exc, flags))
         return 2
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         return 0
     except KeyboardInterrupt:
         _error("interrupted", prefix=False)
