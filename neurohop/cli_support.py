@@ -3,7 +3,8 @@
 * :class:`ArgumentParser`: argparse with one-line errors (``neurohop: error: ...``, exit 2);
 * :func:`run_handler`: runs a command and turns every way it can end into an exit status and
   at most one line on stderr (neurohop errors and ``OSError`` -> 2, Ctrl-C -> 130, SIGTERM ->
-  143, a closed stdout pipe -> quiet);
+  143, a closed stdout pipe -> quiet; any other exception -> an "internal error" line and 70,
+  with the traceback only when ``NEUROHOP_DEBUG`` is set);
 * :func:`cli_message`: library errors name parameters (``device: expected ...``); the CLI
   prints the flag (``--device: expected ...``) using the command's own options;
 * output checks (:func:`check_output_file`, :func:`check_output_dir`) run before any long
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 PROG = "neurohop"
+#: Environment variable: when set, unexpected exceptions show their traceback instead of one line.
+DEBUG_ENV = "NEUROHOP_DEBUG"
 #: Seconds after which a long run shows progress even when stderr is not a terminal.
 PROGRESS_DELAY_S = 3.0
 #: A run expected to take longer than this (seconds) says so once, with its estimate.
@@ -163,6 +166,14 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         _error(f"{where}{exc.strerror or exc}")
         return 2
+    except (RecursionError, OverflowError) as exc:
+        _error(f"input too large or too deeply nested ({type(exc).__name__}: {exc})")
+        return 2
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (a bug in neurohop, or an input it does not check yet; set {DEBUG_ENV}=1 to see the traceback)")
+        return 70
     finally:
         for sig, prev in previous.items():
             signal.signal(sig, prev)

@@ -240,6 +240,17 @@ def test_interrupt_and_unexpected_os_error(monkeypatch: pytest.MonkeyPatch, caps
     assert main(["hw", "targets"]) == 2
     one_line_error(capsys, "/root/secret: Permission denied")
 
+    def bug(args: Any) -> int:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(ecli, "_targets", bug)
+    monkeypatch.delenv("NEUROHOP_DEBUG", raising=False)
+    assert main(["hw", "targets"]) == 70
+    one_line_error(capsys, "internal error: ZeroDivisionError: division by zero", "NEUROHOP_DEBUG=1")
+    monkeypatch.setenv("NEUROHOP_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["hw", "targets"])
+
 
 @pytest.mark.parametrize("argv", [["hw", "report", "BUNDLE"], ["hw", "report", "BUNDLE", "--json"], ["hw", "targets"], ["--help"], ["export", "--help"]])
 def test_broken_pipe_ends_quietly(bundle: Path, argv: list[str]) -> None:
