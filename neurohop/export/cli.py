@@ -7,6 +7,7 @@
     neurohop hw report DIR [--json] [--rate-hz R]
     neurohop hw run DIR --input IN.npz --out OUT.npz [--steps T] [--record-state]
     neurohop hw compare DIR (--input IN.npz | --random-rate P --steps T [--seed S]) [--backend torch] [--json]
+    neurohop hw lava DIR --out run_lava.py
 
 Heavy packages are imported inside the handlers.
 """
@@ -85,6 +86,10 @@ def register(subparsers: Any) -> None:
     cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(handler=_on_bundle(_compare))
+    lv = sub.add_parser("lava", help="write a loihi bundle's Lava script (numpy + lava-nc only; runs it with fixed_pt models)")
+    lv.add_argument("bundle")
+    lv.add_argument("--out", required=True, help="script to write, e.g. run_lava.py")
+    lv.set_defaults(handler=_on_bundle(_lava))
 
 
 @contextlib.contextmanager
@@ -328,3 +333,14 @@ def _compare(args: argparse.Namespace) -> int:
         print(format_comparison(result))
     return 0
 
+
+def _lava(args: argparse.Namespace) -> int:
+    from neurohop.export.lava_script import write_lava_script
+
+    try:
+        out = write_lava_script(args.bundle, args.out)
+    except InputError as exc:
+        message = str(exc)
+        raise InputError("hw lava: " + ("--out" + message[3:] if message.startswith("out:") else message)) from None
+    print(f"wrote {out}: run it with a Python that has lava-nc: python {out} --input IN.npz --out OUT.npz [--steps T]")
+    return 0

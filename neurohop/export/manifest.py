@@ -54,13 +54,13 @@ MAX_TIMESTEP_MS = 1e4
 #: Top-level manifest keys: ``name -> required``.
 MANIFEST_KEYS: dict[str, bool] = {
     "format": True, "created_by": False, "target": True, "timestep_ms": True, "source": False,
-    "inputs": True, "outputs": True, "n_inputs": False, "n_outputs": False,
+    "inputs": True, "outputs": True, "n_inputs": False, "n_outputs": False, "run": False, "lava": False,
     "populations": True, "projections": True, "files": True, "checksums": True,
 }
 #: Keys of ``files``: ``role -> (required, is a file name)``; a role whose value is null is absent.
 FILE_ROLES: dict[str, tuple[bool, bool]] = {
     "parameters": (True, True), "quantisation": (True, True), "mapping": (True, True),
-    "network": (False, True), "nir": (False, True), "nir_skipped": (False, False),
+    "network": (False, True), "nir": (False, True), "nir_skipped": (False, False), "lava_script": (False, True),
 }
 TARGET_KEYS: dict[str, bool] = {
     "name": True, "title": False, "arithmetic": True, "timestep_ms": False, "file": False, "numbers": True,
@@ -337,8 +337,9 @@ def validate_manifest(manifest: Any, path: Path) -> None:
             _finite_tree(value, f"{w}: {key}")
     if "created_by" in manifest:
         _str(manifest["created_by"], f"{w}: created_by")
-    if "source" in manifest:
-        _dict(manifest["source"], f"{w}: source")
+    for key in ("source", "run", "lava"):  # descriptive sections (how to run the bundle, provenance)
+        if key in manifest:
+            _dict(manifest[key], f"{w}: {key}")
     _num(manifest["timestep_ms"], f"{w}: timestep_ms", 0.0, MAX_TIMESTEP_MS, open_lo=True)
 
     t = _keys(manifest["target"], TARGET_KEYS, f"{w}: target")

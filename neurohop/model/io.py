@@ -53,7 +53,7 @@ def resolve_model_path(path: str | os.PathLike[str], what: str = "model file", s
     if found is not None:
         return found
     known = resources.names("models", extra=search)
-    raise ModelFileError(f"{path}: {what} not found (not a file; known model names: {known}; more folders: set {resources.ENV_VAR})")
+    raise ModelFileError(f"{path}: {what} not found (not a file; known model names: {known}; more folders: the {resources.ENV_VAR} environment variable)")
 
 
 @dataclass(frozen=True)
