@@ -40,8 +40,8 @@ __all__ = [
     "check_member_name", "member_path", "sha256_member", "read_member", "parse_manifest", "declared_array_bytes",
 ]
 
-#: Largest manifest.json accepted (bytes); real ones are a few hundred kB at most.
-MAX_MANIFEST_BYTES = 64 << 20
+#: Largest manifest.json (or JSON report) accepted, bytes; real ones are tens to hundreds of kB.
+MAX_MANIFEST_BYTES = 16 << 20
 #: Deepest JSON nesting accepted in a manifest (real ones nest about 6 levels).
 MAX_JSON_DEPTH = 64
 #: Largest population accepted (neurons); far beyond any target's chip.
@@ -148,25 +148,15 @@ def read_member(root: Path, name: str, limit: int) -> bytes:
     return data
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
 def _depth(text: str) -> int:
-    depth = best = 0
-    in_str = escape = False
-    for ch in text:
-        if in_str:
-            if escape:
-                escape = False
-            elif ch == "\\":
-                escape = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in "]}":
-            depth -= 1
-    return best
+    """Deepest nesting of ``[`` and ``{`` in JSON text (strings skipped), computed without recursion."""
+    stripped = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    codes = np.frombuffer(stripped, dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}"))).astype(np.int64)
+    return int(np.cumsum(step).max()) if step.size else 0
 
 
 def parse_manifest(data: bytes, path: Path) -> Any:

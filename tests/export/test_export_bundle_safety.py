@@ -196,6 +196,14 @@ def test_malformed_manifest_text_is_refused(bundle: Path, capsys: pytest.Capture
     refused(bundle, "not UTF-8", capsys)
 
 
+def test_oversized_manifest_is_refused_unread(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from neurohop.export.manifest import MAX_MANIFEST_BYTES
+
+    with open(bundle / "manifest.json", "w") as fh:
+        fh.write('{"format": "' + "x" * (MAX_MANIFEST_BYTES + 10) + '"}')
+    refused(bundle, "larger than the", capsys)
+
+
 def test_corrupt_but_checksummed_parameters_are_refused(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (bundle / "parameters.npz").write_bytes(b"PK\x03\x04 not a zip")
     edit(bundle, lambda m: m["checksums"].update({"parameters.npz": sha(bundle / "parameters.npz")}))
