@@ -36,7 +36,7 @@ import numpy as np
 
 from neurohop.errors import ModelFileError
 from neurohop.export.common import as_json
-from neurohop.export.manifest import MAX_MANIFEST_BYTES, member_path, read_member, validate_manifest, verify_checksums
+from neurohop.export.manifest import MAX_MANIFEST_BYTES, member_path, validate_manifest, verify_checksums
 from neurohop.export.manifest import parse_manifest as _parse_manifest
 from neurohop.export.manifest import read_member as _read_member
 from neurohop.export.mapping import MappingReport
