@@ -14,11 +14,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from neurohop.backends.base import spike_array
+from neurohop.backends.base import RunResult, spike_array
 from neurohop.cam.protocol import Protocol
 from neurohop.errors import RecordingError
 from neurohop.model.io import ModelSpec, parse_ref, read_model
@@ -108,8 +108,12 @@ def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) 
     )
 
 
-def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "ca3_cam", max_listed: int = 20, **options: Any) -> dict[str, Any]:
+def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "ca3_cam", max_listed: int = 20, progress: Callable[[int], Any] | None = None, **options: Any) -> dict[str, Any]:
     """Replay a recording on ``backend`` and compare spikes population by population.
+
+    ``progress``, when given, is called with the number of steps just simulated; the run then
+    goes in about ten chunks (runs continue where the previous one stopped, so the spikes are
+    the same).
 
     Returns
     -------
@@ -138,7 +142,16 @@ def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "c
         src[:, a:b] |= spike_array(trains, rec.steps, b - a)
     start = time.perf_counter()
     sim = neurohop.build(net, backend=backend, dt=rec.timestep_ms, **options)
-    result = sim.run(rec.steps, {cue_ref.population: src})
+    if progress is None:
+        result = sim.run(rec.steps, {cue_ref.population: src})
+    else:
+        chunk = max(1, -(-rec.steps // 10))
+        parts = []
+        for a in range(0, rec.steps, chunk):
+            b = min(a + chunk, rec.steps)
+            parts.append(sim.run(b - a, {cue_ref.population: src[a:b]}))
+            progress(b - a)
+        result = RunResult.concatenate(parts) if parts else sim.run(0, {cue_ref.population: src})
     wall = time.perf_counter() - start
     mapping = spec.section("recording_map")
     per_pop: dict[str, dict[str, int]] = {}

@@ -304,9 +304,9 @@ def load_dataset(source: str | os.PathLike[str]) -> Dataset:
         return load_idx_dir(p)
     if p.is_file():
         if p.suffix != ".npz":
-            raise InputError(f"--data {text}: expected an .npz file or a directory of IDX files (got a {p.suffix or 'plain'} file)")
+            raise InputError(f"data: {text}: expected an .npz file or a directory of IDX files (got a {p.suffix or 'plain'} file)")
         return load_npz(p)
     raise InputError(
-        f"--data {text}: expected one of {list(DATASET_NAMES)}, a directory of MNIST IDX files or an .npz file "
+        f"data: {text}: expected one of {list(DATASET_NAMES)}, a directory of MNIST IDX files or an .npz file "
         f"(got no such name or path)"
     )

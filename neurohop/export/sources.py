@@ -57,14 +57,14 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
         from neurohop.export.nir_io import read_nir
 
         if params:
-            raise ModelFileError(f"{p}: a NIR graph takes no --param (got {sorted(params)})")
+            raise ModelFileError(f"{p}: a NIR graph takes no params (got {sorted(params)})")
         net = read_nir(p, dt=dt, convention=convention)
         return net, {"kind": "nir", "path": str(p), "convention": convention, "latency_steps": dict(net.metadata.get("latency_steps", {}))}
     if p.suffix == ".npz":
         if not p.exists():
             raise ModelFileError(f"{p}: file not found")
         if params:
-            raise ModelFileError(f"{p}: a saved network takes no --param (got {sorted(params)})")
+            raise ModelFileError(f"{p}: a saved network takes no params (got {sorted(params)})")
         if _is_hlop_checkpoint(p):
             from neurohop.export.classifier import classifier_network
 

@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--save", default=None, metavar="CKPT.npz", help="save the trained classifier")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, _param_flags={"n_tasks": "--tasks"})
 
 
 def _format_matrix(matrix: list[list[float | None]]) -> str:
@@ -89,10 +89,20 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
     if args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0 (got {args.seed})")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
+    max_threads = 4 * (os.cpu_count() or 1)
+    if args.threads is not None and not 1 <= args.threads <= max_threads:
+        raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
+    from neurohop.cli_support import check_input_file, check_output_file
+
+    check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
+    check_input_file(args.model, "--model", must_exist=False)
+
+    # every output is checked before training starts, so a bad path fails at once
+    check_output_file(args.json_out, "--json", (".json",))
+    check_output_file(args.plot, "--plot", (".png", ".pdf", ".svg"))
+    check_output_file(args.save, "--save", (".npz",))
 
     import numpy as np
 

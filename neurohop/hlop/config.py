@@ -431,15 +431,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     import yaml
 
     if "=" not in text:
-        raise ModelFileError(f"--set {text}: expected KEY=VALUE, e.g. train.epochs=2")
+        raise ModelFileError(f"overrides: {text!r}: expected KEY=VALUE, e.g. train.epochs=2")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ModelFileError(f"--set {text}: expected a field name before '='")
+        raise ModelFileError(f"overrides: {text!r}: expected a field name before '='")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ModelFileError(f"--set {text}: value is not valid YAML: {exc}") from None
+        raise ModelFileError(f"overrides: {text!r}: value is not valid YAML: {exc}") from None
     return key, value
 
 

@@ -53,11 +53,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise InputError(f"--device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r}): {exc}") from None
+        raise InputError(f"device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r}): {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: expected an available CUDA device (got none: torch.cuda.is_available() is False)")
+        raise InputError(f"device: {device!r}: expected an available CUDA device (got none: torch.cuda.is_available() is False)")
     if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"--device: expected 'cpu' or 'cuda' (got {device!r})")
+        raise InputError(f"device: expected 'cpu' or 'cuda' (got {device!r})")
     return dev
 
 
@@ -249,9 +249,9 @@ def run_continual(
     """
     spec = method_spec(method)
     if train not in TRAIN_METHODS:
-        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
+        raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"--seed: expected an integer >= 0 (got {seed!r})")
+        raise InputError(f"seed: expected an integer >= 0 (got {seed!r})")
     dev = resolve_device(device)
     start = time.perf_counter()
     cpu_start = time.process_time()
