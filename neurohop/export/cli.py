@@ -133,9 +133,7 @@ def _export(args: argparse.Namespace) -> int:
     from neurohop.export.targets import load_target
 
     if args.target == "pynn":  # a PyNN script, not a bundle (neurohop.export.pynn_script)
-        from neurohop.export.pynn_script import export_command
-
-        return export_command(args)
+        return _export_pynn(args)
     out_dir = check_output_dir(args.out, "--out", replace=args.force)
     if out_dir.exists() and not (out_dir / "manifest.json").is_file():
         raise InputError(f"--out: {out_dir}: exists and is not a neurohop bundle; refusing to replace it")
@@ -352,4 +350,21 @@ def _lava(args: argparse.Namespace) -> int:
         message = str(exc)
         raise InputError("hw lava: " + ("--out" + message[3:] if message.startswith("out:") else message)) from None
     print(f"wrote {out}: run it with a Python that has lava-nc: python {out} --input IN.npz --out OUT.npz [--steps T]")
+    return 0
+
+
+def _export_pynn(args: argparse.Namespace) -> int:
+    """``export SOURCE --target pynn --out model.py``: a plain PyNN script instead of a bundle."""
+    from neurohop.cli_support import check_input_file, check_output_file
+    from neurohop.export.pynn_script import write_pynn_script
+    from neurohop.export.sources import load_source
+
+    out = check_output_file(args.out, "--out", suffixes=(".py",))
+    if out.exists() and not args.force:
+        raise InputError(f"--out: {out}: already exists (add --force to replace it)")
+    check_input_file(args.source, "source", must_exist=False)  # a missing path may be a model name
+    net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    dt = float(args.dt) if args.dt is not None else float(provenance.get("dt", 1.0) or 1.0)
+    path = write_pynn_script(net, out, dt=dt, source=str(args.source))
+    print(f"wrote {path}: PyNN script of {net.name!r}, {net.count_neurons()} neurons, {net.count_synapses()} synapses, timestep {dt} ms")
     return 0

@@ -187,20 +187,3 @@ def write_pynn_script(net: Network, path: str | os.PathLike[str], **options: Any
     """Write :func:`pynn_script` to ``path`` atomically (no half-written file remains)."""
     text = pynn_script(net, **options)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def export_command(args: Any) -> int:
-    """``neurohop export SOURCE --target pynn --out model.py``: write the script of a model file,
-    saved network or NIR graph (``--param``, ``--dt`` as for the other targets)."""
-    from neurohop.export.sources import load_source
-
-    out = Path(args.out)
-    if out.exists() and not getattr(args, "force", False):
-        raise BuildError(f"export: {out}: already exists (use --force to replace it)")
-    if out.suffix != ".py":
-        raise BuildError(f"export: {out}: the pynn target writes a Python script; expected a path ending in .py")
-    net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
-    dt = float(args.dt) if args.dt is not None else float(provenance.get("dt", 1.0) or 1.0)
-    path = write_pynn_script(net, out, dt=dt, source=str(args.source))
-    print(f"wrote {path}: PyNN script of {net.name!r}, {net.count_neurons()} neurons, {net.count_synapses()} synapses, timestep {dt} ms")
-    return 0
