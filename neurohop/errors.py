@@ -12,6 +12,8 @@ __all__ = [
     "NeurohopError",
     "ModelError",
     "ModelFileError",
+    "FileFormatError",
+    "OutputError",
     "BuildError",
     "InputError",
     "RecordingError",
@@ -30,6 +32,15 @@ class ModelError(NeurohopError, ValueError):
 
 class ModelFileError(ModelError):
     """A model, target or network file that cannot be read; the message names file and field."""
+
+
+class FileFormatError(ModelFileError):
+    """A file whose container or syntax is malformed, oversized or hostile (a corrupt ``.npz``,
+    a YAML alias bomb, a too deeply nested JSON, a NaN where a finite number is needed)."""
+
+
+class OutputError(NeurohopError, OSError):
+    """An output path that cannot be written (missing or unwritable folder, a directory)."""
 
 
 class BuildError(NeurohopError, ValueError):
