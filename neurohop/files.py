@@ -402,12 +402,14 @@ def suggest(key: str, known: Iterable[str]) -> str:
 def check_keys(doc: Mapping[Any, Any], known: Iterable[str], where: str, *, error: ErrorType = FileFormatError) -> None:
     """Refuse any key of ``doc`` not in ``known``, suggesting the closest known key.
 
-    ``where`` is the prefix of the message (``"FILE: section"``); the failing key is appended.
+    ``where`` is the prefix of the message (``"FILE: section"``, or ``"FILE: "`` at the top
+    level); the failing key is appended.
     """
     known = sorted(known)
+    sep = "" if where.endswith(": ") else "."
     for key in doc:
         if key not in known:
-            raise error(f"{where}.{_one_line(key, 60)}: unknown field{suggest(str(key), known)} (expected one of {known})")
+            raise error(f"{where}{sep}{_one_line(key, 60)}: unknown field{suggest(str(key), known)} (expected one of {known})")
 
 
 def first_bad_index(mask: np.ndarray) -> tuple[int, ...]:
