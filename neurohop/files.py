@@ -102,7 +102,7 @@ def _read_bytes(path: str | os.PathLike[str], *, max_bytes: int, what: str, erro
     p = Path(path)
     try:
         if not p.exists():
-            raise error(f"{p}: {what} not found")
+            raise error(f"{p}: cannot read: {what} not found")
         if not p.is_file():
             raise error(f"{p}: expected a regular {what} (got {'a directory' if p.is_dir() else 'a special file'})")
         size = p.stat().st_size
@@ -325,7 +325,7 @@ def read_npz(
     p = Path(path)
     try:
         if not p.exists():
-            raise error(f"{p}: {what} not found")
+            raise error(f"{p}: cannot read: {what} not found")
         if not p.is_file():
             raise error(f"{p}: expected a regular {what} (got {'a directory' if p.is_dir() else 'a special file'})")
         if p.stat().st_size == 0:
