@@ -11,7 +11,9 @@ Two file kinds:
 * **Saved networks** (``*.npz``): a concrete network with all arrays (for example learned
   weights), written by :func:`save_network` and read by :func:`load_network`.
 
-Every error names the file and the field.
+Every error names the file and the field. Files are read and written through
+:mod:`neurohop.files` (``atomic_write`` and ``read_yaml_document`` are re-exported here for
+older imports).
 """
 
 from __future__ import annotations
