@@ -198,8 +198,9 @@ def parse_yaml(text: str, source: str = "<yaml>", *, max_depth: int = MAX_DEPTH,
     import yaml
 
     Loader = _yaml_loader(source, max_depth)
-    loader = Loader(text)
+    loader = None
     try:
+        loader = Loader(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -218,7 +219,8 @@ def parse_yaml(text: str, source: str = "<yaml>", *, max_depth: int = MAX_DEPTH,
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. an unhashable mapping key
         raise error(f"{source}: not valid YAML: {_one_line(exc)}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: str | os.PathLike[str], *, max_bytes: int = MAX_YAML_BYTES, error: ErrorType = FileFormatError) -> Any:

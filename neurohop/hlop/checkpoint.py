@@ -214,6 +214,8 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
             raise ModelFileError(f"{p}: {key}: expected shape {shape} (got {a.shape})")
         if a.dtype.kind not in "fiu":
             raise ModelFileError(f"{p}: {key}: expected real numbers (got dtype {a.dtype})")
+        if a.size and np.abs(a).max() > np.finfo(np.float32).max:
+            raise ModelFileError(f"{p}: {key}: expected values that fit a float32 (got a magnitude of {np.abs(a).max():g})")
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
     with torch.no_grad():

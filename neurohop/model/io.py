@@ -51,6 +51,8 @@ _STDP_KEYS = {"rule", "tau_plus", "tau_minus", "a_plus", "a_minus", "w_min", "w_
 #: per synapse).
 NEURON_BYTES = 64
 SYNAPSE_BYTES = 48
+#: Bytes per slot of a delay line (one per target neuron and step of the longest delay).
+DELAY_BYTES = 8
 _REF_SLICE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*):(.*)\]\s*$")
 
 
@@ -217,16 +219,44 @@ def _mapping(path: Path, where: str, value: Any, what: str) -> Mapping[str, Any]
     return value
 
 
+def _int_array(value: Any, where: str) -> np.ndarray:
+    """An array of whole numbers (index pairs, delays) as int64; refuses fractions, NaN, overflow."""
+    a = np.asarray(value)
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.size and a.max() >= 2**63:
+            raise ModelError(f"{where}: expected whole numbers below 2**63 (got {a.max()})")
+        return a.astype(np.int64)
+    if a.dtype.kind == "b" or (a.size and a.dtype.kind != "f"):
+        raise ModelError(f"{where}: expected whole numbers (got dtype {a.dtype})")
+    if a.size and not (np.all(np.isfinite(a)) and np.all(np.abs(a) < 2**62) and np.all(a == np.round(a))):
+        raise ModelError(f"{where}: expected whole numbers (got non-integer, non-finite or huge values)")
+    return a.astype(np.int64)
+
+
+def _whole(value: Any, where: str) -> Any:
+    return value if np.isscalar(value) or value is None else _int_array(value, where)
+
+
+def _connector(spec: Any, where: str) -> Any:
+    """``_parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
+    if isinstance(spec, Mapping) and spec.get("kind") == "from_list" and "pairs" in spec:
+        spec = dict(spec)
+        spec["pairs"] = _int_array(spec["pairs"], f"{where}.connector.pairs")
+    return _parse_connector(spec)
+
+
 def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
     """Refuse a network whose neurons and synapses would not fit in the available memory.
 
     Counts neurons and synapses from the sizes and connectors alone (nothing is allocated),
-    at :data:`NEURON_BYTES` per neuron and :data:`SYNAPSE_BYTES` per synapse, and compares with
+    at :data:`NEURON_BYTES` per neuron, :data:`SYNAPSE_BYTES` per synapse and :data:`DELAY_BYTES`
+    per delay-line slot (target neurons x longest delay), and compares with
     :func:`neurohop.files.available_memory`. Raises :class:`~neurohop.errors.CapacityError`.
     """
     sizes = {p.name: int(p.size) for p in pops}
     neurons = sum(sizes.values())
     synapses = 0
+    delay_slots = 0.0
     for proj in projs:
         if proj.pre.population not in sizes or proj.post.population not in sizes:
             continue  # reported by Network
@@ -239,8 +269,10 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
             synapses += int(proj.connector.pre_indices.size)
         else:
             synapses += (a1 - a0) * (b1 - b0)
+        delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
+        delay_slots += float(delay) * (b1 - b0)
     check_memory(
-        float(neurons) * NEURON_BYTES + float(synapses) * SYNAPSE_BYTES,
+        float(neurons) * NEURON_BYTES + float(synapses) * SYNAPSE_BYTES + delay_slots * DELAY_BYTES,
         f"a network of {neurons:.3g} neurons and {synapses:.3g} synapses",
         where,
     )
@@ -286,8 +318,8 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                 raise _err(path, f"{where}.times", f"expected a list of spike-time lists (got {type(times).__name__})")
             try:
                 model = SpikeSource(tuple(times))
-            except ModelError as exc:
-                raise _err(path, where, exc) from None
+            except (ModelError, OverflowError) as exc:
+                raise _err(path, f"{where}.times", exc) from None
         else:
             raise _err(path, where, "expected 'neuron: TYPE' or 'model: spike_source'")
         record = spec.get("record")
@@ -323,7 +355,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                     name=str(spec["name"]),
                     pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
                     post=parse_ref(path, f"{where}.post", spec["post"], names),
-                    connector=_parse_connector(spec["connector"]),
+                    connector=_connector(spec["connector"], where),
                     weight=evaluate(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
                     delay=evaluate(spec.get("delay", 1), names, f"{path}: {where}.delay"),
                     receptor=spec.get("receptor", "excitatory"),
@@ -433,9 +465,9 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
                     name=p["name"],
                     pre=p["pre"],
                     post=p["post"],
-                    connector=_parse_connector(conn),
+                    connector=_connector(conn, f"projections[{i}]"),
                     weight=get(p["weight"], f"projections[{i}].weight"),
-                    delay=get(p["delay"], f"projections[{i}].delay"),
+                    delay=_whole(get(p["delay"], f"projections[{i}].delay"), f"projections[{i}].delay"),
                     receptor=p["receptor"],
                     plasticity=rule,
                 )
