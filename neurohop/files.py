@@ -57,6 +57,7 @@ __all__ = [
     "check_keys",
     "suggest",
     "check_finite",
+    "is_finite_number",
     "first_bad_index",
     "available_memory",
     "check_memory",
@@ -276,10 +277,15 @@ def _json_depth(doc: Any, limit: int) -> int:
     return deepest
 
 
-def parse_json(text: str | bytes, source: str = "<json>", *, max_depth: int = MAX_DEPTH, error: ErrorType = FileFormatError) -> Any:
-    """Parse JSON text, refusing NaN/Infinity, numbers that overflow and nesting beyond ``max_depth``."""
+def parse_json(text: str | bytes, source: str = "<json>", *, max_depth: int = MAX_DEPTH, error: ErrorType = FileFormatError, allow_nonfinite: bool = False) -> Any:
+    """Parse JSON text, refusing nesting beyond ``max_depth`` and, unless ``allow_nonfinite``
+    (for documents whose consumer checks each number itself, e.g. an infinite time constant),
+    NaN, Infinity and numbers that overflow a float."""
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if allow_nonfinite:
+            doc = json.loads(text)
+        else:
+            doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise error(f"{source}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -377,15 +383,16 @@ def read_npz(
         raise error(f"{p}: corrupt .npz archive ({type(exc).__name__}: {_one_line(exc, 160)})") from None
 
 
-def json_member(arrays: Mapping[str, np.ndarray], key: str, source: str, *, error: ErrorType = FileFormatError, kind: type = dict) -> Any:
-    """The JSON document stored as text under ``key`` of an ``.npz`` (must parse to ``kind``)."""
+def json_member(arrays: Mapping[str, np.ndarray], key: str, source: str, *, error: ErrorType = FileFormatError, kind: type = dict, allow_nonfinite: bool = False) -> Any:
+    """The JSON document stored as text under ``key`` of an ``.npz`` (must parse to ``kind``;
+    ``allow_nonfinite`` as in :func:`parse_json`)."""
     if key not in arrays:
         raise error(f"{source}: {key}: missing (expected a JSON text member)")
     value = np.asarray(arrays[key])
     if value.shape != () or value.dtype.kind not in "US":
         raise error(f"{source}: {key}: expected one JSON text (got an array of dtype {value.dtype} and shape {value.shape})")
     text = value.item()
-    doc = parse_json(text if isinstance(text, (str, bytes)) else str(text), f"{source}: {key}", error=error)
+    doc = parse_json(text if isinstance(text, (str, bytes)) else str(text), f"{source}: {key}", error=error, allow_nonfinite=allow_nonfinite)
     if not isinstance(doc, kind):
         raise error(f"{source}: {key}: expected a JSON {'object' if kind is dict else kind.__name__} (got {type(doc).__name__})")
     return doc
@@ -412,6 +419,17 @@ def check_keys(doc: Mapping[Any, Any], known: Iterable[str], where: str, *, erro
     for key in doc:
         if key not in known:
             raise error(f"{where}{sep}{_one_line(key, 60)}: unknown field{suggest(str(key), known)} (expected one of {known})")
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for an int or float (not bool) that is finite and fits a float64."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return int(value).bit_length() <= 1023
+    if isinstance(value, (float, np.floating)):
+        return math.isfinite(value)
+    return False
 
 
 def first_bad_index(mask: np.ndarray) -> tuple[int, ...]:

@@ -9,11 +9,9 @@ Everything is read from the file; nothing about a particular experiment is assum
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,7 +19,7 @@ import numpy as np
 from neurohop.backends.base import spike_array
 from neurohop.cam.protocol import Protocol
 from neurohop.errors import NeurohopError, RecordingError
-from neurohop.files import check_keys, check_memory, read_json, suggest
+from neurohop.files import check_keys, check_memory, is_finite_number, read_json, suggest
 from neurohop.model.io import ModelSpec, parse_ref, read_model
 
 __all__ = ["Recording", "load_recording", "replay"]
@@ -64,9 +62,7 @@ def _trains(path: str, where: str, value: Any, count: int, steps: int) -> tuple[
         times: list[int] = []
         for t in train:
             ok = (
-                not isinstance(t, bool)
-                and isinstance(t, (int, float))
-                and math.isfinite(t)
+                is_finite_number(t)
                 and 0 <= t < steps
                 and float(t).is_integer()
             )
@@ -101,7 +97,7 @@ def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) 
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise RecordingError(f"{p}: {key}: expected an integer >= 1 (got {value!r})")
     dt = doc.get("timestep_ms", 1.0)
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+    if not is_finite_number(dt) or dt <= 0:
         raise RecordingError(f"{p}: timestep_ms: expected a positive number (got {dt!r})")
     spec = spec or read_model("ca3_cam")
     protocol = Protocol.from_spec(spec)

@@ -12,14 +12,13 @@ This module imports neither torch nor brian2.
 from __future__ import annotations
 
 import copy
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from neurohop.errors import CapacityError, ModelFileError
-from neurohop.files import check_memory, parse_yaml, read_yaml_document, suggest
+from neurohop.files import check_memory, is_finite_number, parse_yaml, read_yaml_document, suggest
 from neurohop.model.io import resolve_model_path
 
 __all__ = [
@@ -56,7 +55,7 @@ def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
 
 
 def _check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise _bad(where, "a finite number", value)
     if lo is not None and (value < lo or (open_lo and value == lo)):
         raise _bad(where, f"a number {'>' if open_lo else '>='} {lo}", value)

@@ -71,6 +71,8 @@ def evaluate(value: Any, names: Mapping[str, Any], where: str) -> Any:
     expression over the bounds of this module.
     """
     if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _bounded(value, where, str(value)[:20] + "...")
         return value
     text = value.strip()
     if len(text) > MAX_LENGTH:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from neurohop.errors import ModelError, ModelFileError
-from neurohop.files import atomic_write, check_finite, check_keys, check_memory, json_member, read_npz, read_yaml_document, suggest
+from neurohop.files import atomic_write, check_finite, check_keys, check_memory, is_finite_number, json_member, read_npz, read_yaml_document, suggest
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
@@ -102,7 +101,7 @@ class ModelSpec:
             params[key] = value
         for key, value in params.items():
             lo, hi = self.limits.get(key, (None, None))
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+            if not is_finite_number(value):
                 raise ModelFileError(f"{self.path}: parameter {key}: expected a finite number (got {value!r})")
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 raise ModelFileError(f"{self.path}: parameter {key}: expected a value in [{lo}, {hi}] (got {value!r})")
@@ -119,7 +118,7 @@ def _err(path: Path, where: str, exc: Exception | str) -> ModelFileError:
 
 
 def _check_number(path: Path, where: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+    if not is_finite_number(value):
         raise _err(path, where, f"expected a finite number (got {value!r})")
 
 
@@ -191,7 +190,7 @@ def _neuron_from_spec(path: Path, where: str, spec: Any, types: Mapping[str, Any
     values = {k: (v if k in text_fields else evaluate(v, names, f"{path}: {where}.{k}")) for k, v in spec.items()}
     try:
         return cls(**values)
-    except ModelError as exc:
+    except (ModelError, OverflowError) as exc:
         raise _err(path, where, exc) from None
 
 
@@ -290,7 +289,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
             raise _err(path, f"plasticity.{key}.rule", f"unknown rule {rule!r}; supported: ['stdp']")
         try:
             rules[key] = STDP(**{k: evaluate(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
-        except (TypeError, ModelError) as exc:
+        except (TypeError, ModelError, OverflowError) as exc:
             raise _err(path, f"plasticity.{key}", exc) from None
     record_all = doc.get("record", "all")
     if record_all not in ("all", "spikes", "none", None):
@@ -511,7 +510,8 @@ def load_network(path: str | os.PathLike[str]) -> Network:
     data = read_npz(p, what="saved network")
     if "network_json" not in data:
         raise ModelFileError(f"{p}: network_json: missing (not a neurohop network file)")
-    doc = json_member(data, "network_json", str(p))
+    # infinite time constants and thresholds (CubaLIF) are valid; each model checks its numbers
+    doc = json_member(data, "network_json", str(p), allow_nonfinite=True)
     arrays = {k[len("array:"):]: v for k, v in data.items() if k.startswith("array:")}
     for key, value in arrays.items():
         check_finite(value, f"array {key!r}", str(p))

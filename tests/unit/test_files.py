@@ -21,7 +21,7 @@ import pytest
 
 from neurohop import files
 from neurohop.errors import CapacityError, FileFormatError, InputError, ModelError, ModelFileError, NeurohopError, OutputError, RecordingError
-from neurohop.model import LIF, CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load, load_model, read_model, save_network
+from neurohop.model import LIF, CubaLIF, Network, Population, Projection, SpikeSource, load, load_model, read_model, save_network
 from neurohop.model.expr import evaluate
 from neurohop.resources import recording_path
 
@@ -532,3 +532,14 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, recording: dict) -> Non
     assert proc.returncode == 2
     assert proc.stderr.startswith("neurohop: error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert "listed twice" in proc.stderr
+
+
+def test_files_module_sits_below_every_layer() -> None:
+    import ast
+    import sys as _sys
+
+    tree = ast.parse((ROOT / "neurohop" / "files.py").read_text())
+    imported = {alias.name.split(".")[0] if not alias.name.startswith("neurohop") else alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module if node.module.startswith("neurohop") else node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    third_party = {m for m in imported if m not in _sys.stdlib_module_names and m != "__future__"}
+    assert third_party <= {"numpy", "yaml", "neurohop.errors"}, third_party

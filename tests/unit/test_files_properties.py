@@ -45,7 +45,7 @@ def workdir() -> Any:
 
 
 SPECIAL = st.sampled_from(
-    [None, True, 0, -1, 1.5, 10**12, -(10**15), 2**64, 10**300, float("nan"), float("inf"), -float("inf"), 1e308, "", "x",
+    [None, True, 0, -1, 1.5, 10**12, -(10**15), 2**64, 10**300, 10**400, float("nan"), float("inf"), -float("inf"), 1e308, "", "x",
      "10**1000", "10**10**10", "1e9", "C * 1000000", "subtract", "../../etc/passwd", [], {}, [1, 2], {"a": 1}, [[0.5, "a"]]]
 )
 LEAF = st.one_of(SPECIAL, st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6))
@@ -300,11 +300,12 @@ def test_saved_networks_raise_only_neurohop_errors(workdir: Path, saved_network:
 
 @st.composite
 def networks(draw: Any) -> Any:
-    from neurohop.model import LIF, STDP, AllToAll, FromList, Network, Population, Projection, SpikeSource
+    from neurohop.model import LIF, STDP, AllToAll, CubaLIF, FromList, Network, Population, Projection, SpikeSource
 
     n_src, n_a = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     times = tuple(tuple(draw(st.lists(st.integers(0, 20), max_size=3))) for _ in range(n_src))
-    pops = (Population("src", n_src, SpikeSource(times)), Population("a", n_a, LIF(tau_m=draw(finite), v_init=draw(st.floats(-70.0, -60.0)))))
+    cuba = CubaLIF(tau_mem=draw(st.sampled_from([float("inf"), 7.5])), v_th=draw(st.sampled_from([float("inf"), 1.5])))  # inf: no leak / readout
+    pops = (Population("src", n_src, SpikeSource(times)), Population("a", n_a, LIF(tau_m=draw(finite), v_init=draw(st.floats(-70.0, -60.0)))), Population("c", 2, cuba))
     pairs = draw(st.lists(st.tuples(st.integers(0, n_src - 1), st.integers(0, n_a - 1)), max_size=8))
     weights = np.array([draw(st.floats(0.0, 5.0)) for _ in pairs])
     delays = np.array([draw(st.integers(1, 5)) for _ in pairs], dtype=np.int64)
