@@ -33,7 +33,7 @@ from neurohop.files import atomic_write, check_finite, check_keys, check_memory,
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
-from neurohop.model.synapses import STDP, FromList, _parse_connector
+from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne, _parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
@@ -264,10 +264,15 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
             b0, b1 = proj.post.resolve(sizes[proj.post.population])
         except ModelError:
             continue  # reported by Network
+        n_pre, n_post = a1 - a0, b1 - b0
         if isinstance(proj.connector, FromList):
             synapses += int(proj.connector.pre_indices.size)
-        else:
-            synapses += (a1 - a0) * (b1 - b0)
+        elif isinstance(proj.connector, OneToOne):
+            synapses += min(n_pre, n_post)
+        elif isinstance(proj.connector, AllToAll):
+            synapses += proj.connector.count(n_pre, n_post)  # arithmetic, allocates nothing
+        else:  # a connector without a closed-form count: at most every pair
+            synapses += n_pre * n_post
         delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
         delay_slots += float(delay) * (b1 - b0)
     check_memory(
