@@ -404,7 +404,9 @@ def json_member(arrays: Mapping[str, np.ndarray], key: str, source: str, *, erro
 
 def suggest(key: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest known key, or an empty string."""
-    close = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.6)
+    names = [str(k) for k in known]
+    same = [k for k in names if k.casefold() == str(key).casefold()]
+    close = same or difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -459,11 +461,11 @@ def check_finite(array: Any, name: str, where: str, *, error: ErrorType = FileFo
 def format_bytes(n: float) -> str:
     """A byte count for people (``1.5 GiB``)."""
     n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} EiB"  # pragma: no cover
+    return f"{n:.1f} PiB" if abs(n) < 1024**2 else f"{n:.3g} PiB"
 
 
 def available_memory() -> int | None:

@@ -117,6 +117,17 @@ def _err(path: Path, where: str, exc: Exception | str) -> ModelFileError:
     return ModelFileError(f"{path}: {where}: {exc}")
 
 
+def _eval_field(value: Any, names: Mapping[str, Any], where: str) -> Any:
+    """:func:`neurohop.model.expr.evaluate`, its errors raised as :class:`ModelFileError`
+    (``where`` already names the file and field)."""
+    try:
+        return evaluate(value, names, where)
+    except ModelFileError:
+        raise
+    except ModelError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
 def _check_number(path: Path, where: str, value: Any) -> None:
     if not is_finite_number(value):
         raise _err(path, where, f"expected a finite number (got {value!r})")
@@ -187,7 +198,7 @@ def _neuron_from_spec(path: Path, where: str, spec: Any, types: Mapping[str, Any
     check_keys(spec, fields_, f"{path}: {where}")
     # text choices (CubaLIF.reset) are taken as written, numbers may be expressions
     text_fields = {k for k, f in fields_.items() if f.type in ("str", str)}
-    values = {k: (v if k in text_fields else evaluate(v, names, f"{path}: {where}.{k}")) for k, v in spec.items()}
+    values = {k: (v if k in text_fields else _eval_field(v, names, f"{path}: {where}.{k}")) for k, v in spec.items()}
     try:
         return cls(**values)
     except (ModelError, OverflowError) as exc:
@@ -205,8 +216,8 @@ def parse_ref(path: Path | str, where: str, ref: Any, names: Mapping[str, Any]) 
         except ModelError as exc:
             raise _err(path, where, exc) from None
     name, a, b = m.groups()
-    start = evaluate(a, names, f"{path}: {where}") if a.strip() else 0
-    stop = evaluate(b, names, f"{path}: {where}") if b.strip() else None
+    start = _eval_field(a, names, f"{path}: {where}") if a.strip() else 0
+    stop = _eval_field(b, names, f"{path}: {where}") if b.strip() else None
     return PopRef(name, int(start), None if stop is None else int(stop))
 
 
@@ -293,7 +304,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
         if rule != "stdp":
             raise _err(path, f"plasticity.{key}.rule", f"unknown rule {rule!r}; supported: ['stdp']")
         try:
-            rules[key] = STDP(**{k: evaluate(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
+            rules[key] = STDP(**{k: _eval_field(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
         except (TypeError, ModelError, OverflowError) as exc:
             raise _err(path, f"plasticity.{key}", exc) from None
     record_all = doc.get("record", "all")
@@ -309,7 +320,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
             raise _err(path, where, "expected a mapping with 'name' and 'size'")
         where = f"populations[{i}] ({spec['name']})"
         check_keys(spec, _POP_KEYS, f"{path}: {where}")
-        size = evaluate(spec["size"], names, f"{path}: {where}.size")
+        size = _eval_field(spec["size"], names, f"{path}: {where}.size")
         if isinstance(size, float) and size.is_integer():
             size = int(size)
         if "neuron" in spec:
@@ -360,8 +371,8 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                     pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
                     post=parse_ref(path, f"{where}.post", spec["post"], names),
                     connector=_connector(spec["connector"], where),
-                    weight=evaluate(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
-                    delay=evaluate(spec.get("delay", 1), names, f"{path}: {where}.delay"),
+                    weight=_eval_field(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
+                    delay=_eval_field(spec.get("delay", 1), names, f"{path}: {where}.delay"),
                     receptor=spec.get("receptor", "excitatory"),
                     plasticity=rules[plastic] if plastic else None,
                 )
