@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from neurohop.errors import InputError
-from neurohop.files import check_finite, check_memory, read_npz
+from neurohop.files import check_finite, check_memory, read_npz, suggest
 
 __all__ = ["Dataset", "load_dataset", "load_mnist5k", "load_digits", "load_idx_dir", "load_npz", "DATASET_NAMES", "stratified_split"]
 
@@ -306,7 +306,7 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     if len(x) == 0 or len(xt) == 0:
         raise InputError(f"{p}: X: expected samples for both training and testing (got {len(x)} and {len(xt)})")
     lo, hi = min(x.min(), xt.min()), max(x.max(), xt.max())
-    if not np.isfinite(hi - lo):
+    if not math.isfinite(float(hi) - float(lo)):
         raise InputError(f"{p}: X: values span too wide a range to scale to [0, 1] (got [{lo:g}, {hi:g}])")
     scale = hi - lo if hi > lo else 1.0
     x32 = ((x - lo) / scale).astype(np.float32)
@@ -341,5 +341,5 @@ def load_dataset(source: str | os.PathLike[str]) -> Dataset:
         return load_npz(p)
     raise InputError(
         f"--data {text}: expected one of {list(DATASET_NAMES)}, a directory of MNIST IDX files or an .npz file "
-        f"(got no such name or path)"
+        f"(got no such name or path){suggest(text, DATASET_NAMES)}"
     )

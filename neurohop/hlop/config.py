@@ -48,9 +48,15 @@ def _bad(where: str, expected: str, got: Any) -> ModelFileError:
     return ModelFileError(f"{where}: expected {expected} (got {got!r})")
 
 
+#: Largest count accepted in a settings file (epochs, widths, timesteps...): a 32-bit integer.
+MAX_COUNT = 2**31 - 1
+
+
 def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _bad(where, f"an integer >= {minimum}", value)
+    if value > MAX_COUNT:
+        raise _bad(where, f"an integer <= {MAX_COUNT}", value)
     return value
 
 
@@ -513,7 +519,10 @@ def _build(
             raise ModelFileError(f"{source}: {where}.{key}: unknown field{suggest(str(key), accepted)} (expected one of {sorted(accepted)})")
         attr = inverse.get(key, key)
         if convert and attr in convert:
-            value = convert[attr](value, f"{where}.{key}")
+            try:
+                value = convert[attr](value, f"{where}.{key}")
+            except ModelFileError as exc:
+                raise ModelFileError(f"{source}: {exc}") from None
         kwargs[attr] = value
     try:
         return cls(**kwargs)

@@ -543,3 +543,32 @@ def test_files_module_sits_below_every_layer() -> None:
     imported |= {node.module if node.module.startswith("neurohop") else node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     third_party = {m for m in imported if m not in _sys.stdlib_module_names and m != "__future__"}
     assert third_party <= {"numpy", "yaml", "neurohop.errors"}, third_party
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("hidden: [100, 100]", "hidden: 100"), r"h.yaml: network\.hidden: expected a list \(got 100\)"),
+        (("epochs: 8", "epochs: " + "9" * 400), r"h.yaml: train\.epochs: expected an integer <= 2147483647"),
+        (("beta: 0.9", "beta: .inf"), r"h.yaml: network\.beta: expected a finite number"),
+    ],
+)
+def test_hlop_settings_bad_values_name_the_file(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    from neurohop.hlop.config import read_config
+    from neurohop.resources import find
+
+    path = tmp_path / "h.yaml"
+    text = Path(find("models", "hlop_digits")).read_text()
+    assert edit[0] in text
+    path.write_text(text.replace(*edit))
+    with pytest.raises(ModelFileError, match=message):
+        read_config(path)
+
+
+def test_dataset_values_too_wide_to_scale(tmp_path: Path) -> None:
+    from neurohop.data.datasets import load_npz
+
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.array([[1e308], [-1e308]] * 5), y=np.repeat([0, 1], 5))
+    with pytest.raises(InputError, match=r"X: values span too wide a range"):
+        load_npz(path)
