@@ -468,19 +468,42 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} PiB" if abs(n) < 1024**2 else f"{n:.3g} PiB"
 
 
+def _cgroup_headroom() -> int | None:
+    """Bytes left under a cgroup (v2) memory limit, or None without one."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+    except OSError:
+        return None
+    if not limit.isdigit() or not used.isdigit():
+        return None  # "max": no limit
+    return max(int(limit) - int(used), 0)
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available to new allocations (``MemAvailable``), or None when unknown."""
+    """Bytes of memory available to new allocations, or None when unknown.
+
+    ``MemAvailable`` of ``/proc/meminfo`` (else ``os.sysconf``), lowered to what a cgroup
+    memory limit leaves, when the process runs under one.
+    """
+    avail: int | None = None
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    avail = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
+        avail = None
+    if avail is None:
+        try:
+            avail = int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            avail = None
+    headroom = _cgroup_headroom()
+    if headroom is not None:
+        avail = headroom if avail is None else min(avail, headroom)
+    return avail
 
 
 def check_memory(nbytes: float, what: str, where: str = "", *, error: type[NeurohopError] = CapacityError) -> None:
