@@ -323,6 +323,10 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
         size = _eval_field(spec["size"], names, f"{path}: {where}.size")
         if isinstance(size, float) and size.is_integer():
             size = int(size)
+        if "neuron" in spec and "model" in spec:
+            raise _err(path, where, "expected either 'neuron: TYPE' or 'model: spike_source' (got both)")
+        if "times" in spec and spec.get("model") != "spike_source":
+            raise _err(path, f"{where}.times", "only a population with 'model: spike_source' takes fixed spike times")
         if "neuron" in spec:
             if not isinstance(spec["neuron"], str) or spec["neuron"] not in types:
                 raise _err(path, f"{where}.neuron", f"unknown neuron type {spec['neuron']!r}{suggest(str(spec['neuron']), types)} (known: {sorted(types)})")

@@ -572,3 +572,22 @@ def test_dataset_values_too_wide_to_scale(tmp_path: Path) -> None:
     np.savez(path, X=np.array([[1e308], [-1e308]] * 5), y=np.repeat([0, 1], 5))
     with pytest.raises(InputError, match=r"X: values span too wide a range"):
         load_npz(path)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("{name: a, size: N, neuron: A}", "{name: a, size: N, neuron: A, times: [[1]]}"), r"populations\[1\] \(a\)\.times: only a population with 'model: spike_source'"),
+        (("{name: a, size: N, neuron: A}", "{name: a, size: N, neuron: A, model: spike_source}"), r"populations\[1\] \(a\): expected either"),
+        (("weight: 2 * N, delay: 1", "weight: 2 * N, delay: 1e300"), r"needs about [\d.e+]+ PiB"),
+        (("", ""), None),
+    ],
+)
+def test_more_model_file_cases(tmp_path: Path, edit: tuple[str, str], message: str | None) -> None:
+    path = write_model(tmp_path, MODEL.replace(*edit))
+    if message is None:
+        with pytest.raises(ModelFileError, match=r"unknown parameter 'n'; did you mean 'N'\?"):
+            read_model(path).build(n=1)
+        return
+    with pytest.raises(NeurohopError, match=message):
+        load_model(path)
