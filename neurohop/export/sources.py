@@ -21,16 +21,16 @@ SOURCE_KINDS = {
 
 
 def _is_hlop_checkpoint(path: Path) -> bool:
-    import json
-
-    import numpy as np
+    """Whether ``path`` holds an HLOP checkpoint (a malformed file is left to the network loader)."""
+    from neurohop.errors import NeurohopError
+    from neurohop.files import json_member, read_npz
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "meta_json" not in data.files:
-                return False
-            return str(json.loads(str(data["meta_json"])).get("format", "")).startswith("neurohop-hlop-classifier/")
-    except (OSError, ValueError):
+        data = read_npz(path)
+        if "meta_json" not in data:
+            return False
+        return str(json_member(data, "meta_json", str(path)).get("format", "")).startswith("neurohop-hlop-classifier/")
+    except NeurohopError:
         return False
 
 

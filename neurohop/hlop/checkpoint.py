@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from neurohop.errors import InputError, ModelFileError
-from neurohop.hlop.config import NetworkConfig
+from neurohop.files import atomic_write, check_finite, check_keys, json_member, read_npz
+from neurohop.hlop.config import NetworkConfig, check_network_memory
 from neurohop.hlop.network import Simulation, SpikingMLP
 
 __all__ = ["CHECKPOINT_FORMAT", "Classifier", "save_classifier", "load_classifier", "run_classifier", "to_nir", "from_nir"]
@@ -93,8 +94,6 @@ def save_classifier(
     info : mapping, optional
         Free JSON-friendly information (method, accuracy, ...).
     """
-    from neurohop.model.io import atomic_write
-
     c = net.config
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -137,8 +136,36 @@ def save_classifier(
     return atomic_write(path, write, suffix=".npz")
 
 
+def _meta_int(p: Path, meta: Mapping[str, Any], key: str, minimum: int = 1) -> int:
+    value = meta.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ModelFileError(f"{p}: meta_json.{key}: expected an integer >= {minimum} (got {value!r})")
+    return value
+
+
+def _meta_section(p: Path, meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = meta.get(key)
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{p}: meta_json.{key}: expected an object (got {type(value).__name__})")
+    return value
+
+
+def _meta_ints(p: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
+    value = meta.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+        raise ModelFileError(f"{p}: meta_json.{key}: expected a non-empty list of integers >= 1 (got {value!r})")
+    return tuple(value)
+
+
+_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info")
+
+
 def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Classifier:
     """Read a checkpoint written by :func:`save_classifier`.
+
+    Every array must be finite (a NaN is refused naming the array and its first bad index)
+    and of the shape the metadata implies; the network must fit in memory before it is built;
+    unknown metadata fields and unknown arrays are refused.
 
     Raises
     ------
@@ -146,36 +173,38 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
         When the file is not a readable checkpoint of this format; the message names the field.
     """
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ModelFileError(f"{p}: cannot read checkpoint: {exc}") from None
+    arrays = read_npz(p, what="checkpoint", error=ModelFileError)
     if "meta_json" not in arrays:
         raise ModelFileError(f"{p}: meta_json: missing (not a neurohop HLOP checkpoint)")
-    try:
-        meta = json.loads(str(arrays.pop("meta_json")))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{p}: meta_json: not valid JSON: {exc}") from None
+    meta = json_member(arrays, "meta_json", str(p), error=ModelFileError)
+    arrays.pop("meta_json")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(f"{p}: format: expected {CHECKPOINT_FORMAT!r} (got {meta.get('format')!r})")
+    check_keys(meta, _META_KEYS, f"{p}: meta_json", error=ModelFileError)
+    for key, value in arrays.items():
+        check_finite(value, key, str(p), error=ModelFileError)
+    hidden = _meta_ints(p, meta, "hidden")
+    head_sizes = _meta_ints(p, meta, "head_sizes")
+    n_inputs = _meta_int(p, meta, "n_inputs")
+    neuron, surrogate, encoder = (_meta_section(p, meta, k) for k in ("neuron", "surrogate", "encoder"))
+    for key in ("bias", "shared_head"):
+        if not isinstance(meta.get(key), bool):
+            raise ModelFileError(f"{p}: meta_json.{key}: expected true or false (got {meta.get(key)!r})")
     try:
         cfg = NetworkConfig(
-            hidden=tuple(int(h) for h in meta["hidden"]),
-            timesteps=int(meta["timesteps"]),
-            beta=float(meta["neuron"]["beta"]),
-            bias=bool(meta["bias"]),
-            surrogate=str(meta["surrogate"]["method"]),
-            surrogate_alpha=float(meta["surrogate"]["alpha"]),
-            encoder_levels=int(meta["encoder"]["levels"]),
+            hidden=hidden,
+            timesteps=_meta_int(p, meta, "timesteps"),
+            beta=neuron.get("beta"),
+            bias=meta["bias"],
+            surrogate=surrogate.get("method"),
+            surrogate_alpha=surrogate.get("alpha"),
+            encoder_levels=encoder.get("levels"),
         )
-        head_sizes = tuple(int(k) for k in meta["head_sizes"])
-        n_inputs = int(meta["n_inputs"])
-    except KeyError as exc:
-        raise ModelFileError(f"{p}: meta_json: missing field {exc}") from None
     except ModelFileError as exc:
         raise ModelFileError(f"{p}: meta_json: {exc}") from None
-    net = SpikingMLP(n_inputs, head_sizes, cfg, torch.Generator().manual_seed(0), bool(meta["shared_head"]), device)
+    check_network_memory(cfg, 1, n_inputs, sum(head_sizes), f"{p}: meta_json.hidden")
+    shared = meta["shared_head"]
+    net = SpikingMLP(n_inputs, head_sizes, cfg, torch.Generator().manual_seed(0), shared, device)
 
     def take(key: str, shape: tuple[int, ...]) -> torch.Tensor:
         if key not in arrays:
@@ -183,7 +212,11 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
         a = arrays.pop(key)
         if a.shape != shape:
             raise ModelFileError(f"{p}: {key}: expected shape {shape} (got {a.shape})")
-        return torch.from_numpy(np.ascontiguousarray(a))
+        if a.dtype.kind not in "fiu":
+            raise ModelFileError(f"{p}: {key}: expected real numbers (got dtype {a.dtype})")
+        if a.size and np.abs(a).max() > np.finfo(np.float32).max:
+            raise ModelFileError(f"{p}: {key}: expected values that fit a float32 (got a magnitude of {np.abs(a).max():g})")
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
     with torch.no_grad():
         for i, lin in enumerate(net.layers):
@@ -195,6 +228,15 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
             lin.weight.copy_(take(f"head{h}.weight", tuple(lin.weight.shape)))
             if lin.bias is not None:
                 lin.bias.copy_(take(f"head{h}.bias", tuple(lin.bias.shape)))
+    for key in list(arrays):
+        if key == "task_permutations":
+            perm = arrays[key]
+            if perm.ndim != 2 or perm.shape[1] != n_inputs or perm.dtype.kind not in "iu" or any(
+                not np.array_equal(np.sort(row), np.arange(n_inputs)) for row in perm
+            ):
+                raise ModelFileError(f"{p}: task_permutations: expected one permutation of 0..{n_inputs - 1} per task (got shape {perm.shape}, dtype {perm.dtype})")
+        elif not (key.startswith("lateral") and key.endswith(".weight")):
+            raise ModelFileError(f"{p}: {key}: unknown array (expected fc*/head* weights, task_permutations or lateral*.weight)")
     return Classifier(net, meta, arrays)
 
 
