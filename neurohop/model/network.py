@@ -134,7 +134,7 @@ class Population:
             values[name] = _as_readonly(arr)
         object.__setattr__(self, "parameters", MappingProxyType(values))
         if not values:
-            object.__setattr__(self, "_models", ((self.model,), np.zeros(self.size, dtype=np.int64)))
+            object.__setattr__(self, "_models", None)  # one model: the index is built on demand
             return
         names = list(values)
         table = np.stack([values[n] for n in names], axis=1)
@@ -150,6 +150,8 @@ class Population:
     def neuron_models(self) -> tuple[tuple[NeuronModel, ...], np.ndarray]:
         """The distinct models of this population's neurons (the model with the per-neuron
         ``parameters`` put in) and, for each neuron, the index of its model."""
+        if self._models is None:  # type: ignore[attr-defined]
+            return (self.model,), np.zeros(self.size, dtype=np.int64)
         return self._models  # type: ignore[attr-defined]
 
     @property
