@@ -209,23 +209,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _load_input(path: str, n_inputs: int) -> Any:
-    import numpy as np
-
-    from neurohop.export.simulator import check_input_array
-
-    import zipfile
-    import zlib
-
     from neurohop.cli_support import check_input_file
+    from neurohop.export.simulator import check_input_array
+    from neurohop.files import read_npz
 
     p = check_input_file(path, "--input") or Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            if "spikes" not in data.files:
-                raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {data.files}")
-            arr = data["spikes"]
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-        raise InputError(f"{p}: cannot read an .npz file: {type(exc).__name__}: {exc}") from None
+    data = read_npz(p, what="input file", error=InputError)
+    if "spikes" not in data:
+        raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {sorted(data)}")
+    arr = data["spikes"]
     if arr.ndim != 2:
         raise InputError(f"{p}: spikes: expected shape [T, {n_inputs}] (got {list(arr.shape)})")
     return check_input_array(arr, None, n_inputs, f"{p}: spikes")
