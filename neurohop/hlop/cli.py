@@ -2,7 +2,10 @@
 
 ``neurohop cl run --data mnist5k|digits|PATH --scenario permuted|split --tasks N --method M
 --train bptt|dsr|ottt|fa|ss [--epochs E] [--seed S] [--device cpu|cuda] [--json OUT.json]
-[--plot OUT.png]``
+[--plot OUT.png] [--checkpoint-dir DIR [--resume]]``
+
+``neurohop cl sweep --method M ... --train T ... --seeds 0-4 --out DIR [--scheduler tcp://...]``
+runs the grid on Dask, one JSON per finished run, and writes the ACC / BWT table over seeds.
 
 Settings come from a model file (``--model``; by default ``models/hlop_pmnist.yaml`` for the
 permuted scenario, ``models/hlop_split.yaml`` for split, ``models/hlop_digits.yaml`` for the
@@ -64,6 +67,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--save", default=None, metavar="CKPT.npz", help="save the trained classifier")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint-dir", default=None, metavar="DIR", help="save the run's complete state here after every task")
+    run.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint-dir (start afresh when there is none)")
     run.set_defaults(handler=_run)
 
 
@@ -93,6 +98,13 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
+    if args.resume and args.checkpoint_dir is None:
+        raise InputError("--resume: expected --checkpoint-dir DIR naming the checkpoint to continue (got none)")
+    if args.checkpoint_dir is not None and not args.resume:
+        from neurohop.hlop.runner import CHECKPOINT_NAME
+
+        if (Path(args.checkpoint_dir) / CHECKPOINT_NAME).exists():
+            raise InputError(f"--checkpoint-dir {args.checkpoint_dir}: holds a checkpoint of an earlier run; add --resume to continue it or choose an empty directory")
 
     import numpy as np
 
@@ -120,7 +132,17 @@ def _run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ProjectionStabilityWarning)  # reported below, once, from the result
-        result = run_continual(sequence, args.method, args.train, config, seed=args.seed, device=args.device, progress=not args.quiet)
+        result = run_continual(
+            sequence,
+            args.method,
+            args.train,
+            config,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+            checkpoint_dir=args.checkpoint_dir,
+            resume=args.resume,
+        )
     doc = result.to_dict()
     doc["settings"]["model_file"] = config.source
     doc["settings"]["command"] = " ".join(["neurohop", *sys.argv[1:]]) if sys.argv and "neurohop" in sys.argv[0] else None
