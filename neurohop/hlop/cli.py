@@ -71,6 +71,32 @@ def register(subparsers: Any) -> None:
     run.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint-dir (start afresh when there is none)")
     run.set_defaults(handler=_run)
 
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of methods x training methods x seeds on Dask and tabulate ACC / BWT over seeds",
+        description="Run every method x training method x seed on Dask (a local cluster by default), one JSON per finished run "
+        "in OUT/runs (finished runs are skipped on a restart, interrupted ones resume from their last task), and write "
+        "OUT/table.md, table.json and table.png with ACC and BWT as mean ± std over seeds.",
+    )
+    sweep.add_argument("--method", nargs="+", required=True, help=f"methods, among {', '.join(METHOD_NAMES)}")
+    sweep.add_argument("--train", nargs="+", default=["dsr"], help=f"training methods, among {', '.join(TRAIN_NAMES)} (default dsr)")
+    sweep.add_argument("--seeds", default="0-4", help="seeds: 0-4 (default), 0,2,5 or 3")
+    sweep.add_argument("--data", default="mnist5k", help="as for cl run")
+    sweep.add_argument("--scenario", default="permuted", help="permuted (default) or split")
+    sweep.add_argument("--tasks", type=int, default=None, help="number of tasks (default: as for cl run)")
+    sweep.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
+    sweep.add_argument("--model", default=None, help="HLOP model file (path or name under models/)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field (repeatable)")
+    sweep.add_argument("--head", default=None, help="split scenario: multi (default) or shared")
+    sweep.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (on the workers)")
+    sweep.add_argument("--out", required=True, metavar="DIR", help="output directory (runs/, checkpoints/, table.*)")
+    sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler (default: a local cluster)")
+    sweep.add_argument("--workers", type=int, default=2, help="local cluster: worker processes (default 2)")
+    sweep.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    sweep.add_argument("--no-checkpoints", action="store_true", help="no per-task checkpoints (a run interrupted restarts from task 0)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
 
 def _format_matrix(matrix: list[list[float | None]]) -> str:
     lines = []
@@ -176,3 +202,58 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"wrote {os.fspath(args.save)}")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    for flag, value in (("--workers", args.workers), ("--threads", args.threads)):
+        if value < 1:
+            raise InputError(f"{flag}: expected an integer >= 1 (got {value})")
+    if args.scenario not in ("permuted", "split"):
+        raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
+    if args.tasks is None:
+        args.tasks = 10 if (args.scenario == "permuted" and args.data != "digits") else 5
+    if args.tasks < 1:
+        raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+    from neurohop.hlop.config import parse_override
+    from neurohop.hlop.sweep import parse_seeds, run_sweep
+
+    overrides: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    flags = {"method": "--method", "train": "--train", "seeds": "--seeds", "tasks": "--tasks", "workers": "--workers", "scheduler": "--scheduler", "out": "--out"}
+    try:
+        seeds = parse_seeds(args.seeds)
+        report = run_sweep(
+            args.method,
+            args.train,
+            seeds,
+            args.out,
+            data=args.data,
+            scenario=args.scenario,
+            tasks=args.tasks,
+            model=args.model,
+            overrides=overrides,
+            head=args.head,
+            device=args.device,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            threads=args.threads,
+            checkpoints=not args.no_checkpoints,
+            progress=not args.quiet,
+        )
+    except InputError as exc:
+        text = str(exc)
+        for name, flag in flags.items():
+            if text.startswith(f"{name}:"):
+                raise InputError(flag + text[len(name) :]) from None
+        raise
+    from neurohop.hlop.sweep import table_markdown
+
+    print(f"{len(report['executed'])} runs done, {len(report['skipped'])} already on disk, {len(report['failed'])} failed")
+    print(table_markdown(report["rows"]), end="")
+    for key, err in report["failed"].items():
+        print(f"failed: {key}: {err}", file=sys.stderr)
+    print(f"wrote {os.path.join(args.out, 'table.md')}, table.json, table.png")
+    return 1 if report["failed"] else 0
