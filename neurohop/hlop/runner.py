@@ -326,7 +326,7 @@ def run_continual(
     first_task = 0
     elapsed = (0.0, 0.0)  # wall and CPU seconds of the earlier, interrupted part
     if ckpt_path is not None and resume and ckpt_path.exists():
-        state = _load_state(ckpt_path, identity, dev)
+        state = _load_state(ckpt_path, identity)
         first_task = int(state["task"]) + 1
         eval_time, lateral_time = float(state["eval_time"]), float(state["lateral_time"])
         task_times = [float(v) for v in state["task_times"]]
@@ -562,7 +562,7 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load_state(path: Path, identity: str, device: torch.device) -> dict[str, Any]:
+def _load_state(path: Path, identity: str) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files

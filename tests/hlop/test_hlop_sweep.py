@@ -115,3 +115,27 @@ def test_cli_sweep_on_worker_processes_matches_cl_run(tmp_path: Path, monkeypatc
     assert swept["accuracy_matrix"] == single["accuracy_matrix"] and swept["diagnostics"] == single["diagnostics"]
     assert neurohop.cli.main(["cl", "sweep", "--method", "hlop", "--seeds", "2-1", "--out", str(tmp_path / "t"), *common]) == 2
     assert "--seeds: expected a list like" in capsys.readouterr().err
+
+
+def test_sweep_resumes_an_interrupted_run_from_its_checkpoint(tmp_path: Path) -> None:
+    from neurohop.data import load_dataset, make_tasks
+    from neurohop.hlop.config import read_config
+    from neurohop.hlop.runner import run_continual
+
+    grid = dict(GRID, tasks=3)
+    out = tmp_path / "sweep"
+    # the state a sweep worker leaves when killed after task 0 of hlop/dsr, seed 0
+    config = read_config("hlop_digits", grid["overrides"])
+    sequence = make_tasks(load_dataset("digits"), "permuted", 3, np.random.default_rng(0))
+
+    def stop(t: int, net, lateral) -> None:  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_continual(sequence, "hlop", "dsr", config, seed=0, checkpoint_dir=out / "checkpoints" / "hlop__dsr__s0", on_task_end=stop)
+    report = run_sweep(["hlop"], ["dsr"], "0", out, **grid)
+    assert report["executed"] == ["hlop__dsr__s0"]
+    doc = json.loads((out / "runs" / "hlop__dsr__s0.json").read_text())
+    assert doc["settings"]["resumed_after_task"] == 0
+    whole = run_continual(sequence, "hlop", "dsr", config, seed=0).to_dict()
+    assert doc["accuracy_matrix"] == whole["accuracy_matrix"] and doc["diagnostics"] == whole["diagnostics"]
