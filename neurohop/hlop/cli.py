@@ -91,7 +91,8 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (on the workers)")
     sweep.add_argument("--out", required=True, metavar="DIR", help="output directory (runs/, checkpoints/, table.*)")
     sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler (default: a local cluster)")
-    sweep.add_argument("--workers", type=int, default=2, help="local cluster: worker processes (default 2)")
+    sweep.add_argument("--workers", type=int, default=2, help="local cluster: workers (default 2)")
+    sweep.add_argument("--local", default="processes", choices=("processes", "threads"), help="local cluster of worker processes (default) or threads of this process")
     sweep.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     sweep.add_argument("--no-checkpoints", action="store_true", help="no per-task checkpoints (a run interrupted restarts from task 0)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -239,6 +240,7 @@ def _sweep(args: argparse.Namespace) -> int:
             device=args.device,
             scheduler=args.scheduler,
             workers=args.workers,
+            processes=args.local == "processes",
             threads=args.threads,
             checkpoints=not args.no_checkpoints,
             progress=not args.quiet,

@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,6 +354,8 @@ def run_sweep(
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)
+        if progress:
+            print(f"cl sweep: {len(pending)} runs to do, {len(skipped)} on disk; Dask dashboard {client.dashboard_link}", file=sys.stderr)
         try:
             futures = {}
             for run in pending:

@@ -293,3 +293,28 @@ def test_five_datasets_sequence(tmp_path: Path) -> None:
     (root / "svhn" / "train_32x32.mat").unlink()
     with pytest.raises(InputError, match=r"train_32x32\.mat"):
         load_dataset(root)
+
+
+# ---------------------------------------------------------------- end to end through the CLI
+
+
+def test_cl_run_on_a_cifar100_binary_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user with the real CIFAR-100 release only changes the path."""
+    import json
+
+    import neurohop.cli
+
+    monkeypatch.setattr(neurohop.cli, "COMMAND_MODULES", ("neurohop.hlop.cli",))
+    rng = np.random.default_rng(12)
+    root = tmp_path / "cifar-100-binary"
+    root.mkdir()
+    for name, n in (("train.bin", 40), ("test.bin", 16)):
+        fine = (np.arange(n) % 4).astype(np.uint8)
+        x = _images(rng, n)
+        (root / name).write_bytes(np.concatenate([(fine // 2)[:, None], fine[:, None], x.reshape(n, -1)], 1).tobytes())
+    out = tmp_path / "run.json"
+    argv = ["cl", "run", "--data", str(root), "--scenario", "split", "--tasks", "2", "--epochs", "1", "--model", "hlop_digits", "--method", "baseline", "--quiet"]
+    assert neurohop.cli.main([*argv, "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["data"]["n_features"] == 3072 and doc["settings"]["tasks"]["classes"] == [[0, 1], [2, 3]]
+    assert neurohop.cli.main([*argv[:3], f"cifar10:{root}", *argv[4:]]) == 2  # the wrong format named: one error line
