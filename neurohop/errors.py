@@ -12,6 +12,8 @@ __all__ = [
     "NeurohopError",
     "ModelError",
     "ModelFileError",
+    "FileFormatError",
+    "OutputError",
     "BuildError",
     "InputError",
     "RecordingError",
@@ -20,8 +22,24 @@ __all__ = [
 ]
 
 
+#: Longest message kept (characters); a value quoted from a hostile file cannot make it longer.
+MAX_MESSAGE = 2000
+
+
 class NeurohopError(Exception):
-    """Base class of all errors raised by neurohop."""
+    """Base class of all errors raised by neurohop.
+
+    A message is always one line: line breaks quoted from a file (a key, a name) become
+    spaces, and a message longer than :data:`MAX_MESSAGE` characters is cut.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            text = " ".join(args[0].splitlines())
+            if len(text) > MAX_MESSAGE:
+                text = text[: MAX_MESSAGE - 3] + "..."
+            args = (text,)
+        super().__init__(*args)
 
 
 class ModelError(NeurohopError, ValueError):
@@ -30,6 +48,15 @@ class ModelError(NeurohopError, ValueError):
 
 class ModelFileError(ModelError):
     """A model, target or network file that cannot be read; the message names file and field."""
+
+
+class FileFormatError(ModelFileError):
+    """A file whose container or syntax is malformed, oversized or hostile (a corrupt ``.npz``,
+    a YAML alias bomb, a too deeply nested JSON, a NaN where a finite number is needed)."""
+
+
+class OutputError(NeurohopError, OSError):
+    """An output path that cannot be written (missing or unwritable folder, a directory)."""
 
 
 class BuildError(NeurohopError, ValueError):

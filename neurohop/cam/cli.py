@@ -20,6 +20,10 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
         from neurohop.errors import InputError
 
         raise InputError(f"--device/--dtype apply to the torch backend only (got --backend {args.backend})")
+    if args.backend != "brian2" and args.target != "auto":
+        from neurohop.errors import InputError
+
+        raise InputError(f"--target applies to the brian2 backend only (got --backend {args.backend})")
     if args.backend == "brian2":
         options["target"] = args.target
     return options
@@ -58,8 +62,12 @@ def _demo(args: argparse.Namespace) -> int:
     from neurohop.cam.plot import raster
     from neurohop.cam.reference import ideal_answers, matches
     from neurohop.errors import ModelFileError
+    from neurohop.cli_support import check_input_file, check_output_dir
     from neurohop.model.io import read_model
 
+    check_output_dir(args.out, "--out")
+    check_input_file(args.model, "--model", must_exist=False)
+    options = _backend_options(args)
     spec = read_model(args.model)
     demo = spec.section("demo")
     try:
@@ -71,7 +79,8 @@ def _demo(args: argparse.Namespace) -> int:
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{spec.path}: demo: malformed operation list ({exc})") from None
     start = time.perf_counter()
-    mem = ContentAddressableMemory(C, K, backend=args.backend, model=args.model, **_backend_options(args))
+    _compile_notice(args)
+    mem = ContentAddressableMemory(C, K, backend=args.backend, model=args.model, **options)
     results = mem.run_schedule(ops, until=steps)
     wall = time.perf_counter() - start
     expected = ideal_answers([r.operation for r in results], K)
@@ -94,10 +103,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if ok_all else 1
 
 
+def _compile_notice(args: argparse.Namespace) -> None:
+    if args.backend == "brian2":
+        from neurohop.cli_support import brian2_compile_notice
+
+        brian2_compile_notice(args.target)
+
+
 def _replay(args: argparse.Namespace) -> int:
     from neurohop.cam.replay import replay
+    from neurohop.cli_support import progress
 
-    report = replay(args.recording, backend=args.backend, model=args.model, **_backend_options(args))
+    from neurohop.cli_support import check_input_file
+
+    check_input_file(args.recording, "recording", must_exist=False)
+    check_input_file(args.model, "--model", must_exist=False)
+    options = _backend_options(args)
+    _compile_notice(args)
+    with progress(0, f"cam replay ({args.backend})", unit="step") as bar:
+        report = replay(args.recording, backend=args.backend, model=args.model, progress=bar.update, **options)
     if args.json:
         json.dump(report, sys.stdout)
         sys.stdout.write("\n")

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from neurohop.backends.base import RunResult
-from neurohop.model.io import atomic_write
+from neurohop.files import atomic_write
 from neurohop.model.network import Network
 
 __all__ = ["raster"]

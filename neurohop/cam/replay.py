@@ -9,18 +9,17 @@ Everything is read from the file; nothing about a particular experiment is assum
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from neurohop.backends.base import spike_array
+from neurohop.backends.base import RunResult, spike_array
 from neurohop.cam.protocol import Protocol
-from neurohop.errors import RecordingError
+from neurohop.errors import NeurohopError, RecordingError
+from neurohop.files import check_keys, check_memory, is_finite_number, read_json, suggest
 from neurohop.model.io import ModelSpec, parse_ref, read_model
 
 __all__ = ["Recording", "load_recording", "replay"]
@@ -44,7 +43,15 @@ class Recording:
         return sum(len(train) for trains in self.recorded.values() for train in trains)
 
 
+#: Top-level fields of a recording file (see ``neurohop/resources/recordings/README.md``).
+RECORDING_FIELDS = ("source", "columns_in_source", "description", "notes", "cue_size", "content_size", "sim_time_ms", "timestep_ms", "input", "recorded")
+#: Bytes per neuron and step assumed when checking that a replay fits in memory (input and
+#: recorded spike rasters, the simulation's own records).
+STEP_BYTES = 8
+
+
 def _trains(path: str, where: str, value: Any, count: int, steps: int) -> tuple[tuple[int, ...], ...]:
+    """Spike-time lists: ``count`` lists of distinct integer times in ``0 .. steps-1`` ms."""
     if not isinstance(value, list) or len(value) != count:
         got = f"{len(value)} lists" if isinstance(value, list) else type(value).__name__
         raise RecordingError(f"{path}: {where}: expected {count} spike-time lists (got {got})")
@@ -52,30 +59,45 @@ def _trains(path: str, where: str, value: Any, count: int, steps: int) -> tuple[
     for i, train in enumerate(value):
         if not isinstance(train, list):
             raise RecordingError(f"{path}: {where}[{i}]: expected a list of integer times (got {type(train).__name__})")
+        times: list[int] = []
         for t in train:
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or float(t) != int(t) or not 0 <= t < steps:
+            ok = (
+                is_finite_number(t)
+                and 0 <= t < steps
+                and float(t).is_integer()
+            )
+            if not ok:
                 raise RecordingError(f"{path}: {where}[{i}]: expected integer times in 0..{steps - 1} ms (got {t!r})")
-        out.append(tuple(sorted(int(t) for t in train)))
+            times.append(int(t))
+        ordered = sorted(times)
+        for a, b in zip(ordered, ordered[1:]):
+            if a == b:
+                raise RecordingError(
+                    f"{path}: {where}[{i}]: spike time {a} ms listed twice (expected at most one spike per neuron and timestep)"
+                )
+        out.append(tuple(ordered))
     return tuple(out)
 
 
 def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) -> Recording:
-    """Read and validate a recording; errors name the file and the field."""
+    """Read and validate a recording; errors name the file and the field.
+
+    Refused with :class:`~neurohop.errors.RecordingError`: malformed or too deeply nested JSON,
+    NaN/Infinity, unknown fields (closest known one suggested), sizes that are not positive
+    integers or would not fit in memory, a timestep other than the model's, spike times that are
+    negative, fractional, past ``sim_time_ms`` or listed twice, and lists of the wrong count.
+    """
     p = str(path)
-    try:
-        doc = json.loads(Path(p).read_text())
-    except OSError as exc:
-        raise RecordingError(f"{p}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordingError(f"{p}: not valid JSON: {exc}") from None
+    doc = read_json(p, error=RecordingError)
     if not isinstance(doc, dict):
-        raise RecordingError(f"{p}: expected a JSON object at the top level")
+        raise RecordingError(f"{p}: expected a JSON object at the top level (got {type(doc).__name__})")
+    check_keys(doc, RECORDING_FIELDS, f"{p}: ", error=RecordingError)
     for key in ("cue_size", "content_size", "sim_time_ms"):
         value = doc.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise RecordingError(f"{p}: {key}: expected an integer >= 1 (got {value!r})")
     dt = doc.get("timestep_ms", 1.0)
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or dt <= 0:
+    if not is_finite_number(dt) or dt <= 0:
         raise RecordingError(f"{p}: timestep_ms: expected a positive number (got {dt!r})")
     spec = spec or read_model("ca3_cam")
     protocol = Protocol.from_spec(spec)
@@ -85,16 +107,24 @@ def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) 
     inputs = doc.get("input")
     if not isinstance(inputs, dict) or "cue" not in inputs or "content" not in inputs:
         raise RecordingError(f"{p}: input: expected an object with 'cue' and 'content'")
+    check_keys(inputs, ("cue", "content"), f"{p}: input", error=RecordingError)
     recorded = doc.get("recorded")
     if not isinstance(recorded, dict):
         raise RecordingError(f"{p}: recorded: expected an object of population -> spike-time lists")
     mapping = spec.section("recording_map")
     params = {"C": C, "K": K}
-    net_sizes = spec.build(**params).sizes
+    try:
+        net_sizes = spec.build(**params).sizes
+    except NeurohopError as exc:
+        raise RecordingError(f"{p}: cue_size, content_size: the model cannot be built for C={C}, K={K}: {exc}") from None
+    try:
+        check_memory(float(T) * sum(net_sizes.values()) * STEP_BYTES, f"replaying {T} steps of {sum(net_sizes.values())} neurons", f"{p}: sim_time_ms")
+    except NeurohopError as exc:
+        raise RecordingError(str(exc)) from None
     out: dict[str, tuple[tuple[int, ...], ...]] = {}
     for name, trains in recorded.items():
         if name not in mapping:
-            raise RecordingError(f"{p}: recorded.{name}: unknown population; known: {sorted(mapping)}")
+            raise RecordingError(f"{p}: recorded.{name}: unknown population{suggest(name, mapping)} (known: {sorted(mapping)})")
         ref = parse_ref(spec.path, f"recording_map.{name}", mapping[name], params)
         a, b = ref.resolve(net_sizes[ref.population])
         out[name] = _trains(p, f"recorded.{name}", trains, b - a, T)
@@ -108,8 +138,12 @@ def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) 
     )
 
 
-def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "ca3_cam", max_listed: int = 20, **options: Any) -> dict[str, Any]:
+def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "ca3_cam", max_listed: int = 20, progress: Callable[[int], Any] | None = None, **options: Any) -> dict[str, Any]:
     """Replay a recording on ``backend`` and compare spikes population by population.
+
+    ``progress``, when given, is called with the number of steps just simulated; the run then
+    goes in about ten chunks (runs continue where the previous one stopped, so the spikes are
+    the same).
 
     Returns
     -------
@@ -138,7 +172,16 @@ def replay(path: str | os.PathLike[str], backend: str = "torch", model: str = "c
         src[:, a:b] |= spike_array(trains, rec.steps, b - a)
     start = time.perf_counter()
     sim = neurohop.build(net, backend=backend, dt=rec.timestep_ms, **options)
-    result = sim.run(rec.steps, {cue_ref.population: src})
+    if progress is None:
+        result = sim.run(rec.steps, {cue_ref.population: src})
+    else:
+        chunk = max(1, -(-rec.steps // 10))
+        parts = []
+        for a in range(0, rec.steps, chunk):
+            b = min(a + chunk, rec.steps)
+            parts.append(sim.run(b - a, {cue_ref.population: src[a:b]}))
+            progress(b - a)
+        result = RunResult.concatenate(parts) if parts else sim.run(0, {cue_ref.population: src})
     wall = time.perf_counter() - start
     mapping = spec.section("recording_map")
     per_pop: dict[str, dict[str, int]] = {}

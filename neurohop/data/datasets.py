@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from neurohop.errors import InputError
+from neurohop.files import check_finite, check_memory, read_npz, suggest
 
 __all__ = ["Dataset", "load_dataset", "load_mnist5k", "load_digits", "load_idx_dir", "load_npz", "DATASET_NAMES", "stratified_split"]
 
@@ -89,6 +90,12 @@ class Dataset:
             )
         if min(self.y_train.min(), self.y_test.min()) < 0:
             raise InputError(f"{self.name}: labels: expected values >= 0 (got {min(self.y_train.min(), self.y_test.min())})")
+        unseen = np.setdiff1d(self.y_test, self.y_train)
+        if unseen.size:
+            raise InputError(
+                f"{self.name}: y_test: classes {unseen[:10].tolist()}{'...' if unseen.size > 10 else ''} never appear in the training labels "
+                f"(expected every test class to be trained on; its accuracy would be 0)"
+            )
         object.__setattr__(self, "classes", tuple(int(c) for c in np.unique(np.concatenate([self.y_train, self.y_test]))))
 
     @property
@@ -185,26 +192,40 @@ _IDX_FILES = {
 }
 
 
+#: Largest IDX file read (bytes, after decompression); full MNIST is 47 MB.
+MAX_IDX_BYTES = 4 * 2**30
+
+
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
+    if not path.is_file():
+        raise InputError(f"{path}: expected a regular IDX file (got {'a directory' if path.is_dir() else 'a special file'})")
     try:
         with opener(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read IDX file: {exc}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise InputError(f"{path}: expected an IDX file (magic 0x00 0x00 ...) (got {data[:4]!r})")
-    if data[2] != 0x08:
-        raise InputError(f"{path}: expected unsigned-byte IDX data (type 0x08) (got 0x{data[2]:02x})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise InputError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(shape))
-    if len(data) - header != expected:
-        raise InputError(f"{path}: expected {expected} bytes of data for shape {shape} (got {len(data) - header})")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+            head = fh.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise InputError(f"{path}: expected an IDX file (magic 0x00 0x00 ...) (got {head!r})")
+            if head[2] != 0x08:
+                raise InputError(f"{path}: expected unsigned-byte IDX data (type 0x08) (got 0x{head[2]:02x})")
+            ndim = head[3]
+            dims = fh.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise InputError(f"{path}: truncated IDX header")
+            shape = struct.unpack(f">{ndim}I", dims)
+            expected = int(np.prod(shape, dtype=object))
+            if expected > MAX_IDX_BYTES:
+                raise InputError(f"{path}: IDX data too large (expected at most {MAX_IDX_BYTES} bytes, got a header declaring {expected})")
+            check_memory(expected, f"the IDX data of shape {shape}", str(path), error=InputError)
+            data = fh.read(expected + 1)
+    except InputError:
+        raise
+    except (OSError, EOFError, ValueError) as exc:  # includes gzip.BadGzipFile, zlib errors through OSError
+        raise InputError(f"{path}: cannot read IDX file: {' '.join(str(exc).split())[:160]}") from None
+    except Exception as exc:  # zlib.error on corrupt compressed data
+        raise InputError(f"{path}: corrupt IDX file ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+    if len(data) != expected:
+        raise InputError(f"{path}: expected {expected} bytes of data for shape {shape} (got {len(data) if len(data) <= expected else 'more'})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
@@ -218,6 +239,10 @@ def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
                 break
         else:
             raise InputError(f"{root}: expected the IDX file {stem} (or {stem}.gz) (got no such file)")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim < 2 or y.ndim != 1 or len(x) != len(y):
+            raise InputError(f"{root}: {split} files: expected images (samples x ...) and one label per image (got shapes {x.shape} and {y.shape})")
     xs = {k: arrays[k].reshape(len(arrays[k]), -1).astype(np.float32) / np.float32(255.0) for k in ("x_train", "x_test")}
     image_shape = tuple(int(s) for s in arrays["x_train"].shape[1:])
     return Dataset(
@@ -233,11 +258,10 @@ def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
 def load_npz(path: str | os.PathLike[str]) -> Dataset:
     """A user data set from an ``.npz`` with ``X`` and ``y`` (and optionally ``X_test``, ``y_test``)."""
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{p}: cannot read as .npz: {exc}") from None
+    arrays = read_npz(p, what="data set", error=InputError)
+    unknown = sorted(set(arrays) - {"X", "y", "X_test", "y_test"})
+    if unknown:
+        raise InputError(f"{p}: {unknown[0]}: unknown array (expected 'X', 'y' and optionally 'X_test', 'y_test')")
     for key in ("X", "y"):
         if key not in arrays:
             raise InputError(f"{p}: expected an array named {key!r} (got arrays {sorted(arrays)})")
@@ -250,16 +274,23 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
             raise InputError(f"{p}: {key}: expected samples x features (got shape {x.shape})")
         if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
             raise InputError(f"{p}: {key}: expected real numbers (got dtype {x.dtype})")
+        if len(x) == 0 or x[0].size == 0:
+            raise InputError(f"{p}: {key}: expected at least one sample of at least one feature (got shape {x.shape})")
+        check_finite(x, key, str(p), error=InputError)
         return x.reshape(len(x), -1).astype(np.float64)
 
     def labels(key: str, n: int, xkey: str) -> np.ndarray:
         y = np.asarray(arrays[key])
         if y.ndim != 1 or len(y) != n:
             raise InputError(f"{p}: {key}: expected {n} labels, one per row of {xkey} (got shape {y.shape})")
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
+        if np.issubdtype(y.dtype, np.floating):
+            check_finite(y, key, str(p), error=InputError)
+            if np.all(y == np.round(y)) and np.all(np.abs(y) < 2**62):
+                y = y.astype(np.int64)
         if not np.issubdtype(y.dtype, np.integer):
             raise InputError(f"{p}: {key}: expected integer labels (got dtype {y.dtype})")
+        if y.dtype == np.uint64 and y.size and y.max() >= 2**63:
+            raise InputError(f"{p}: {key}: expected labels below 2**63 (got {y.max()})")
         return y.astype(np.int64)
 
     x = features("X")
@@ -272,9 +303,11 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     else:
         tr, te = stratified_split(y)
         x, xt, y, yt = x[tr], x[te], y[tr], y[te]
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(xt))):
-        raise InputError(f"{p}: X: expected finite values (got NaN or inf)")
+    if len(x) == 0 or len(xt) == 0:
+        raise InputError(f"{p}: X: expected samples for both training and testing (got {len(x)} and {len(xt)})")
     lo, hi = min(x.min(), xt.min()), max(x.max(), xt.max())
+    if not math.isfinite(float(hi) - float(lo)):
+        raise InputError(f"{p}: X: values span too wide a range to scale to [0, 1] (got [{lo:g}, {hi:g}])")
     scale = hi - lo if hi > lo else 1.0
     x32 = ((x - lo) / scale).astype(np.float32)
     xt32 = ((xt - lo) / scale).astype(np.float32)
@@ -314,9 +347,10 @@ def load_dataset(source: str | os.PathLike[str]) -> Dataset:
         return load_idx_dir(p) if fmt in (None, "idx") else load_format(fmt, p)
     if p.is_file():
         if p.suffix != ".npz":
-            raise InputError(f"--data {text}: expected an .npz file or a directory of IDX files (got a {p.suffix or 'plain'} file)")
+            raise InputError(f"data: {text}: expected an .npz file or a directory of IDX files (got a {p.suffix or 'plain'} file)")
         return load_npz(p)
     raise InputError(
-        f"--data {text}: expected one of {list(DATASET_NAMES)}, a data-set directory (MNIST IDX, CIFAR-10/100 binary, "
-        f"SVHN .mat, image folders, 5-Datasets), FORMAT:DIR with FORMAT in {list(FORMATS)}, or an .npz file (got no such name or path)"
+        f"data: {text}: expected one of {list(DATASET_NAMES)}, a data-set directory (MNIST IDX, CIFAR-10/100 binary, "
+        f"SVHN .mat, image folders, 5-Datasets), FORMAT:DIR with FORMAT in {list(FORMATS)}, or an .npz file "
+        f"(got no such name or path){suggest(text, DATASET_NAMES)}"
     )

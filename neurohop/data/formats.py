@@ -47,6 +47,7 @@ import numpy as np
 
 from neurohop.data.datasets import Dataset, load_idx_dir
 from neurohop.errors import InputError
+from neurohop.files import check_memory
 
 __all__ = [
     "FORMATS",
@@ -79,21 +80,31 @@ FIVE_DATASETS: tuple[tuple[str, str], ...] = (
 
 
 def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise InputError(f"{path}: expected a regular file (got {'a directory' if path.is_dir() else 'a special file'})")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _read_records(path: Path, label_bytes: int, label_limits: tuple[int, ...], label_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-size records of ``label_bytes`` labels + 3072 pixels: (pixels uint8 N x 3072, labels N x label_bytes)."""
-    data = _read_bytes(path)
     size = label_bytes + _CIFAR_PIXELS
-    if len(data) == 0 or len(data) % size != 0:
+    try:
+        n_bytes = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if n_bytes == 0 or n_bytes % size != 0:  # checked from the size, before anything is read
         raise InputError(
             f"{path}: expected a whole number of {size}-byte records ({label_bytes} label byte(s) + {_CIFAR_PIXELS} pixel bytes) "
-            f"(got {len(data)} bytes: {len(data) // size} records and {len(data) % size} bytes of a truncated one)"
+            f"(got {n_bytes} bytes: {n_bytes // size} records and {n_bytes % size} bytes of a truncated one)"
         )
+    # the bytes, then the pixels as float32
+    check_memory(n_bytes + 4 * _CIFAR_PIXELS * (n_bytes // size), f"{n_bytes // size} images", str(path), error=InputError)
+    data = _read_bytes(path)
+    if len(data) != n_bytes:
+        raise InputError(f"{path}: expected {n_bytes} bytes as its size says (got {len(data)}: the file changed while read)")
     table = np.frombuffer(data, dtype=np.uint8).reshape(-1, size)
     labels = table[:, :label_bytes]
     for k, (limit, name) in enumerate(zip(label_limits, label_names)):
@@ -110,7 +121,7 @@ def _scaled(pixels: np.ndarray) -> np.ndarray:
 def _find(root: Path, name: str, what: str) -> Path:
     p = root / name
     if not p.is_file():
-        raise InputError(f"{root}: expected the {what} file {name} (got no such file)")
+        raise InputError(f"{root}: expected the {what} file {name} (got {'no such file' if not p.exists() else 'something else than a regular file'})")
     return p
 
 

@@ -195,7 +195,7 @@ def split_tasks(dataset: Dataset, n_tasks: int, head: str = "multi") -> TaskSequ
     if n % n_tasks != 0 or n // n_tasks < 2:
         options = [k for k in range(1, n + 1) if n % k == 0 and n // k >= 2]
         raise InputError(
-            f"{dataset.name}: --tasks {n_tasks}: expected the {n} classes to split evenly into tasks of at least "
+            f"n_tasks: {n_tasks}: expected the {n} classes of {dataset.name} to split evenly into tasks of at least "
             f"2 classes; possible task counts: {options} (got {n_tasks})"
         )
     for c in classes:
@@ -219,8 +219,8 @@ def make_tasks(dataset: Dataset, scenario: str, n_tasks: int, rng: np.random.Gen
     """
     if scenario == "permuted":
         if head not in (None, "shared"):
-            raise InputError(f"--scenario permuted: head: expected 'shared' (got {head!r})")
+            raise InputError(f"head: expected 'shared' for the permuted scenario (got {head!r})")
         return permuted_tasks(dataset, n_tasks, rng)
     if scenario == "split":
         return split_tasks(dataset, n_tasks, head=head or "multi")
-    raise InputError(f"--scenario: expected one of {list(SCENARIOS)} (got {scenario!r})")
+    raise InputError(f"scenario: expected one of {list(SCENARIOS)} (got {scenario!r})")

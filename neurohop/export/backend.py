@@ -41,6 +41,17 @@ def quantise(net: Network, target: str | Target, dt: float | None = None, check_
     tgt = target if isinstance(target, Target) else load_target(target)
     if not isinstance(net, Network):
         raise BuildError(f"fixed:{tgt.name}: expected a neurohop Network (got {type(net).__name__})")
+    for pop in net.populations:
+        for var in pop.initial:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
+                "supported by the integer targets; give the model one initial value"
+            )
+        for name in pop.parameters:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.parameters[{name!r}]: per-neuron parameters are not "
+                "supported by the integer targets; split the population by parameter value"
+            )
     program = arithmetic_module(tgt).quantise(net, tgt, dt, **options)
     if check_fit:
         from neurohop.export.mapping import map_program
@@ -49,21 +60,21 @@ def quantise(net: Network, target: str | Target, dt: float | None = None, check_
     return program
 
 
-def simulator_for(program: Program, batch: int | None = None) -> Any:
-    """The integer simulator of a program's target."""
-    return arithmetic_module(program.target).SIMULATOR(program, batch)
+def simulator_for(program: Program, batch: int | None = None, device: str = "cpu") -> Any:
+    """The integer simulator of a program's target (matrix products on ``device``)."""
+    return arithmetic_module(program.target).SIMULATOR(program, batch, device)
 
 
 class FixedSimulation(Simulation):
     """A :class:`~neurohop.backends.base.Simulation` running a :class:`Program` in integers."""
 
-    def __init__(self, program: Program, batch: int | None = None) -> None:
+    def __init__(self, program: Program, batch: int | None = None, device: str = "cpu") -> None:
         if program.network is None:
             raise BuildError(f"fixed:{program.target.name}: the program carries no network description")
         self.backend = f"fixed:{program.target.name}"
         super().__init__(program.network, program.dt, batch)
         self.program = program
-        self.sim = simulator_for(program, batch)
+        self.sim = simulator_for(program, batch, device)
 
     @property
     def events(self) -> dict[str, int]:
@@ -140,12 +151,20 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
     seed : ignored
         Accepted for interface compatibility; the integer simulators are deterministic.
     device : str
-        Only ``"cpu"``: the state is NumPy int64 and the synaptic sums are torch int64
-        matrix products, which torch provides on the CPU only.
+        Where the synaptic matrix products run: ``"cpu"`` or a CUDA device (``"cuda"``,
+        ``"cuda:1"``). The state stays NumPy int64 on the CPU; the products are exact in
+        float64 where every partial sum fits in 53 bits (checked once per matrix), and
+        those that do not fit run in int64 on the CPU (torch has no int64 product on CUDA).
     **options
         Quantisation options of the target module (``freeze_plasticity_``, ``outputs``, ...).
     """
-    if str(device) != "cpu":
-        raise BuildError(f"fixed:{target}: device: the integer simulators run on the CPU (torch has no int64 matrix product on accelerators) (got {device!r})")
+    dev = str(device)
+    if dev != "cpu" and not dev.startswith("cuda"):
+        raise BuildError(f"fixed:{target}: device: expected 'cpu' or a CUDA device such as 'cuda' (got {device!r})")
+    if dev.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BuildError(f"fixed:{target}: device: {dev!r} was asked for but torch sees no CUDA device; use 'cpu'")
     program = quantise(net, target, dt, **options)
-    return FixedSimulation(program, batch)
+    return FixedSimulation(program, batch, dev)

@@ -13,32 +13,38 @@ Layout of a bundle ``DIR`` (format ``neurohop-bundle/1``)::
     model.nir            the float network as a NIR graph, when NIR can represent it
     run_lava.py          loihi bundles: the bundle as a Lava program (neurohop.export.lava_script)
 
-The manifest lists the SHA-256 of every file; :func:`read_bundle` checks them, the
-shapes and dtypes of the arrays, and the target's value ranges, and names the file and key
-of anything wrong. :func:`write_bundle` writes into a temporary sibling directory and
-renames it into place, so a failed export leaves no half-written bundle.
+The manifest lists the SHA-256 of every file; :func:`read_bundle` validates the manifest
+and reads only checksummed regular files inside the bundle (the rules and the schema are in
+:mod:`neurohop.export.manifest`), checks the shapes and dtypes of the arrays and the
+target's value ranges, and names the file and key of anything wrong. :func:`write_bundle`
+writes into a temporary sibling directory and renames it into place, so a failed or
+interrupted export (SIGINT, SIGTERM, SIGHUP) leaves no half-written bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from neurohop.errors import ModelFileError
 from neurohop.export.common import as_json
+from neurohop.export.manifest import MAX_MANIFEST_BYTES, member_path, validate_manifest, verify_checksums
+from neurohop.export.manifest import parse_manifest as _parse_manifest
+from neurohop.export.manifest import read_member as _read_member
 from neurohop.export.mapping import MappingReport
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.targets import ARITHMETIC_MODULES, Target
 
-__all__ = ["write_bundle", "read_bundle", "BUNDLE_FORMAT"]
+__all__ = ["write_bundle", "read_bundle", "read_manifest", "BUNDLE_FORMAT"]
 
 BUNDLE_FORMAT = "neurohop-bundle/1"
 
@@ -152,6 +158,80 @@ def run_section(program: Program) -> dict[str, Any]:
     return out
 
 
+def _umask_modes() -> tuple[int, int]:
+    """The modes a new file and a new folder get under the current umask (0666 and 0777 minus it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask, 0o777 & ~mask
+
+
+class _Terminated(BaseException):
+    """Raised in the main thread by a SIGTERM or SIGHUP received while a bundle is written."""
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """While writing, turn SIGTERM and SIGHUP into an exception so the temporary folder is removed
+    (SIGINT already raises KeyboardInterrupt); the previous handlers are restored afterwards and a
+    caught signal is re-raised with its previous disposition."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        caught.append(signum)
+        raise _Terminated(signum)
+
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {}
+    for n in names:
+        sig = getattr(signal, n)
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    except _Terminated:
+        pass
+    finally:
+        for sig, prev in previous.items():
+            signal.signal(sig, prev)
+    if caught:
+        os.kill(os.getpid(), caught[0])  # default disposition again: the process ends as it would have
+
+
+def _write_contents(program: Program, tmp: Path, source: dict[str, Any] | None, mapping: MappingReport, nir: bool) -> None:
+    from neurohop.model.io import save_network
+
+    files: dict[str, str | None] = {"parameters": "parameters.npz", "quantisation": "quantisation.json", "mapping": "mapping.json", "network": None, "nir": None}
+    (tmp / "quantisation.json").write_text(json.dumps(program.report.to_dict(), indent=1))
+    (tmp / "quantisation.txt").write_text(program.report.format_text() + "\n")
+    (tmp / "mapping.json").write_text(json.dumps(as_json(mapping.to_dict()), indent=1))
+    (tmp / "mapping.txt").write_text(mapping.format_text() + "\n")
+    if program.network is not None:
+        save_network(program.network, tmp / "network.npz")
+        files["network"] = "network.npz"
+        if nir:
+            from neurohop.export.nir_io import NIRConversionError, write_nir
+
+            try:
+                write_nir(program.network, tmp / "model.nir", dt=program.dt)
+                files["nir"] = "model.nir"
+            except NIRConversionError as exc:
+                files["nir_skipped"] = str(exc)
+    manifest, arrays = manifest_of(program, source, files)
+    with open(tmp / "parameters.npz", "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    bundle_files = getattr(_arithmetic_module(program), "bundle_files", None)
+    if bundle_files is not None:  # files a target adds (loihi: run_lava.py), listed in the manifest
+        bundle_files(manifest, tmp)
+    manifest["checksums"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+    (tmp / "manifest.json").write_text(json.dumps(as_json(manifest), indent=1))
+
+
 def write_bundle(program: Program, out: str | os.PathLike[str], *, source: dict[str, Any] | None = None, mapping: MappingReport | None = None, nir: bool = True, force: bool = False) -> Path:
     """Write ``program`` as a bundle directory ``out`` (see the module docstring).
 
@@ -170,81 +250,54 @@ def write_bundle(program: Program, out: str | os.PathLike[str], *, source: dict[
         Replace an existing bundle (only after the new one is complete).
     """
     from neurohop.export.mapping import map_program
-    from neurohop.model.io import save_network
 
     target = Path(out)
-    if target.exists() and not force:
-        raise ModelFileError(f"{target}: already exists; choose another --out or pass --force to replace it")
-    if target.exists() and not (target / "manifest.json").exists():
+    if os.path.lexists(target) and not force:
+        raise ModelFileError(f"{target}: already exists; choose another output folder or pass force=True to replace it")
+    if os.path.lexists(target) and (target.is_symlink() or not (target / "manifest.json").is_file()):
         raise ModelFileError(f"{target}: exists and is not a neurohop bundle; refusing to replace it")
     mapping = mapping or map_program(program)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        files: dict[str, str | None] = {"parameters": "parameters.npz", "quantisation": "quantisation.json", "mapping": "mapping.json", "network": None, "nir": None}
-        (tmp / "quantisation.json").write_text(json.dumps(program.report.to_dict(), indent=1))
-        (tmp / "quantisation.txt").write_text(program.report.format_text() + "\n")
-        (tmp / "mapping.json").write_text(json.dumps(as_json(mapping.to_dict()), indent=1))
-        (tmp / "mapping.txt").write_text(mapping.format_text() + "\n")
-        if program.network is not None:
-            save_network(program.network, tmp / "network.npz")
-            files["network"] = "network.npz"
-            if nir:
-                from neurohop.export.nir_io import NIRConversionError, write_nir
-
-                try:
-                    write_nir(program.network, tmp / "model.nir", dt=program.dt)
-                    files["nir"] = "model.nir"
-                except NIRConversionError as exc:
-                    files["nir_skipped"] = str(exc)
-        manifest, arrays = manifest_of(program, source, files)
-        with open(tmp / "parameters.npz", "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        bundle_files = getattr(_arithmetic_module(program), "bundle_files", None)
-        if bundle_files is not None:  # files a target adds (loihi: run_lava.py), listed in the manifest
-            bundle_files(manifest, tmp)
-        manifest["checksums"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "manifest.json").write_text(json.dumps(as_json(manifest), indent=1))
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            old.rmdir()
-            os.replace(target, old)
+    with _signals_raise():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        old: Path | None = None
+        try:
+            _write_contents(program, tmp, source, mapping, nir)
+            file_mode, dir_mode = _umask_modes()  # mkdtemp and mkstemp create 0700 and 0600
+            os.chmod(tmp, dir_mode)
+            for p in tmp.iterdir():
+                os.chmod(p, file_mode)
+            if os.path.lexists(target):
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+                old.rmdir()
+                os.replace(target, old)
             os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None and old.exists() and not os.path.lexists(target):
+                os.replace(old, target)  # put the previous bundle back
+            raise
+        finally:
+            if old is not None and old.exists() and os.path.lexists(target):
+                shutil.rmtree(old, ignore_errors=True)
     return target
 
 
-def _need(doc: dict[str, Any], key: str, where: str) -> Any:
-    if not isinstance(doc, dict) or key not in doc:
-        raise ModelFileError(f"{where}: missing field {key!r}")
-    return doc[key]
-
-
 def read_manifest(bundle: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a bundle, checked for format and file checksums."""
+    """The manifest of a bundle, validated, with every file's checksum verified.
+
+    Raises :class:`~neurohop.errors.ModelFileError` for anything that is not a closed,
+    consistent bundle (see :func:`validate_manifest` and :func:`verify_checksums`).
+    """
     root = Path(bundle)
     path = root / "manifest.json"
     if not root.is_dir():
         raise ModelFileError(f"{root}: not a bundle directory (expected a directory written by `neurohop export`)")
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ModelFileError(f"{path}: missing; {root} is not a neurohop bundle")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise ModelFileError(f"{path}: format: expected {BUNDLE_FORMAT!r} (got {manifest.get('format') if isinstance(manifest, dict) else manifest!r})")
-    for name, digest in dict(manifest.get("checksums", {})).items():
-        f = root / name
-        if not f.exists():
-            raise ModelFileError(f"{f}: listed in manifest.json but missing")
-        if _sha256(f) != digest:
-            raise ModelFileError(f"{f}: checksum differs from manifest.json (the file was changed or truncated)")
+    manifest = _parse_manifest(_read_member(root, "manifest.json", MAX_MANIFEST_BYTES), path)
+    validate_manifest(manifest, path)
+    verify_checksums(root, manifest)
     return manifest
 
 
@@ -273,28 +326,19 @@ def read_bundle(bundle: str | os.PathLike[str], load_network: bool = True) -> tu
     root = Path(bundle)
     manifest = read_manifest(root)
     mpath = root / "manifest.json"
-    target = _target_from(_need(manifest, "target", str(mpath)), f"{mpath}: target")
-    dt = _need(manifest, "timestep_ms", str(mpath))
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or dt <= 0:
-        raise ModelFileError(f"{mpath}: timestep_ms: expected a positive number (got {dt!r})")
-    ppath = root / "parameters.npz"
-    try:
-        with np.load(ppath, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{ppath}: cannot read the parameter arrays: {exc}") from None
+    files = manifest["files"]
+    target = _target_from(manifest["target"], f"{mpath}: target")
+    dt = manifest["timestep_ms"]
+    ppath = member_path(root, files["parameters"])
+    entries = [e for p in manifest["populations"] for e in p.get("params", {}).values()]
+    entries += [e for p in manifest["projections"] for e in p.get("arrays", {}).values()]
+    arrays = _load_arrays(ppath, entries)
 
     def get(entry: dict[str, Any], where: str) -> np.ndarray:
-        key = _need(entry, "key", where)
-        if key not in arrays:
-            raise ModelFileError(f"{ppath}: missing array {key!r} (listed at {mpath}: {where})")
-        arr = arrays[key]
-        if list(arr.shape) != list(entry.get("shape", arr.shape)) or str(arr.dtype) != entry.get("dtype", str(arr.dtype)):
-            raise ModelFileError(f"{ppath}: {key}: expected {entry.get('dtype')} {entry.get('shape')} as the manifest says (got {arr.dtype} {list(arr.shape)})")
-        return arr
+        return arrays[entry["key"]]
 
     pops = []
-    for i, p in enumerate(_need(manifest, "populations", str(mpath))):
+    for i, p in enumerate(manifest["populations"]):
         where = f"populations[{i}]"
         try:
             name, size, model = str(p["name"]), int(p["size"]), str(p["model"])
@@ -307,7 +351,7 @@ def read_bundle(bundle: str | os.PathLike[str], load_network: bool = True) -> tu
         pops.append(PopulationProgram(name, size, model, params, dict(p.get("scalars", {})), {k: float(v) for k, v in dict(p.get("units", {})).items()}, {k: float(v) for k, v in dict(p.get("offsets", {})).items()}))
     names = {p.name for p in pops}
     projs = []
-    for i, p in enumerate(_need(manifest, "projections", str(mpath))):
+    for i, p in enumerate(manifest["projections"]):
         where = f"projections[{i}]"
         try:
             proj = ProjectionProgram(
@@ -329,17 +373,12 @@ def read_bundle(bundle: str | os.PathLike[str], load_network: bool = True) -> tu
     for n in inputs + outputs:
         if n not in names:
             raise ModelFileError(f"{mpath}: inputs/outputs: unknown population {n!r}; known: {sorted(names)}")
-    qpath = root / "quantisation.json"
-    try:
-        report = QuantisationReport.from_dict(json.loads(qpath.read_text())) if qpath.exists() else QuantisationReport(target.name)
-    except (OSError, json.JSONDecodeError, TypeError) as exc:
-        raise ModelFileError(f"{qpath}: cannot read the quantisation report: {exc}") from None
+    report = _read_report(root, files["quantisation"], QuantisationReport.from_dict, "quantisation report")
     network = None
-    files = dict(manifest.get("files", {}))
     if load_network and files.get("network"):
         from neurohop.model.io import load_network as _load
 
-        network = _load(root / str(files["network"]))
+        network = _load(member_path(root, files["network"]))
     program = Program(target, float(dt), pops, projs, inputs, outputs, report, network)
     import importlib
 
@@ -347,9 +386,57 @@ def read_bundle(bundle: str | os.PathLike[str], load_network: bool = True) -> tu
     validate = getattr(module, "validate", None)
     if validate is not None:
         validate(program, str(ppath))
-    mpath2 = root / "mapping.json"
-    try:
-        mapping = MappingReport.from_dict(json.loads(mpath2.read_text())) if mpath2.exists() else MappingReport(target.name)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{mpath2}: cannot read the mapping report: {exc}") from None
+    mapping = _read_report(root, files["mapping"], MappingReport.from_dict, "mapping report")
     return program, mapping, manifest
+
+
+def _read_report(root: Path, name: str, parse: Any, what: str) -> Any:
+    """A verified JSON report of the bundle, parsed and rendered once to prove it is well formed."""
+    path = root / name
+    try:
+        report = parse(_parse_manifest(_read_member(root, name, MAX_MANIFEST_BYTES), path))
+        report.format_text()
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise ModelFileError(f"{path}: malformed {what}: {type(exc).__name__}: {exc}") from None
+    return report
+
+
+def _load_arrays(path: Path, entries: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """The arrays named by the manifest's ``entries``, each checked against its declared dtype and
+    shape from the .npy header before its data is decompressed (members not named are never read)."""
+    import zipfile
+    import zlib
+
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = set(zf.namelist())
+            for entry in entries:
+                key = entry["key"]
+                if key in out:
+                    continue
+                member = f"{key}.npy"
+                if member not in members:
+                    raise ModelFileError(f"{path}: missing array {key!r} (named in manifest.json)")
+                with zf.open(member) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                    else:
+                        raise ModelFileError(f"{path}: {key}: unsupported .npy version {version}")
+                    if list(shape) != list(entry["shape"]) or str(dtype) != entry["dtype"]:
+                        raise ModelFileError(f"{path}: {key}: expected {entry['dtype']} {entry['shape']} as the manifest says (got {dtype} {list(shape)})")
+                with zf.open(member) as fh:  # read_array parses the header again
+                    arr = np.lib.format.read_array(fh, allow_pickle=False)
+                if arr.shape != tuple(shape) or arr.dtype != dtype:
+                    raise ModelFileError(f"{path}: {key}: truncated array data")
+                out[key] = arr
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: cannot read the parameter arrays: {type(exc).__name__}: {exc}") from None
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,7 +46,11 @@ def _agreement(name: str, a: np.ndarray, b: np.ndarray) -> PopulationAgreement:
     )
 
 
-def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: str = "torch", **options: Any) -> dict[str, Any]:
+#: Steps per chunk when a run reports progress (runs continue where the previous call stopped).
+CHUNK_STEPS = 2000
+
+
+def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: str = "torch", progress: Callable[[int], Any] | None = None, **options: Any) -> dict[str, Any]:
     """Run ``program``'s float network on ``backend`` and its integer simulation on ``spikes``.
 
     Parameters
@@ -58,6 +62,9 @@ def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: s
     steps : int
     backend : str
         Float backend (``torch`` or ``brian2``).
+    progress : callable, optional
+        Called with the number of steps just done, by each run (float, then integer), so
+        ``2 * steps`` in all; the runs then go in chunks of :data:`CHUNK_STEPS`.
 
     Returns
     -------
@@ -70,7 +77,7 @@ def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: s
 
     net = program.network
     if net is None:
-        raise BuildError("hw compare: the bundle holds no float network (network.npz) to compare with")
+        raise BuildError("compare_program: program holds no float network (a bundle's network.npz) to compare with")
     rec = net.with_updates(populations=[Population(p.name, p.size, p.model, ("spikes",)) for p in net.populations])
     sim = neurohop.build(rec, backend=backend, dt=program.dt, **options)
     inputs: dict[str, np.ndarray] = {}
@@ -79,15 +86,27 @@ def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: s
         size = program.population(name).size
         inputs[name] = spikes[:, col : col + size]
         col += size
-    ref = sim.run(steps, inputs)
+    chunk = steps if progress is None else CHUNK_STEPS
+    bounds = [(a, min(a + chunk, steps)) for a in range(0, steps, max(chunk, 1))] or [(0, 0)]
+    ref_parts = []
+    for a, b in bounds:
+        ref_parts.append(sim.run(b - a, {k: v[a:b] for k, v in inputs.items()}).spikes)
+        if progress is not None:
+            progress(b - a)
+    ref_spikes = {k: np.concatenate([np.asarray(p[k]) for p in ref_parts]) for k in ref_parts[0]}
     fixed = simulator_for(program)
-    got, _ = fixed.run(steps, {k: v[:, None, :] for k, v in inputs.items()})
+    got_parts = []
+    for a, b in bounds:
+        got_parts.append(fixed.run(b - a, {k: v[a:b, None, :] for k, v in inputs.items()})[0])
+        if progress is not None:
+            progress(b - a)
+    got = {k: np.concatenate([p[k] for p in got_parts]) for k in got_parts[0]}
     rows = []
     tot = {"float": 0, "fixed": 0, "matched": 0}
     for pop in program.populations:
         if pop.is_source:
             continue
-        a = ref.spikes[pop.name].astype(bool)
+        a = ref_spikes[pop.name].astype(bool)
         b = got[pop.name][:, 0]
         row = _agreement(pop.name, a, b)
         rows.append(row.to_dict())

@@ -42,7 +42,7 @@ import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
-from neurohop.export.intmath import Events, as_int_matrix, shift, spike_sum, trunc_shift, wrap
+from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
@@ -376,7 +376,7 @@ class LoihiSimulator(IntegerSimulator):
                 mat = np.where(sel, w, 0).T  # [pre, post]
                 if not mat.any() and k != 0:
                     continue
-                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), as_int_matrix(mat)))
+                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
                 max_delay = max(max_delay, int(k) + 1)
         self._const_slots = max_delay + 1
         self._const_port = self.program.target.number("port_bits")

@@ -21,16 +21,16 @@ SOURCE_KINDS = {
 
 
 def _is_hlop_checkpoint(path: Path) -> bool:
-    import json
-
-    import numpy as np
+    """Whether ``path`` holds an HLOP checkpoint (a malformed file is left to the network loader)."""
+    from neurohop.errors import NeurohopError
+    from neurohop.files import json_member, read_npz
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "meta_json" not in data.files:
-                return False
-            return str(json.loads(str(data["meta_json"])).get("format", "")).startswith("neurohop-hlop-classifier/")
-    except (OSError, ValueError):
+        data = read_npz(path)
+        if "meta_json" not in data:
+            return False
+        return str(json_member(data, "meta_json", str(path)).get("format", "")).startswith("neurohop-hlop-classifier/")
+    except NeurohopError:
         return False
 
 
@@ -57,14 +57,14 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
         from neurohop.export.nir_io import read_nir
 
         if params:
-            raise ModelFileError(f"{p}: a NIR graph takes no --param (got {sorted(params)})")
+            raise ModelFileError(f"{p}: a NIR graph takes no params (got {sorted(params)})")
         net = read_nir(p, dt=dt, convention=convention)
         return net, {"kind": "nir", "path": str(p), "convention": convention, "latency_steps": dict(net.metadata.get("latency_steps", {}))}
     if p.suffix == ".npz":
         if not p.exists():
             raise ModelFileError(f"{p}: file not found")
         if params:
-            raise ModelFileError(f"{p}: a saved network takes no --param (got {sorted(params)})")
+            raise ModelFileError(f"{p}: a saved network takes no params (got {sorted(params)})")
         if _is_hlop_checkpoint(p):
             from neurohop.export.classifier import classifier_network
 

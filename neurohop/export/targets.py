@@ -10,12 +10,14 @@ the module of :mod:`neurohop.export` that implements the target's integer arithm
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from neurohop.errors import ModelFileError
+from neurohop.files import check_keys, read_yaml_document, suggest
 
 __all__ = ["Target", "load_target", "available_targets", "ARITHMETIC_MODULES"]
 
@@ -30,6 +32,21 @@ ARITHMETIC_MODULES: dict[str, str] = {
 }
 
 _SECTIONS = ("numbers", "rules", "limits", "quantisation", "choices")
+_TOP_KEYS = ("format", "name", "title", "description", "arithmetic", "timestep_ms", "neuron_models", "plasticity_rules") + _SECTIONS
+_PLASTICITY_RULES = ("stdp",)
+
+
+def _check_finite_values(path: Path, where: str, value: Any) -> None:
+    """Refuse NaN and infinities anywhere in a target file (every number of a chip is finite)."""
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        at, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ModelFileError(f"{path}: {at}: expected a finite number (got {node!r})")
+        if isinstance(node, dict):
+            stack.extend((f"{at}.{k}" if at else str(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{at}[{i}]", v) for i, v in enumerate(node))
 _REQUIRED_LIMITS = ("neurons_per_core", "source_neurons_per_core", "cores_per_chip", "max_chips", "max_fan_in", "max_delay_steps")
 
 
@@ -135,12 +152,17 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
 
 def load_target(name: str | os.PathLike[str]) -> Target:
     """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
-    from neurohop.model.io import read_yaml_document
+    from neurohop.model.neurons import NEURON_MODELS
 
     path = _resolve(name)
-    doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"))
-    if doc["arithmetic"] not in ARITHMETIC_MODULES:
-        raise ModelFileError(f"{path}: arithmetic: expected one of {sorted(ARITHMETIC_MODULES)} (got {doc['arithmetic']!r})")
+    doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"), error=ModelFileError)
+    check_keys(doc, _TOP_KEYS, f"{path}: ", error=ModelFileError)
+    _check_finite_values(path, "", doc)
+    for key in ("name", "title"):
+        if key in doc and (not isinstance(doc[key], str) or not doc[key].strip()):
+            raise ModelFileError(f"{path}: {key}: expected a non-empty text (got {doc[key]!r})")
+    if not isinstance(doc["arithmetic"], str) or doc["arithmetic"] not in ARITHMETIC_MODULES:
+        raise ModelFileError(f"{path}: arithmetic: expected one of {sorted(ARITHMETIC_MODULES)}{suggest(str(doc['arithmetic']), ARITHMETIC_MODULES)} (got {doc['arithmetic']!r})")
     step = doc.get("timestep_ms")
     if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
         raise ModelFileError(f"{path}: timestep_ms: expected a positive number of ms or null (got {step!r})")
@@ -149,13 +171,26 @@ def load_target(name: str | os.PathLike[str]) -> Target:
         value = doc.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ModelFileError(f"{path}: {key}: expected a list of names (got {value!r})")
+        known = [k for k in NEURON_MODELS if k != "spike_source"] if key == "neuron_models" else list(_PLASTICITY_RULES)
+        for i, v in enumerate(value):
+            if v not in known:
+                raise ModelFileError(f"{path}: {key}[{i}]: unknown name {v!r}{suggest(v, known)} (expected one of {sorted(known)})")
         lists[key] = tuple(value)
     sections = {}
     for key in _SECTIONS:
         value = doc.get(key) or {}
         if not isinstance(value, dict):
             raise ModelFileError(f"{path}: {key}: expected a mapping (got {type(value).__name__})")
+        for field_name in value:
+            if not isinstance(field_name, str):
+                raise ModelFileError(f"{path}: {key}.{field_name!r}: expected text field names (got {type(field_name).__name__})")
         sections[key] = value
+    for key, value in sections["numbers"].items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelFileError(f"{path}: numbers.{key}: expected an integer (got {value!r})")
+    for key, value in sections["choices"].items():
+        if not isinstance(value, str):
+            raise ModelFileError(f"{path}: choices.{key}: expected the reason as text (got {value!r})")
     for dotted in sections["choices"]:
         head, _, tail = str(dotted).partition(".")
         if head not in _SECTIONS or tail not in sections[head]:

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from neurohop.errors import InputError, ModelFileError
-from neurohop.hlop.config import NetworkConfig
+from neurohop.files import atomic_write, check_finite, check_keys, json_member, read_npz
+from neurohop.hlop.config import NetworkConfig, check_network_memory
 from neurohop.hlop.network import Simulation, SpikingMLP
 
 __all__ = ["CHECKPOINT_FORMAT", "Classifier", "save_classifier", "load_classifier", "run_classifier", "to_nir", "from_nir"]
@@ -93,8 +94,6 @@ def save_classifier(
     info : mapping, optional
         Free JSON-friendly information (method, accuracy, ...).
     """
-    from neurohop.model.io import atomic_write
-
     c = net.config
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -137,8 +136,36 @@ def save_classifier(
     return atomic_write(path, write, suffix=".npz")
 
 
+def _meta_int(p: Path, meta: Mapping[str, Any], key: str, minimum: int = 1) -> int:
+    value = meta.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ModelFileError(f"{p}: meta_json.{key}: expected an integer >= {minimum} (got {value!r})")
+    return value
+
+
+def _meta_section(p: Path, meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = meta.get(key)
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{p}: meta_json.{key}: expected an object (got {type(value).__name__})")
+    return value
+
+
+def _meta_ints(p: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
+    value = meta.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+        raise ModelFileError(f"{p}: meta_json.{key}: expected a non-empty list of integers >= 1 (got {value!r})")
+    return tuple(value)
+
+
+_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info")
+
+
 def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Classifier:
     """Read a checkpoint written by :func:`save_classifier`.
+
+    Every array must be finite (a NaN is refused naming the array and its first bad index)
+    and of the shape the metadata implies; the network must fit in memory before it is built;
+    unknown metadata fields and unknown arrays are refused.
 
     Raises
     ------
@@ -146,36 +173,38 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
         When the file is not a readable checkpoint of this format; the message names the field.
     """
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ModelFileError(f"{p}: cannot read checkpoint: {exc}") from None
+    arrays = read_npz(p, what="checkpoint", error=ModelFileError)
     if "meta_json" not in arrays:
         raise ModelFileError(f"{p}: meta_json: missing (not a neurohop HLOP checkpoint)")
-    try:
-        meta = json.loads(str(arrays.pop("meta_json")))
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"{p}: meta_json: not valid JSON: {exc}") from None
+    meta = json_member(arrays, "meta_json", str(p), error=ModelFileError)
+    arrays.pop("meta_json")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(f"{p}: format: expected {CHECKPOINT_FORMAT!r} (got {meta.get('format')!r})")
+    check_keys(meta, _META_KEYS, f"{p}: meta_json", error=ModelFileError)
+    for key, value in arrays.items():
+        check_finite(value, key, str(p), error=ModelFileError)
+    hidden = _meta_ints(p, meta, "hidden")
+    head_sizes = _meta_ints(p, meta, "head_sizes")
+    n_inputs = _meta_int(p, meta, "n_inputs")
+    neuron, surrogate, encoder = (_meta_section(p, meta, k) for k in ("neuron", "surrogate", "encoder"))
+    for key in ("bias", "shared_head"):
+        if not isinstance(meta.get(key), bool):
+            raise ModelFileError(f"{p}: meta_json.{key}: expected true or false (got {meta.get(key)!r})")
     try:
         cfg = NetworkConfig(
-            hidden=tuple(int(h) for h in meta["hidden"]),
-            timesteps=int(meta["timesteps"]),
-            beta=float(meta["neuron"]["beta"]),
-            bias=bool(meta["bias"]),
-            surrogate=str(meta["surrogate"]["method"]),
-            surrogate_alpha=float(meta["surrogate"]["alpha"]),
-            encoder_levels=int(meta["encoder"]["levels"]),
+            hidden=hidden,
+            timesteps=_meta_int(p, meta, "timesteps"),
+            beta=neuron.get("beta"),
+            bias=meta["bias"],
+            surrogate=surrogate.get("method"),
+            surrogate_alpha=surrogate.get("alpha"),
+            encoder_levels=encoder.get("levels"),
         )
-        head_sizes = tuple(int(k) for k in meta["head_sizes"])
-        n_inputs = int(meta["n_inputs"])
-    except KeyError as exc:
-        raise ModelFileError(f"{p}: meta_json: missing field {exc}") from None
     except ModelFileError as exc:
         raise ModelFileError(f"{p}: meta_json: {exc}") from None
-    net = SpikingMLP(n_inputs, head_sizes, cfg, torch.Generator().manual_seed(0), bool(meta["shared_head"]), device)
+    check_network_memory(cfg, 1, n_inputs, sum(head_sizes), f"{p}: meta_json.hidden")
+    shared = meta["shared_head"]
+    net = SpikingMLP(n_inputs, head_sizes, cfg, torch.Generator().manual_seed(0), shared, device)
 
     def take(key: str, shape: tuple[int, ...]) -> torch.Tensor:
         if key not in arrays:
@@ -183,7 +212,11 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
         a = arrays.pop(key)
         if a.shape != shape:
             raise ModelFileError(f"{p}: {key}: expected shape {shape} (got {a.shape})")
-        return torch.from_numpy(np.ascontiguousarray(a))
+        if a.dtype.kind not in "fiu":
+            raise ModelFileError(f"{p}: {key}: expected real numbers (got dtype {a.dtype})")
+        if a.size and np.abs(a).max() > np.finfo(np.float32).max:
+            raise ModelFileError(f"{p}: {key}: expected values that fit a float32 (got a magnitude of {np.abs(a).max():g})")
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
     with torch.no_grad():
         for i, lin in enumerate(net.layers):
@@ -195,6 +228,15 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
             lin.weight.copy_(take(f"head{h}.weight", tuple(lin.weight.shape)))
             if lin.bias is not None:
                 lin.bias.copy_(take(f"head{h}.bias", tuple(lin.bias.shape)))
+    for key in list(arrays):
+        if key == "task_permutations":
+            perm = arrays[key]
+            if perm.ndim != 2 or perm.shape[1] != n_inputs or perm.dtype.kind not in "iu" or any(
+                not np.array_equal(np.sort(row), np.arange(n_inputs)) for row in perm
+            ):
+                raise ModelFileError(f"{p}: task_permutations: expected one permutation of 0..{n_inputs - 1} per task (got shape {perm.shape}, dtype {perm.dtype})")
+        elif not (key.startswith("lateral") and key.endswith(".weight")):
+            raise ModelFileError(f"{p}: {key}: unknown array (expected fc*/head* weights, task_permutations or lateral*.weight)")
     return Classifier(net, meta, arrays)
 
 
@@ -221,7 +263,7 @@ def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, hea
     return net.simulate(s.to(net.device, torch.float32), head)
 
 
-def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
+def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = False) -> Any:
     """Describe the classifier (one head) as a ``nir.NIRGraph``.
 
     Graph: ``input -> fc0 -> lif0 -> fc1 -> lif1 ... -> head -> readout -> output``, where
@@ -237,6 +279,17 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
     a spike through all layers within the step. The input are the encoder's spikes (the
     encoder is not part of the graph); the readout's potential after ``T`` steps divided by
     ``T`` equals the logits of :meth:`SpikingMLP.simulate`.
+
+    ``for_peers=True`` writes a graph that Norse 1.1 and snnTorch 1.0 load (``dt = 1e-4`` s
+    for snnTorch, whose importer fixes it): Norse ignores a ``LIF``'s ``r`` and snnTorch wants
+    one threshold per layer, so each hidden ``LIF`` gets ``r = 1`` and ``v_threshold = 1``
+    with ``r / v_threshold`` of each neuron folded into its incoming weights and bias (the
+    same spikes: the reset is to 0 and there is no leak potential); neither maps ``nir.I``,
+    so the readout is a ``nir.LIF`` with ``tau = dt``, ``r = 1`` and an infinite threshold,
+    whose potential at each step is the head's output of that step: the logits are the
+    mean of that potential over the ``T`` steps. The default graph stays exact for neurohop
+    (:func:`from_nir` and :func:`neurohop.export.classifier.classifier_network` read it
+    without rounding); the folded one differs from it by float32 rounding of the weights.
     """
     from neurohop._optional import require
 
@@ -247,11 +300,13 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         raise InputError(f"to_nir: dt: expected a positive step in seconds (got {dt})")
     beta = float(net.config.beta)
 
-    def lin_node(lin: torch.nn.Linear) -> Any:
+    def lin_node(lin: torch.nn.Linear, gain: np.ndarray | None = None) -> Any:
+        """``Linear``/``Affine`` of a layer; ``gain`` (per output, float32) scales its rows."""
         w = lin.weight.detach().cpu().numpy().astype(np.float32)
-        if lin.bias is None:
-            return nir.Linear(weight=w)
-        return nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().astype(np.float32))
+        b = None if lin.bias is None else lin.bias.detach().cpu().numpy().astype(np.float32)
+        if gain is not None:
+            w, b = w * gain[:, None], None if b is None else b * gain
+        return nir.Linear(weight=w) if b is None else nir.Affine(weight=w, bias=b)
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([net.n_inputs])})}
     edges: list[tuple[str, str]] = []
@@ -260,7 +315,11 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         n = lin.out_features
         vth = net.thresholds()[i].detach().cpu().numpy().astype(np.float32)
         nodes[f"fc{i}"] = lin_node(lin)
-        if beta < 1.0:
+        if for_peers and beta < 1.0:  # r / v_threshold folded into the incoming weights
+            nodes[f"fc{i}"] = lin_node(lin, (1.0 / ((1.0 - beta) * vth.astype(np.float64))).astype(np.float32))
+            one = np.ones(n, dtype=np.float32)
+            nodes[f"lif{i}"] = nir.LIF(tau=np.full(n, dt / (1.0 - beta), dtype=np.float32), r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one)
+        elif beta < 1.0:
             tau = dt / (1.0 - beta)
             nodes[f"lif{i}"] = nir.LIF(
                 tau=np.full(n, tau, dtype=np.float32),
@@ -275,7 +334,11 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         prev = f"lif{i}"
     out = net.heads[head]
     nodes["head"] = lin_node(out)
-    nodes["readout"] = nir.I(r=np.full(out.out_features, 1.0 / dt, dtype=np.float32))
+    if for_peers:
+        one = np.ones(out.out_features, dtype=np.float32)
+        nodes["readout"] = nir.LIF(tau=np.full(out.out_features, dt, dtype=np.float32), r=one, v_leak=0 * one, v_threshold=np.full(out.out_features, np.inf, dtype=np.float32), v_reset=0 * one)
+    else:
+        nodes["readout"] = nir.I(r=np.full(out.out_features, 1.0 / dt, dtype=np.float32))
     nodes["output"] = nir.Output(output_type={"output": np.array([out.out_features])})
     edges += [(prev, "head"), ("head", "readout"), ("readout", "output")]
     metadata = {
@@ -285,6 +348,7 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         "beta": beta,
         "encoder_levels": net.config.encoder_levels,
         "head": head,
+        "for_peers": for_peers,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
@@ -298,6 +362,8 @@ def from_nir(graph: Any, timesteps: int | None = None, encoder_levels: int = 255
     import nir
 
     meta = dict(getattr(graph, "metadata", {}) or {})
+    if bool(meta.get("for_peers", False)):
+        raise InputError("from_nir: graph: written with for_peers=True (weights rescaled for Norse/snnTorch); rebuild from the default graph")
     dt = float(meta.get("dt", 1e-3))
     nodes = graph.nodes
     i = 0

@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--checkpoint-dir", default=None, metavar="DIR", help="save the run's complete state here after every task")
     run.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint-dir (start afresh when there is none)")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, _param_flags={"n_tasks": "--tasks"})
 
     sweep = sub.add_parser(
         "sweep",
@@ -121,17 +121,29 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
     if args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0 (got {args.seed})")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads: expected an integer >= 1 (got {args.threads})")
+    max_threads = 4 * (os.cpu_count() or 1)
+    if args.threads is not None and not 1 <= args.threads <= max_threads:
+        raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
     if args.resume and args.checkpoint_dir is None:
         raise InputError("--resume: expected --checkpoint-dir DIR naming the checkpoint to continue (got none)")
-    if args.checkpoint_dir is not None and not args.resume:
+    from neurohop.cli_support import check_input_file, check_output_dir, check_output_file
+
+    if args.checkpoint_dir is not None:
         from neurohop.hlop.runner import CHECKPOINT_NAME
 
-        if (Path(args.checkpoint_dir) / CHECKPOINT_NAME).exists():
-            raise InputError(f"--checkpoint-dir {args.checkpoint_dir}: holds a checkpoint of an earlier run; add --resume to continue it or choose an empty directory")
+        check_output_dir(args.checkpoint_dir, "--checkpoint-dir", create=True)
+        if not args.resume and (Path(args.checkpoint_dir) / CHECKPOINT_NAME).exists():
+            raise InputError(f"--checkpoint-dir: {args.checkpoint_dir}: holds a checkpoint of an earlier run; add --resume to continue it or choose an empty directory")
+
+    check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
+    check_input_file(args.model, "--model", must_exist=False)
+
+    # every output is checked before training starts, so a bad path fails at once
+    check_output_file(args.json_out, "--json", (".json",))
+    check_output_file(args.plot, "--plot", (".png", ".pdf", ".svg"))
+    check_output_file(args.save, "--save", (".npz",))
 
     import numpy as np
 
@@ -206,9 +218,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    for flag, value in (("--workers", args.workers), ("--threads", args.threads)):
-        if value < 1:
-            raise InputError(f"{flag}: expected an integer >= 1 (got {value})")
+    max_threads = 4 * (os.cpu_count() or 1)
+    if args.workers < 1:
+        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    if not 1 <= args.threads <= max_threads:
+        raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.scenario not in ("permuted", "split"):
         raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
     if args.tasks is None:
@@ -217,40 +231,37 @@ def _sweep(args: argparse.Namespace) -> int:
         raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+    from neurohop.cli_support import check_input_file, check_output_dir
+
+    check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
+    check_input_file(args.model, "--model", must_exist=False)
+    check_output_dir(args.out, "--out", create=True)
     from neurohop.hlop.config import parse_override
     from neurohop.hlop.sweep import parse_seeds, run_sweep
 
     overrides: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
     if args.epochs is not None:
         overrides["train.epochs"] = args.epochs
-    flags = {"method": "--method", "train": "--train", "seeds": "--seeds", "tasks": "--tasks", "workers": "--workers", "scheduler": "--scheduler", "out": "--out"}
-    try:
-        seeds = parse_seeds(args.seeds)
-        report = run_sweep(
-            args.method,
-            args.train,
-            seeds,
-            args.out,
-            data=args.data,
-            scenario=args.scenario,
-            tasks=args.tasks,
-            model=args.model,
-            overrides=overrides,
-            head=args.head,
-            device=args.device,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            processes=args.local == "processes",
-            threads=args.threads,
-            checkpoints=not args.no_checkpoints,
-            progress=not args.quiet,
-        )
-    except InputError as exc:
-        text = str(exc)
-        for name, flag in flags.items():
-            if text.startswith(f"{name}:"):
-                raise InputError(flag + text[len(name) :]) from None
-        raise
+    seeds = parse_seeds(args.seeds)  # library errors name parameters; the CLI prints them as flags
+    report = run_sweep(
+        args.method,
+        args.train,
+        seeds,
+        args.out,
+        data=args.data,
+        scenario=args.scenario,
+        tasks=args.tasks,
+        model=args.model,
+        overrides=overrides,
+        head=args.head,
+        device=args.device,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        processes=args.local == "processes",
+        threads=args.threads,
+        checkpoints=not args.no_checkpoints,
+        progress=not args.quiet,
+    )
     from neurohop.hlop.sweep import table_markdown
 
     print(f"{len(report['executed'])} runs done, {len(report['skipped'])} already on disk, {len(report['failed'])} failed")

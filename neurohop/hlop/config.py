@@ -12,14 +12,14 @@ This module imports neither torch nor brian2.
 from __future__ import annotations
 
 import copy
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from neurohop.errors import CapacityError, ModelFileError
-from neurohop.model.io import read_yaml_document, resolve_model_path
+from neurohop.files import check_memory, is_finite_number, parse_yaml, read_yaml_document, suggest
+from neurohop.model.io import resolve_model_path
 
 __all__ = [
     "FORMAT",
@@ -48,14 +48,20 @@ def _bad(where: str, expected: str, got: Any) -> ModelFileError:
     return ModelFileError(f"{where}: expected {expected} (got {got!r})")
 
 
+#: Largest count accepted in a settings file (epochs, widths, timesteps...): a 32-bit integer.
+MAX_COUNT = 2**31 - 1
+
+
 def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _bad(where, f"an integer >= {minimum}", value)
+    if value > MAX_COUNT:
+        raise _bad(where, f"an integer <= {MAX_COUNT}", value)
     return value
 
 
 def _check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise _bad(where, "a finite number", value)
     if lo is not None and (value < lo or (open_lo and value == lo)):
         raise _bad(where, f"a number {'>' if open_lo else '>='} {lo}", value)
@@ -415,10 +421,36 @@ class HLOPConfig:
             )
         if len(self.gpm.threshold) != n_proj:
             raise ModelFileError(f"{self.source}: methods.gpm.threshold: expected {n_proj} entries (got {len(self.gpm.threshold)})")
+        check_network_memory(self.network, self.train.batch_size, n_inputs=1, n_outputs=2, where=f"{self.source}: network.hidden")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly nested dictionary (the run's full settings)."""
         return asdict(self)
+
+
+#: Bytes per weight (float32 value, gradient, momentum and a projected copy) and per neuron
+#: state kept for a training batch (membrane, spikes, surrogate inputs over all timesteps),
+#: used to check that a classifier fits in memory before it is built.
+WEIGHT_BYTES = 16
+STATE_BYTES = 12
+
+
+def check_network_memory(net: NetworkConfig, batch_size: int, n_inputs: int, n_outputs: int, where: str) -> None:
+    """Refuse a classifier whose weights and training states would not fit in memory.
+
+    The estimate counts the weights ``n_inputs x hidden[0] + hidden[0] x hidden[1] + ... +
+    hidden[-1] x n_outputs`` at :data:`WEIGHT_BYTES` each, and ``batch_size x timesteps x
+    sum(hidden)`` neuron states at :data:`STATE_BYTES` each, and compares the total with the
+    memory available (:func:`neurohop.files.check_memory`); nothing is allocated.
+    """
+    widths = (int(n_inputs), *(int(h) for h in net.hidden), int(n_outputs))
+    weights = sum(a * b for a, b in zip(widths, widths[1:]))
+    states = int(batch_size) * int(net.timesteps) * sum(int(h) for h in net.hidden)
+    check_memory(
+        float(weights) * WEIGHT_BYTES + float(states) * STATE_BYTES,
+        f"a classifier of hidden widths {list(net.hidden)} ({weights:.3g} weights, {states:.3g} neuron states per batch)",
+        where,
+    )
 
 
 def resolve_config_path(path: str | os.PathLike[str]) -> Path:
@@ -428,18 +460,13 @@ def resolve_config_path(path: str | os.PathLike[str]) -> Path:
 
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``section.field=value`` (value in YAML syntax) into a (key, value) pair."""
-    import yaml
-
     if "=" not in text:
-        raise ModelFileError(f"--set {text}: expected KEY=VALUE, e.g. train.epochs=2")
+        raise ModelFileError(f"overrides: {text!r}: expected KEY=VALUE, e.g. train.epochs=2")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ModelFileError(f"--set {text}: expected a field name before '='")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        raise ModelFileError(f"--set {text}: value is not valid YAML: {exc}") from None
+        raise ModelFileError(f"overrides: {text!r}: expected a field name before '='")
+    value = parse_yaml(raw, f"overrides: {text!r}", error=ModelFileError) if raw.strip() else None
     return key, value
 
 
@@ -489,10 +516,13 @@ def _build(
     inverse = {v: k for k, v in rename.items()}
     for key, value in doc.items():
         if key not in accepted:
-            raise ModelFileError(f"{source}: {where}.{key}: unknown field; expected one of {sorted(accepted)}")
+            raise ModelFileError(f"{source}: {where}.{key}: unknown field{suggest(str(key), accepted)} (expected one of {sorted(accepted)})")
         attr = inverse.get(key, key)
         if convert and attr in convert:
-            value = convert[attr](value, f"{where}.{key}")
+            try:
+                value = convert[attr](value, f"{where}.{key}")
+            except ModelFileError as exc:
+                raise ModelFileError(f"{source}: {exc}") from None
         kwargs[attr] = value
     try:
         return cls(**kwargs)
@@ -526,7 +556,7 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
         raise ModelFileError(f"{source}: format: expected {FORMAT!r} (got {fmt!r})")
     for key in doc:
         if key not in _TOP:
-            raise ModelFileError(f"{source}: {key}: unknown section; expected one of {sorted(_TOP)}")
+            raise ModelFileError(f"{source}: {key}: unknown section{suggest(str(key), _TOP)} (expected one of {sorted(_TOP)})")
     for key, value in (overrides or {}).items():
         _apply_override(doc, key, value, source)
     net = _build(NetworkConfig, doc.get("network"), "network", source, convert={"hidden": _tuple})
@@ -549,7 +579,7 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
         raise ModelFileError(f"{source}: methods: expected a mapping")
     for key in methods:
         if key not in ("ewc", "replay", "gpm"):
-            raise ModelFileError(f"{source}: methods.{key}: unknown section; expected one of ['ewc', 'gpm', 'replay']")
+            raise ModelFileError(f"{source}: methods.{key}: unknown section{suggest(str(key), ('ewc', 'gpm', 'replay'))} (expected one of ['ewc', 'gpm', 'replay'])")
     ewc = _build(EWCConfig, methods.get("ewc"), "methods.ewc", source, rename={"lam": "lambda"})
     replay = _build(ReplayConfig, methods.get("replay"), "methods.replay", source)
     gpm = _build(GPMConfig, methods.get("gpm"), "methods.gpm", source, convert={"threshold": _tuple})

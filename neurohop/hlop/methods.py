@@ -69,7 +69,7 @@ METHODS: dict[str, MethodSpec] = {
 def method_spec(name: str) -> MethodSpec:
     """The parts of method ``name``; :class:`InputError` listing the known ones otherwise."""
     if name not in METHODS:
-        raise InputError(f"--method: expected one of {list(METHODS)} (got {name!r})")
+        raise InputError(f"method: expected one of {list(METHODS)} (got {name!r})")
     return METHODS[name]
 
 

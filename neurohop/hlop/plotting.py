@@ -20,7 +20,7 @@ def plot_accuracy_matrix(result: Mapping[str, Any], path: str | os.PathLike[str]
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     m = np.array([[np.nan if v is None else v for v in row] for row in result["accuracy_matrix"]], dtype=float)
     n = m.shape[0]

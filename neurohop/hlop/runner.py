@@ -69,11 +69,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise InputError(f"--device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r}): {exc}") from None
+        raise InputError(f"device: expected 'cpu', 'cuda' or 'cuda:N' (got {device!r}): {exc}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: expected an available CUDA device (got none: torch.cuda.is_available() is False)")
+        raise InputError(f"device: {device!r}: expected an available CUDA device (got none: torch.cuda.is_available() is False)")
     if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"--device: expected 'cpu' or 'cuda' (got {device!r})")
+        raise InputError(f"device: expected 'cpu' or 'cuda' (got {device!r})")
     return dev
 
 
@@ -273,9 +273,9 @@ def run_continual(
     """
     spec = method_spec(method)
     if train not in TRAIN_METHODS:
-        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
+        raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"--seed: expected an integer >= 0 (got {seed!r})")
+        raise InputError(f"seed: expected an integer >= 0 (got {seed!r})")
     dev = resolve_device(device)
     if resume and checkpoint_dir is None:
         raise InputError("resume: expected a checkpoint_dir to resume from (got none)")
@@ -557,7 +557,7 @@ def _restore_parts(state: dict[str, Any], net: SpikingMLP, trainer: Any, project
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 

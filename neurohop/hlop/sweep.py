@@ -108,15 +108,21 @@ def run_one(run: SweepRun, shared: Mapping[str, Any], checkpoint_dir: str | None
 
 
 def _read_run(path: Path) -> dict[str, Any] | None:
+    """A finished run's JSON, or None when absent or unreadable (the run is then done again)."""
+    from neurohop.errors import NeurohopError
+    from neurohop.files import read_json
+
+    if not path.is_file():
+        return None
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = read_json(path, error=InputError)
+    except NeurohopError:
         return None
     return doc if isinstance(doc, dict) and "acc" in doc and "accuracy_matrix" in doc else None
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     text = json.dumps(doc, indent=1)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
@@ -194,7 +200,7 @@ def plot_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     labels = [f"{r['method']}\n{r['train']}" for r in rows]
     fig = Figure(figsize=(2.0 + 0.9 * max(len(rows), 1), 5.5), dpi=110)
@@ -223,7 +229,7 @@ def plot_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) 
 
 def write_table(out: Path, rows: list[dict[str, Any]], shared: Mapping[str, Any], failed: Mapping[str, str]) -> None:
     """``table.md``, ``table.json`` and ``table.png`` in ``out``."""
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     title = f"{shared['data']}, {shared['scenario']}, {shared['tasks']} tasks (model {shared['model']})"
     text = table_markdown(rows, f"### {title}")
@@ -311,10 +317,11 @@ def run_sweep(
         raise InputError(f"{root}: out: expected a directory (got a file)")
     grid_file = root / "grid.json"
     if grid_file.exists():
-        try:
-            before = json.loads(grid_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{grid_file}: cannot read the sweep's settings: {exc}") from None
+        from neurohop.files import read_json
+
+        before = read_json(grid_file, error=InputError)
+        if not isinstance(before, dict):
+            raise InputError(f"{grid_file}: expected the sweep's settings as a JSON object (got {type(before).__name__})")
         same = {k: v for k, v in shared.items() if k not in ("threads",)}
         old = {k: v for k, v in before.items() if k not in ("threads",)}
         if json.loads(json.dumps(same)) != old:

@@ -78,7 +78,7 @@ class Trainer:
 
     def __init__(self, name: str, net: SpikingMLP, generator: torch.Generator) -> None:
         if name not in TRAIN_METHODS:
-            raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {name!r})")
+            raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {name!r})")
         self.name = name
         self.net = net
         self.feedback: dict[str, torch.Tensor] = {}

@@ -11,15 +11,17 @@ Two file kinds:
 * **Saved networks** (``*.npz``): a concrete network with all arrays (for example learned
   weights), written by :func:`save_network` and read by :func:`load_network`.
 
-Every error names the file and the field.
+Every error names the file and the field. Files are read and written through
+:mod:`neurohop.files` (``atomic_write`` and ``read_yaml_document`` are re-exported here for
+older imports).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -27,14 +29,29 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from neurohop.errors import ModelError, ModelFileError
+from neurohop.files import atomic_write, check_finite, check_keys, check_memory, is_finite_number, json_member, read_npz, read_yaml_document, suggest
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
-from neurohop.model.synapses import STDP, FromList, _parse_connector
+from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne, _parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
 _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron_types", "plasticity", "populations", "projections", "record"}
+#: Top-level sections owned by feature code (read through :meth:`ModelSpec.section`).
+FEATURE_SECTIONS = {"protocol", "recording_map", "demo"}
+_PARAM_KEYS = {"default", "min", "max", "doc"}
+_POP_KEYS = {"name", "size", "neuron", "model", "times", "record"}
+_PROJ_KEYS = {"name", "pre", "post", "connector", "weight", "delay", "receptor", "plasticity"}
+_CONNECTOR_KEYS = {"kind", "allow_self_connections", "pairs"}
+_STDP_KEYS = {"rule", "tau_plus", "tau_minus", "a_plus", "a_minus", "w_min", "w_max"}
+#: Bytes per neuron and per synapse assumed when checking that a network fits in memory
+#: (state and parameters per neuron; index, weight and delay arrays plus their expansion
+#: per synapse).
+NEURON_BYTES = 64
+SYNAPSE_BYTES = 48
+#: Bytes per slot of a delay line (one per target neuron and step of the longest delay).
+DELAY_BYTES = 8
 _REF_SLICE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[(.*):(.*)\]\s*$")
 
 
@@ -80,12 +97,12 @@ class ModelSpec:
         params = dict(self.defaults)
         for key, value in overrides.items():
             if key not in params:
-                raise ModelFileError(f"{self.path}: unknown parameter {key!r}; declared: {sorted(params)}")
+                raise ModelFileError(f"{self.path}: unknown parameter {key!r}{suggest(key, params)} (declared: {sorted(params)})")
             params[key] = value
         for key, value in params.items():
             lo, hi = self.limits.get(key, (None, None))
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ModelFileError(f"{self.path}: parameter {key}: expected a number (got {value!r})")
+            if not is_finite_number(value):
+                raise ModelFileError(f"{self.path}: parameter {key}: expected a finite number (got {value!r})")
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 raise ModelFileError(f"{self.path}: parameter {key}: expected a value in [{lo}, {hi}] (got {value!r})")
         return params
@@ -100,43 +117,52 @@ def _err(path: Path, where: str, exc: Exception | str) -> ModelFileError:
     return ModelFileError(f"{path}: {where}: {exc}")
 
 
-def read_yaml_document(path: Path, *, format: str | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a YAML file whose top level is a mapping; check its ``format:`` and required fields.
-
-    Shared by every file kind of the project (models, targets, HLOP settings); errors name the
-    file and the field.
-    """
-    import yaml
-
+def _eval_field(value: Any, names: Mapping[str, Any], where: str) -> Any:
+    """:func:`neurohop.model.expr.evaluate`, its errors raised as :class:`ModelFileError`
+    (``where`` already names the file and field)."""
     try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ModelFileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ModelFileError(f"{path}: expected a mapping at the top level (got {type(doc).__name__})")
-    if format is not None and doc.get("format") != format:
-        raise ModelFileError(f"{path}: format: expected {format!r} (got {doc.get('format')!r})")
-    for key in required:
-        if key not in doc:
-            raise ModelFileError(f"{path}: missing field {key!r}")
-    return doc
+        return evaluate(value, names, where)
+    except ModelFileError:
+        raise
+    except ModelError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
+def _check_number(path: Path, where: str, value: Any) -> None:
+    if not is_finite_number(value):
+        raise _err(path, where, f"expected a finite number (got {value!r})")
 
 
 def read_model(path: str | os.PathLike[str]) -> ModelSpec:
-    """Read and check a model file (YAML). Raises :class:`ModelFileError` naming file and field."""
+    """Read and check a model file (YAML). Raises :class:`ModelFileError` naming file and field.
+
+    Unknown keys (top level, parameters, populations, projections, connectors, plasticity
+    rules, neuron types) are refused with the closest known key suggested; the default
+    parameters must build a network that fits in the available memory.
+    """
     p = resolve_model_path(path)
     doc = read_yaml_document(p, format="neurohop-model/1", required=("populations",))
+    check_keys(doc, _TOP_KEYS | FEATURE_SECTIONS, f"{p}: ")
     defaults: dict[str, Any] = {}
     limits: dict[str, tuple[Any, Any]] = {}
-    for key, spec in (doc.get("parameters") or {}).items():
+    declared = doc.get("parameters") or {}
+    if not isinstance(declared, Mapping):
+        raise _err(p, "parameters", f"expected a mapping of name -> default or {{default, min, max}} (got {type(declared).__name__})")
+    for key, spec in declared.items():
+        where = f"parameters.{key}"
+        if not isinstance(key, str) or not key.isidentifier():
+            raise _err(p, where, "expected an identifier as parameter name")
         if isinstance(spec, Mapping):
+            check_keys(spec, _PARAM_KEYS, f"{p}: {where}")
             if "default" not in spec:
-                raise ModelFileError(f"{p}: parameters.{key}: missing 'default'")
+                raise ModelFileError(f"{p}: {where}: missing 'default'")
+            for bound in ("default", "min", "max"):
+                if spec.get(bound) is not None:
+                    _check_number(p, f"{where}.{bound}", spec[bound])
             defaults[key] = spec["default"]
             limits[key] = (spec.get("min"), spec.get("max"))
         else:
+            _check_number(p, where, spec)
             defaults[key] = spec
     model = ModelSpec(p, doc, defaults, limits)
     if "populations" in doc and not isinstance(doc["populations"], list):
@@ -150,27 +176,32 @@ def load_model(path: str | os.PathLike[str], **params: Any) -> Network:
     return read_model(path).build(**params)
 
 
-def _neuron_from_spec(path: Path, where: str, spec: Mapping[str, Any], types: Mapping[str, Mapping[str, Any]], names: Mapping[str, Any], depth: int = 0) -> Any:
+def _neuron_from_spec(path: Path, where: str, spec: Any, types: Mapping[str, Any], names: Mapping[str, Any], depth: int = 0) -> Any:
+    if not isinstance(spec, Mapping):
+        raise _err(path, where, f"expected a mapping of neuron parameters (got {type(spec).__name__})")
     spec = dict(spec)
     if "like" in spec:
         base = spec.pop("like")
-        if base not in types or depth > 8:
-            raise _err(path, where, f"'like: {base}' names no neuron type; known: {sorted(types)}")
+        if not isinstance(base, str) or base not in types or depth > 8:
+            raise _err(path, f"{where}.like", f"names no neuron type{suggest(str(base), types)} (known: {sorted(types)}; at most 8 levels)")
+        if not isinstance(types[base], Mapping):
+            raise _err(path, f"neuron_types.{base}", f"expected a mapping of neuron parameters (got {type(types[base]).__name__})")
         merged = dict(types[base])
         merged.update(spec)
         return _neuron_from_spec(path, where, merged, types, names, depth + 1)
     kind = spec.pop("model", "lif")
-    if kind not in NEURON_MODELS:
-        raise _err(path, f"{where}.model", f"unknown neuron model {kind!r}; supported: {sorted(NEURON_MODELS)}")
+    if not isinstance(kind, str) or kind not in NEURON_MODELS or kind == "spike_source":
+        known = sorted(k for k in NEURON_MODELS if k != "spike_source")
+        raise _err(path, f"{where}.model", f"unknown neuron model {kind!r}{suggest(str(kind), known)} (supported: {known})")
     cls = NEURON_MODELS[kind]
-    values = {k: evaluate(v, names, f"{path}: {where}.{k}") for k, v in spec.items()}
-    allowed = set(cls.__dataclass_fields__)
-    for k in values:
-        if k not in allowed:
-            raise _err(path, f"{where}.{k}", f"unknown parameter of {kind!r}; expected one of {sorted(allowed)}")
+    fields_ = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    check_keys(spec, fields_, f"{path}: {where}")
+    # text choices (CubaLIF.reset) are taken as written, numbers may be expressions
+    text_fields = {k for k, f in fields_.items() if f.type in ("str", str)}
+    values = {k: (v if k in text_fields else _eval_field(v, names, f"{path}: {where}.{k}")) for k, v in spec.items()}
     try:
         return cls(**values)
-    except ModelError as exc:
+    except (ModelError, OverflowError) as exc:
         raise _err(path, where, exc) from None
 
 
@@ -185,82 +216,176 @@ def parse_ref(path: Path | str, where: str, ref: Any, names: Mapping[str, Any]) 
         except ModelError as exc:
             raise _err(path, where, exc) from None
     name, a, b = m.groups()
-    start = evaluate(a, names, f"{path}: {where}") if a.strip() else 0
-    stop = evaluate(b, names, f"{path}: {where}") if b.strip() else None
+    start = _eval_field(a, names, f"{path}: {where}") if a.strip() else 0
+    stop = _eval_field(b, names, f"{path}: {where}") if b.strip() else None
     return PopRef(name, int(start), None if stop is None else int(stop))
+
+
+def _mapping(path: Path, where: str, value: Any, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _err(path, where, f"expected {what} (got {type(value).__name__})")
+    return value
+
+
+def _int_array(value: Any, where: str) -> np.ndarray:
+    """An array of whole numbers (index pairs, delays) as int64; refuses fractions, NaN, overflow."""
+    a = np.asarray(value)
+    if a.dtype.kind in "iu":
+        if a.dtype.kind == "u" and a.size and a.max() >= 2**63:
+            raise ModelError(f"{where}: expected whole numbers below 2**63 (got {a.max()})")
+        return a.astype(np.int64)
+    if a.dtype.kind == "b" or (a.size and a.dtype.kind != "f"):
+        raise ModelError(f"{where}: expected whole numbers (got dtype {a.dtype})")
+    if a.size and not (np.all(np.isfinite(a)) and np.all(np.abs(a) < 2**62) and np.all(a == np.round(a))):
+        raise ModelError(f"{where}: expected whole numbers (got non-integer, non-finite or huge values)")
+    return a.astype(np.int64)
+
+
+def _whole(value: Any, where: str) -> Any:
+    return value if np.isscalar(value) or value is None else _int_array(value, where)
+
+
+def _connector(spec: Any, where: str) -> Any:
+    """``_parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
+    if isinstance(spec, Mapping) and spec.get("kind") == "from_list" and "pairs" in spec:
+        spec = dict(spec)
+        spec["pairs"] = _int_array(spec["pairs"], f"{where}.connector.pairs")
+    return _parse_connector(spec)
+
+
+def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
+    """Refuse a network whose neurons and synapses would not fit in the available memory.
+
+    Counts neurons and synapses from the sizes and connectors alone (nothing is allocated),
+    at :data:`NEURON_BYTES` per neuron, :data:`SYNAPSE_BYTES` per synapse and :data:`DELAY_BYTES`
+    per delay-line slot (target neurons x longest delay), and compares with
+    :func:`neurohop.files.available_memory`. Raises :class:`~neurohop.errors.CapacityError`.
+    """
+    sizes = {p.name: int(p.size) for p in pops}
+    neurons = sum(sizes.values())
+    synapses = 0
+    delay_slots = 0.0
+    for proj in projs:
+        if proj.pre.population not in sizes or proj.post.population not in sizes:
+            continue  # reported by Network
+        try:
+            a0, a1 = proj.pre.resolve(sizes[proj.pre.population])
+            b0, b1 = proj.post.resolve(sizes[proj.post.population])
+        except ModelError:
+            continue  # reported by Network
+        n_pre, n_post = a1 - a0, b1 - b0
+        if isinstance(proj.connector, FromList):
+            synapses += int(proj.connector.pre_indices.size)
+        elif isinstance(proj.connector, OneToOne):
+            synapses += min(n_pre, n_post)
+        elif isinstance(proj.connector, AllToAll):
+            synapses += proj.connector.count(n_pre, n_post)  # arithmetic, allocates nothing
+        else:  # a connector without a closed-form count: at most every pair
+            synapses += n_pre * n_post
+        delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
+        delay_slots += float(delay) * (b1 - b0)
+    check_memory(
+        float(neurons) * NEURON_BYTES + float(synapses) * SYNAPSE_BYTES + delay_slots * DELAY_BYTES,
+        f"a network of {neurons:.3g} neurons and {synapses:.3g} synapses",
+        where,
+    )
 
 
 def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any]) -> Network:
     names = dict(params)
-    types = doc.get("neuron_types") or {}
-    if not isinstance(types, Mapping):
-        raise _err(path, "neuron_types", "expected a mapping of name -> parameters")
+    types = _mapping(path, "neuron_types", doc.get("neuron_types"), "a mapping of name -> parameters")
     rules: dict[str, STDP] = {}
-    for key, spec in (doc.get("plasticity") or {}).items():
-        spec = dict(spec)
+    for key, spec in _mapping(path, "plasticity", doc.get("plasticity"), "a mapping of name -> rule").items():
+        spec = dict(_mapping(path, f"plasticity.{key}", spec, "a mapping of rule parameters"))
+        check_keys(spec, _STDP_KEYS, f"{path}: plasticity.{key}")
         rule = spec.pop("rule", "stdp")
         if rule != "stdp":
             raise _err(path, f"plasticity.{key}.rule", f"unknown rule {rule!r}; supported: ['stdp']")
         try:
-            rules[key] = STDP(**{k: evaluate(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
-        except TypeError as exc:
-            raise _err(path, f"plasticity.{key}", exc) from None
-        except ModelError as exc:
+            rules[key] = STDP(**{k: _eval_field(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
+        except (TypeError, ModelError, OverflowError) as exc:
             raise _err(path, f"plasticity.{key}", exc) from None
     record_all = doc.get("record", "all")
+    if record_all not in ("all", "spikes", "none", None):
+        raise _err(path, "record", f"expected 'all', 'spikes' or 'none' (got {record_all!r})")
     pops = []
-    for i, spec in enumerate(doc.get("populations") or []):
+    populations = doc.get("populations") or []
+    if not isinstance(populations, list):
+        raise _err(path, "populations", f"expected a list (got {type(populations).__name__})")
+    for i, spec in enumerate(populations):
         where = f"populations[{i}]"
         if not isinstance(spec, Mapping) or "name" not in spec or "size" not in spec:
             raise _err(path, where, "expected a mapping with 'name' and 'size'")
         where = f"populations[{i}] ({spec['name']})"
-        size = evaluate(spec["size"], names, f"{path}: {where}.size")
+        check_keys(spec, _POP_KEYS, f"{path}: {where}")
+        size = _eval_field(spec["size"], names, f"{path}: {where}.size")
         if isinstance(size, float) and size.is_integer():
             size = int(size)
+        if "neuron" in spec and "model" in spec:
+            raise _err(path, where, "expected either 'neuron: TYPE' or 'model: spike_source' (got both)")
+        if "times" in spec and spec.get("model") != "spike_source":
+            raise _err(path, f"{where}.times", "only a population with 'model: spike_source' takes fixed spike times")
         if "neuron" in spec:
-            if spec["neuron"] not in types:
-                raise _err(path, f"{where}.neuron", f"unknown neuron type {spec['neuron']!r}; known: {sorted(types)}")
+            if not isinstance(spec["neuron"], str) or spec["neuron"] not in types:
+                raise _err(path, f"{where}.neuron", f"unknown neuron type {spec['neuron']!r}{suggest(str(spec['neuron']), types)} (known: {sorted(types)})")
             model = _neuron_from_spec(path, f"neuron_types.{spec['neuron']}", types[spec["neuron"]], types, names)
         elif spec.get("model") == "spike_source":
-            model = SpikeSource(tuple(spec.get("times", ())))
+            times = spec.get("times", ())
+            if not isinstance(times, (list, tuple)):
+                raise _err(path, f"{where}.times", f"expected a list of spike-time lists (got {type(times).__name__})")
+            try:
+                model = SpikeSource(tuple(times))
+            except (ModelError, OverflowError) as exc:
+                raise _err(path, f"{where}.times", exc) from None
         else:
             raise _err(path, where, "expected 'neuron: TYPE' or 'model: spike_source'")
         record = spec.get("record")
         if record is None:
             record = ("spikes",) if record_all in ("all", "spikes") else ()
+        if not isinstance(record, (str, list, tuple)) or not all(isinstance(r, str) for r in ([record] if isinstance(record, str) else record)):
+            raise _err(path, f"{where}.record", f"expected a state name or a list of them (got {record!r})")
         try:
             pops.append(Population(str(spec["name"]), size, model, tuple(record) if not isinstance(record, str) else (record,)))
         except ModelError as exc:
             raise _err(path, where, exc) from None
     projs = []
-    for i, spec in enumerate(doc.get("projections") or []):
+    projections = doc.get("projections") or []
+    if not isinstance(projections, list):
+        raise _err(path, "projections", f"expected a list (got {type(projections).__name__})")
+    for i, spec in enumerate(projections):
         where = f"projections[{i}]"
         if not isinstance(spec, Mapping):
             raise _err(path, where, "expected a mapping")
+        check_keys(spec, _PROJ_KEYS, f"{path}: {where}")
         for key in ("name", "pre", "post", "connector"):
             if key not in spec:
                 raise _err(path, where, f"missing field {key!r}")
         where = f"projections[{i}] ({spec['name']})"
+        if isinstance(spec["connector"], Mapping):
+            check_keys(spec["connector"], _CONNECTOR_KEYS, f"{path}: {where}.connector")
         plastic = spec.get("plasticity")
-        if plastic is not None and plastic not in rules:
-            raise _err(path, f"{where}.plasticity", f"unknown rule {plastic!r}; declared: {sorted(rules)}")
+        if plastic is not None and (not isinstance(plastic, str) or plastic not in rules):
+            raise _err(path, f"{where}.plasticity", f"unknown rule {plastic!r}{suggest(str(plastic), rules)} (declared: {sorted(rules)})")
         try:
             projs.append(
                 Projection(
                     name=str(spec["name"]),
                     pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
                     post=parse_ref(path, f"{where}.post", spec["post"], names),
-                    connector=_parse_connector(spec["connector"]),
-                    weight=evaluate(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
-                    delay=evaluate(spec.get("delay", 1), names, f"{path}: {where}.delay"),
+                    connector=_connector(spec["connector"], where),
+                    weight=_eval_field(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
+                    delay=_eval_field(spec.get("delay", 1), names, f"{path}: {where}.delay"),
                     receptor=spec.get("receptor", "excitatory"),
                     plasticity=rules[plastic] if plastic else None,
                 )
             )
         except ModelFileError:
             raise
-        except ModelError as exc:
+        except (ModelError, TypeError, ValueError, OverflowError) as exc:
             raise _err(path, where, exc) from None
+    check_network_memory(pops, projs, f"{path}: parameters {dict(params)}")
     try:
         return Network(tuple(pops), tuple(projs), name=str(doc.get("name", path.stem)), metadata={"model_file": str(path), "parameters": dict(params)})
     except ModelError as exc:
@@ -288,6 +413,10 @@ def network_to_dict(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]
             entry["model"] = {"model": "spike_source", "times": [list(t) for t in pop.model.times]}
         else:
             entry["model"] = pop.model.to_dict()
+        if pop.initial:
+            entry["initial"] = {var: put(f"{pop.name}.initial.{var}", values) for var, values in pop.initial.items()}
+        if pop.parameters:
+            entry["parameters"] = {name: put(f"{pop.name}.parameters.{name}", values) for name, values in pop.parameters.items()}
         pops.append(entry)
     projs = []
     for proj in net.projections:
@@ -319,11 +448,14 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
             return np.asarray(arrays[value["array"]])
         return value
 
-    if doc.get("format") != "neurohop-network/1":
-        raise ModelFileError(f"{source}: format: expected 'neurohop-network/1' (got {doc.get('format')!r})")
+    if not isinstance(doc, Mapping) or doc.get("format") != "neurohop-network/1":
+        got = doc.get("format") if isinstance(doc, Mapping) else type(doc).__name__
+        raise ModelFileError(f"{source}: format: expected 'neurohop-network/1' (got {got!r})")
     try:
         pops = []
         for i, p in enumerate(doc["populations"]):
+            if not isinstance(p, Mapping) or not isinstance(p.get("model"), Mapping):
+                raise ModelFileError(f"{source}: populations[{i}]: expected a mapping with a 'model' mapping")
             spec = dict(p["model"])
             kind = spec.pop("model")
             if kind == "spike_source":
@@ -332,9 +464,19 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
                 model = NEURON_MODELS[kind](**spec)
             else:
                 raise ModelFileError(f"{source}: populations[{i}].model: unknown model {kind!r}")
-            pops.append(Population(p["name"], int(p["size"]), model, tuple(p.get("record", ("spikes",)))))
+            size = p["size"]
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise ModelFileError(f"{source}: populations[{i}].size: expected an integer >= 1 (got {size!r})")
+            record = p.get("record", ("spikes",))
+            if not isinstance(record, (list, tuple)) or not all(isinstance(r, str) for r in record):
+                raise ModelFileError(f"{source}: populations[{i}].record: expected a list of state names (got {record!r})")
+            initial = {var: get(value, f"populations[{i}].initial.{var}") for var, value in dict(p.get("initial", {})).items()}
+            per_neuron = {name: get(value, f"populations[{i}].parameters.{name}") for name, value in dict(p.get("parameters", {})).items()}
+            pops.append(Population(p["name"], size, model, tuple(record), initial, per_neuron))
         projs = []
         for i, p in enumerate(doc["projections"]):
+            if not isinstance(p, Mapping):
+                raise ModelFileError(f"{source}: projections[{i}]: expected a mapping (got {type(p).__name__})")
             conn = dict(p["connector"])
             if conn.get("kind") == "from_list":
                 conn["pairs"] = get(conn["pairs"], f"projections[{i}].connector.pairs")
@@ -348,38 +490,26 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
                     name=p["name"],
                     pre=p["pre"],
                     post=p["post"],
-                    connector=_parse_connector(conn),
+                    connector=_connector(conn, f"projections[{i}]"),
                     weight=get(p["weight"], f"projections[{i}].weight"),
-                    delay=get(p["delay"], f"projections[{i}].delay"),
+                    delay=_whole(get(p["delay"], f"projections[{i}].delay"), f"projections[{i}].delay"),
                     receptor=p["receptor"],
                     plasticity=rule,
                 )
             )
-        return Network(tuple(pops), tuple(projs), name=doc.get("name", "network"), metadata=doc.get("metadata", {}))
+        check_network_memory(pops, projs, source)
+        name, metadata = doc.get("name", "network"), doc.get("metadata", {})
+        if not isinstance(name, str) or not isinstance(metadata, Mapping):
+            raise ModelFileError(f"{source}: name/metadata: expected a text name and a mapping (got {type(name).__name__}, {type(metadata).__name__})")
+        return Network(tuple(pops), tuple(projs), name=name, metadata=metadata)
     except ModelFileError:
         raise
     except ModelError as exc:
         raise ModelFileError(f"{source}: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise ModelFileError(f"{source}: malformed network description: missing or wrong field {exc}") from None
-
-
-def atomic_write(path: str | os.PathLike[str], write: Any, suffix: str = "") -> Path:
-    """Write a file through a temporary sibling and rename it, so no half-written file remains.
-
-    ``write`` is called with the temporary path.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    except KeyError as exc:
+        raise ModelFileError(f"{source}: malformed network description: missing field {exc}") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise ModelFileError(f"{source}: malformed network description: {' '.join(str(exc).split())[:200]}") from None
 
 
 def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
@@ -396,18 +526,21 @@ def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
 
 
 def load_network(path: str | os.PathLike[str]) -> Network:
-    """Load a network saved by :func:`save_network`."""
+    """Load a network saved by :func:`save_network`.
+
+    The container is read by :func:`neurohop.files.read_npz` (every malformed archive becomes
+    a :class:`~neurohop.errors.FileFormatError` naming the file); a non-finite number in any
+    array is refused naming the array and its first bad index.
+    """
     p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            if "network_json" not in data.files:
-                raise ModelFileError(f"{p}: not a neurohop network file (no 'network_json' entry)")
-            doc = json.loads(str(data["network_json"]))
-            arrays = {k[len("array:"):]: data[k] for k in data.files if k.startswith("array:")}
-    except ModelFileError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise ModelFileError(f"{p}: cannot read a saved network: {exc}") from None
+    data = read_npz(p, what="saved network")
+    if "network_json" not in data:
+        raise ModelFileError(f"{p}: network_json: missing (not a neurohop network file)")
+    # infinite time constants and thresholds (CubaLIF) are valid; each model checks its numbers
+    doc = json_member(data, "network_json", str(p), allow_nonfinite=True)
+    arrays = {k[len("array:"):]: v for k, v in data.items() if k.startswith("array:")}
+    for key, value in arrays.items():
+        check_finite(value, f"array {key!r}", str(p))
     return network_from_dict(doc, arrays, source=str(p))
 
 

@@ -50,7 +50,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, capsys: pytest
 
 def test_plot_must_be_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["attractor", "capacity", "--n", "64", "--k", "4", "--cue", "0.5", "--json", str(tmp_path / "a.json"), "--plot", str(tmp_path / "a.pdf")])
-    assert status == 2 and "--plot: expected a .png file name" in capsys.readouterr().err
+    assert status == 2 and "expected a file ending in .png" in capsys.readouterr().err
 
 
 def test_parse_k() -> None:

@@ -103,9 +103,13 @@ def test_bad_bundles_are_refused(cam_bundle: Path, tmp_path: Path) -> None:
     shutil.copytree(cam_bundle, broken)
     man = json.loads((broken / "manifest.json").read_text())
     man["populations"][1]["params"]["v_rest"]["shape"] = [99]
-    man.pop("checksums")
     (broken / "manifest.json").write_text(json.dumps(man))
-    with pytest.raises(ModelFileError, match="v_rest: expected int32 \\[99\\]"):
+    with pytest.raises(ModelFileError, match="v_rest.shape: expected one value per neuron"):
+        read_bundle(broken)
+    man["populations"][1]["params"]["v_rest"]["shape"] = [man["populations"][1]["size"]]
+    man["populations"][1]["params"]["v_rest"]["dtype"] = "int16"
+    (broken / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ModelFileError, match="v_rest: expected int16 .* as the manifest says \\(got int32"):
         read_bundle(broken)
 
 

@@ -80,7 +80,8 @@ def test_cli_run_writes_json_plot_and_checkpoint(main, tmp_path: Path, capsys: p
     [
         (["--method", "si"], "--method: expected one of"),
         (["--train", "eprop"], "--train: expected one of"),
-        (["--data", "imagenet"], "--data imagenet: expected one of"),
+        (["--data", "imagenet"], "--data: imagenet: expected one of"),
+        (["--scenario", "split", "--tasks", "4"], "--tasks: 4: expected the 10 classes"),
         (["--scenario", "split", "--tasks", "4"], "possible task counts"),
         (["--set", "lateral.first=[80,30,30]"], "at most 64 lateral neurons"),
         (["--set", "network.v_th=-1"], "network.v_th"),

@@ -142,10 +142,10 @@ def test_model_file_expressions_and_parameters(tmp_path: Path) -> None:
         (("weight: 2 * N", "weight: -1"), r"projections\[0\] \(p\): projection 'p'.weight: expected finite magnitudes"),
         (("neuron: A", "neuron: Z"), r"populations\[1\] \(a\).neuron: unknown neuron type 'Z'"),
         (("tau_m: 10", "tau_m: -10"), "neuron_types.A: LIF.tau_m: must be > 0"),
-        (("tau_m: 10", "tau_x: 10"), "neuron_types.A.tau_x: unknown parameter of 'lif'"),
+        (("tau_m: 10", "tau_x: 10"), "neuron_types.A.tau_x: unknown field; did you mean 'tau_m'"),
         (("connector: one_to_one", "connector: ring"), "connector: unknown kind 'ring'"),
         (("weight: 2 * N", "weight: __import__('os')"), "unsupported syntax in expression"),
-        (("name: p,", "nome: p,"), r"projections\[0\]: missing field 'name'"),
+        (("name: p,", "nome: p,"), r"projections\[0\]\.nome: unknown field; did you mean 'name'"),
         (("  - {name: src", "  - {name: src ["), "not valid YAML"),
     ],
 )
@@ -193,7 +193,7 @@ def test_bad_saved_network_is_refused(tmp_path: Path) -> None:
         load(bad)
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip")
-    with pytest.raises(ModelFileError, match="cannot read a saved network"):
+    with pytest.raises(ModelFileError, match="garbage.npz: not a valid .npz archive"):
         load(garbage)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -88,12 +88,14 @@ def measure_group(
     refine: int = 3,
     stop_error: float = 4.0,
     threads: int = 1,
+    report: Callable[[str], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure M_cap for every cue fraction of one (N, k, false bits); one row per cue fraction.
 
     One memory stores a seeded pattern stream up to the last checkpoint that any cue
     fraction still recalls with mean error <= ``stop_error``; bisection (``refine`` halvings)
-    then narrows each M_cap between the last good and the first bad checkpoint.
+    then narrows each M_cap between the last good and the first bad checkpoint. ``report``,
+    when given, is called with one line of text after each checkpoint (progress feedback).
     """
     import time
 
@@ -132,6 +134,8 @@ def measure_group(
             if point["error"] <= stop_error:
                 still.append(ci)
         active = still
+        if report is not None:
+            report(f"N={n} k={k} F={false_bits}: checkpoint M={m} of {grid[-1]} after {time.perf_counter() - start:.0f} s")
     for ci in range(len(cs)):
         lo, hi = good[ci], bad[ci]
         if not refine or hi is None:
@@ -201,6 +205,18 @@ def _import_brian2() -> None:
         signal.signal = original
 
 
+#: Dask event topic on which workers report checkpoints.
+PROGRESS_TOPIC = "neurohop-capacity-progress"
+
+
+def _measure_reporting(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`measure_group` on a Dask worker, reporting each checkpoint as a worker event."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    return measure_group(*args, report=lambda text: worker.log_event(PROGRESS_TOPIC, text), **kwargs)
+
+
 def run_sweep(
     settings: Iterable[Setting],
     *,
@@ -230,7 +246,7 @@ def run_sweep(
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"--scheduler: cannot connect to {scheduler!r}: {exc}") from None
+            raise InputError(f"scheduler: cannot connect to {scheduler!r}: {exc}") from None
     else:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InputError(f"capacity: workers: expected an integer >= 1 (got {workers!r})")
@@ -238,8 +254,10 @@ def run_sweep(
         client = Client(cluster)
     rows: dict[tuple[int, int, float, int], dict[str, Any]] = {}
     try:
-        futures = [client.submit(measure_group, n, k, cues, f, pure=False, **options) for (n, k, f), cues in groups.items()]
+        futures = [client.submit(_measure_reporting, n, k, cues, f, pure=False, **options) for (n, k, f), cues in groups.items()]
         with tqdm(total=len(futures), desc="attractor capacity", unit="setting group", disable=not progress) as bar:
+            if progress:  # each worker reports its checkpoints, so the first minutes are not silent
+                client.subscribe_topic(PROGRESS_TOPIC, lambda event: bar.set_postfix_str(str(event[1]), refresh=True))
             for fut in as_completed(futures):
                 for row in fut.result():
                     rows[(row["n"], row["k"], row["cue_fraction"], row["false_bits"])] = row

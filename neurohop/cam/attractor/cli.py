@@ -77,11 +77,14 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
     if args.backend == "brian2" and (args.device != "cpu" or args.dtype != "float64" or args.engine != "event"):
         raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
-    for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
-        if path is not None and Path(path).is_dir():
-            raise InputError(f"{flag}: {path} is a folder; expected a file name")
-    if args.plot is not None and Path(args.plot).suffix.lower() != ".png":
-        raise InputError(f"--plot: expected a .png file name (got {args.plot!r})")
+    if args.workers < 1:
+        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    from neurohop.cli_support import check_input_file, check_output_file
+
+    check_input_file(args.model, "--model", must_exist=False)
+
+    check_output_file(args.json, "--json", (".json",))
+    check_output_file(args.plot, "--plot", (".png",))
     read_model(args.model)  # a bad model file fails before any work
     settings = []
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
@@ -91,6 +94,10 @@ def _capacity(args: argparse.Namespace) -> int:
         from neurohop.backends.torch.simulation import _resolve_device
 
         _resolve_device(args.device)
+    if args.backend == "brian2":
+        from neurohop.cli_support import brian2_compile_notice
+
+        brian2_compile_notice("auto")
     rows = run_sweep(
         settings,
         scheduler=args.scheduler,
