@@ -320,7 +320,11 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
 
 
 def load_dataset(source: str | os.PathLike[str]) -> Dataset:
-    """Load a data set by built-in name (``mnist5k``, ``digits``), IDX directory or ``.npz`` path.
+    """Load a data set by built-in name (``mnist5k``, ``digits``), a directory, ``FORMAT:DIR`` or an ``.npz`` path.
+
+    A directory's format is recognised from its files (:func:`neurohop.data.formats.detect_format`:
+    MNIST IDX, CIFAR-10/100 binary, SVHN ``.mat``, 5-Datasets, image class folders);
+    ``FORMAT:DIR`` names it (``cifar10``, ``cifar100``, ``svhn``, ``idx``, ``folder``, ...).
 
     Raises
     ------
@@ -332,14 +336,21 @@ def load_dataset(source: str | os.PathLike[str]) -> Dataset:
         return load_mnist5k()
     if text == "digits":
         return load_digits()
+    from neurohop.data.formats import FORMATS, detect_format, load_format  # the standard image formats
+
+    head, sep, tail = text.partition(":")
+    if sep and head in FORMATS:
+        return load_format(head, tail)
     p = Path(text)
     if p.is_dir():
-        return load_idx_dir(p)
+        fmt = detect_format(p)
+        return load_idx_dir(p) if fmt in (None, "idx") else load_format(fmt, p)
     if p.is_file():
         if p.suffix != ".npz":
             raise InputError(f"data: {text}: expected an .npz file or a directory of IDX files (got a {p.suffix or 'plain'} file)")
         return load_npz(p)
     raise InputError(
-        f"data: {text}: expected one of {list(DATASET_NAMES)}, a directory of MNIST IDX files or an .npz file "
+        f"data: {text}: expected one of {list(DATASET_NAMES)}, a data-set directory (MNIST IDX, CIFAR-10/100 binary, "
+        f"SVHN .mat, image folders, 5-Datasets), FORMAT:DIR with FORMAT in {list(FORMATS)}, or an .npz file "
         f"(got no such name or path){suggest(text, DATASET_NAMES)}"
     )

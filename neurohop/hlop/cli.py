@@ -2,7 +2,10 @@
 
 ``neurohop cl run --data mnist5k|digits|PATH --scenario permuted|split --tasks N --method M
 --train bptt|dsr|ottt|fa|ss [--epochs E] [--seed S] [--device cpu|cuda] [--json OUT.json]
-[--plot OUT.png]``
+[--plot OUT.png] [--checkpoint-dir DIR [--resume]]``
+
+``neurohop cl sweep --method M ... --train T ... --seeds 0-4 --out DIR [--scheduler tcp://...]``
+runs the grid on Dask, one JSON per finished run, and writes the ACC / BWT table over seeds.
 
 Settings come from a model file (``--model``; by default ``models/hlop_pmnist.yaml`` for the
 permuted scenario, ``models/hlop_split.yaml`` for split, ``models/hlop_digits.yaml`` for the
@@ -64,7 +67,36 @@ def register(subparsers: Any) -> None:
     run.add_argument("--save", default=None, metavar="CKPT.npz", help="save the trained classifier")
     run.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--checkpoint-dir", default=None, metavar="DIR", help="save the run's complete state here after every task")
+    run.add_argument("--resume", action="store_true", help="continue the run checkpointed in --checkpoint-dir (start afresh when there is none)")
     run.set_defaults(handler=_run, _param_flags={"n_tasks": "--tasks"})
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of methods x training methods x seeds on Dask and tabulate ACC / BWT over seeds",
+        description="Run every method x training method x seed on Dask (a local cluster by default), one JSON per finished run "
+        "in OUT/runs (finished runs are skipped on a restart, interrupted ones resume from their last task), and write "
+        "OUT/table.md, table.json and table.png with ACC and BWT as mean ± std over seeds.",
+    )
+    sweep.add_argument("--method", nargs="+", required=True, help=f"methods, among {', '.join(METHOD_NAMES)}")
+    sweep.add_argument("--train", nargs="+", default=["dsr"], help=f"training methods, among {', '.join(TRAIN_NAMES)} (default dsr)")
+    sweep.add_argument("--seeds", default="0-4", help="seeds: 0-4 (default), 0,2,5 or 3")
+    sweep.add_argument("--data", default="mnist5k", help="as for cl run")
+    sweep.add_argument("--scenario", default="permuted", help="permuted (default) or split")
+    sweep.add_argument("--tasks", type=int, default=None, help="number of tasks (default: as for cl run)")
+    sweep.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
+    sweep.add_argument("--model", default=None, help="HLOP model file (path or name under models/)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field (repeatable)")
+    sweep.add_argument("--head", default=None, help="split scenario: multi (default) or shared")
+    sweep.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (on the workers)")
+    sweep.add_argument("--out", required=True, metavar="DIR", help="output directory (runs/, checkpoints/, table.*)")
+    sweep.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a running Dask scheduler (default: a local cluster)")
+    sweep.add_argument("--workers", type=int, default=2, help="local cluster: workers (default 2)")
+    sweep.add_argument("--local", default="processes", choices=("processes", "threads"), help="local cluster of worker processes (default) or threads of this process")
+    sweep.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
+    sweep.add_argument("--no-checkpoints", action="store_true", help="no per-task checkpoints (a run interrupted restarts from task 0)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
 
 
 def _format_matrix(matrix: list[list[float | None]]) -> str:
@@ -94,7 +126,16 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.head is not None and args.head not in ("multi", "shared"):
         raise InputError(f"--head: expected 'multi' or 'shared' (got {args.head!r})")
-    from neurohop.cli_support import check_input_file, check_output_file
+    if args.resume and args.checkpoint_dir is None:
+        raise InputError("--resume: expected --checkpoint-dir DIR naming the checkpoint to continue (got none)")
+    from neurohop.cli_support import check_input_file, check_output_dir, check_output_file
+
+    if args.checkpoint_dir is not None:
+        from neurohop.hlop.runner import CHECKPOINT_NAME
+
+        check_output_dir(args.checkpoint_dir, "--checkpoint-dir", create=True)
+        if not args.resume and (Path(args.checkpoint_dir) / CHECKPOINT_NAME).exists():
+            raise InputError(f"--checkpoint-dir: {args.checkpoint_dir}: holds a checkpoint of an earlier run; add --resume to continue it or choose an empty directory")
 
     check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
     check_input_file(args.model, "--model", must_exist=False)
@@ -130,7 +171,17 @@ def _run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ProjectionStabilityWarning)  # reported below, once, from the result
-        result = run_continual(sequence, args.method, args.train, config, seed=args.seed, device=args.device, progress=not args.quiet)
+        result = run_continual(
+            sequence,
+            args.method,
+            args.train,
+            config,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+            checkpoint_dir=args.checkpoint_dir,
+            resume=args.resume,
+        )
     doc = result.to_dict()
     doc["settings"]["model_file"] = config.source
     doc["settings"]["command"] = " ".join(["neurohop", *sys.argv[1:]]) if sys.argv and "neurohop" in sys.argv[0] else None
@@ -164,3 +215,58 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"wrote {os.fspath(args.save)}")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    max_threads = 4 * (os.cpu_count() or 1)
+    if args.workers < 1:
+        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    if not 1 <= args.threads <= max_threads:
+        raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
+    if args.scenario not in ("permuted", "split"):
+        raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
+    if args.tasks is None:
+        args.tasks = 10 if (args.scenario == "permuted" and args.data != "digits") else 5
+    if args.tasks < 1:
+        raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+    from neurohop.cli_support import check_input_file, check_output_dir
+
+    check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name
+    check_input_file(args.model, "--model", must_exist=False)
+    check_output_dir(args.out, "--out", create=True)
+    from neurohop.hlop.config import parse_override
+    from neurohop.hlop.sweep import parse_seeds, run_sweep
+
+    overrides: dict[str, Any] = dict(parse_override(o) for o in args.overrides)
+    if args.epochs is not None:
+        overrides["train.epochs"] = args.epochs
+    seeds = parse_seeds(args.seeds)  # library errors name parameters; the CLI prints them as flags
+    report = run_sweep(
+        args.method,
+        args.train,
+        seeds,
+        args.out,
+        data=args.data,
+        scenario=args.scenario,
+        tasks=args.tasks,
+        model=args.model,
+        overrides=overrides,
+        head=args.head,
+        device=args.device,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        processes=args.local == "processes",
+        threads=args.threads,
+        checkpoints=not args.no_checkpoints,
+        progress=not args.quiet,
+    )
+    from neurohop.hlop.sweep import table_markdown
+
+    print(f"{len(report['executed'])} runs done, {len(report['skipped'])} already on disk, {len(report['failed'])} failed")
+    print(table_markdown(report["rows"]), end="")
+    for key, err in report["failed"].items():
+        print(f"failed: {key}: {err}", file=sys.stderr)
+    print(f"wrote {os.path.join(args.out, 'table.md')}, table.json, table.png")
+    return 1 if report["failed"] else 0

@@ -22,13 +22,26 @@ Protocol, per task ``t``:
 Randomness: one ``numpy.random.SeedSequence(seed)`` spawns the generators of the initial weights,
 the lateral circuits, batch order and memory selection, so two methods with the same seed start
 from the same network.
+
+Checkpoints: with ``checkpoint_dir`` the complete state after every task (network, lateral
+circuits and their history, EWC and replay memories, feedback matrices, the accuracy matrix so
+far, timings and the state of every random generator) is written atomically to
+``checkpoint_dir/state.pt`` (tensors and plain values only, loaded with
+``torch.load(weights_only=True)``). ``resume=True`` continues from it after the last finished
+task; on the CPU the result is bit for bit that of an uninterrupted run. A checkpoint records
+what it belongs to (method, training method, seed, every setting, the tasks and their
+permutations) and is refused for any other run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import platform
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -43,7 +56,10 @@ from neurohop.hlop.metrics import average_accuracy, backward_transfer, projectio
 from neurohop.hlop.network import SpikingMLP
 from neurohop.hlop.training import make_trainer
 
-__all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device"]
+__all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device", "CHECKPOINT_NAME"]
+
+#: File name of the per-task checkpoint inside ``checkpoint_dir``.
+CHECKPOINT_NAME = "state.pt"
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -214,6 +230,8 @@ def run_continual(
     device: str | torch.device | None = "cpu",
     progress: bool = False,
     on_task_end: Callable[[int, SpikingMLP, list[torch.Tensor]], None] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Learn ``sequence`` task after task and measure the accuracy matrix and diagnostics.
 
@@ -237,6 +255,12 @@ def run_continual(
         Called as ``on_task_end(t, net, lateral)`` after task ``t`` has been learned and
         evaluated (``lateral``: the current lateral weights of each projected layer, empty
         without projection) -- e.g. to save a checkpoint per task.
+    checkpoint_dir : path, optional
+        Write the run's complete state to ``checkpoint_dir/state.pt`` after every task (before
+        ``on_task_end``; a joint run once, after its training).
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir`` (start afresh when there is none).
+        Without ``resume`` an existing checkpoint there is refused rather than overwritten.
 
     Returns
     -------
@@ -253,6 +277,11 @@ def run_continual(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed: expected an integer >= 0 (got {seed!r})")
     dev = resolve_device(device)
+    if resume and checkpoint_dir is None:
+        raise InputError("resume: expected a checkpoint_dir to resume from (got none)")
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if ckpt_path is not None and ckpt_path.exists() and not resume:
+        raise InputError(f"{ckpt_path}: checkpoint_dir holds a checkpoint of an earlier run: resume it (resume=True) or choose an empty directory")
     start = time.perf_counter()
     cpu_start = time.process_time()
     seeds = np.random.SeedSequence(int(seed)).spawn(4)
@@ -291,6 +320,38 @@ def run_continual(
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total_steps, disable=not progress, desc=f"{method}/{train}", unit="batch", leave=False)
+
+    identity = _run_identity(method, train, int(seed), config, sequence)
+    generators = (init_gen, lateral_gen, order_rng, memory_rng)
+    first_task = 0
+    elapsed = (0.0, 0.0)  # wall and CPU seconds of the earlier, interrupted part
+    if ckpt_path is not None and resume and ckpt_path.exists():
+        state = _load_state(ckpt_path, identity)
+        first_task = int(state["task"]) + 1
+        eval_time, lateral_time = float(state["eval_time"]), float(state["lateral_time"])
+        task_times = [float(v) for v in state["task_times"]]
+        residual_old = state["residual_old"]
+        matrix = state["matrix"].numpy().copy()
+        elapsed = (float(state["wall"]), float(state["cpu"]))
+        _restore_parts(state, net, trainer, projector, ewc, replay, generators)
+        bar.update(tc.epochs * sum(steps_per_epoch[:first_task]) if not spec.joint else total_steps)
+
+    def checkpoint(t: int) -> None:
+        if ckpt_path is None:
+            return
+        parts = _state_of_parts(net, trainer, projector, ewc, replay, generators)
+        parts.update(
+            identity=identity,
+            task=t,
+            matrix=torch.from_numpy(matrix.copy()),
+            residual_old=residual_old,
+            task_times=list(task_times),
+            eval_time=eval_time,
+            lateral_time=lateral_time,
+            wall=elapsed[0] + time.perf_counter() - start,
+            cpu=elapsed[1] + time.process_time() - cpu_start,
+        )
+        _save_state(ckpt_path, parts)
 
     def trainable(t: int) -> list[torch.nn.Parameter]:
         if t == 0:
@@ -338,7 +399,7 @@ def run_continual(
             residual_old.append(res_row)
         eval_time += time.perf_counter() - t0
 
-    if spec.joint:
+    if spec.joint and first_task == 0:
         t0 = time.perf_counter()
         everything = [(t, r) for t in range(n_tasks) for r in range(tasks[t].size("train"))]
         batches = []
@@ -348,8 +409,11 @@ def run_continual(
         train_on(batches, 0, "joint")
         task_times.append(time.perf_counter() - t0)
         evaluate_row(n_tasks - 1)
-    else:
+        checkpoint(n_tasks - 1)
+    elif not spec.joint:
         for t, task in enumerate(tasks):
+            if t < first_task:
+                continue
             t0 = time.perf_counter()
             batches = []
             for _ in range(tc.epochs):
@@ -372,11 +436,12 @@ def run_continual(
                 replay.store(task, net.head_index(t), task.label_offset if sequence.head == "shared" else 0, memory_rng)
             task_times.append(time.perf_counter() - t0)
             evaluate_row(t)
+            checkpoint(t)
             if on_task_end is not None:
                 on_task_end(t, net, [c.weight for c in projector.circuits] if projector else [])
     bar.close()
-    wall = time.perf_counter() - start
-    cpu = time.process_time() - cpu_start
+    wall = elapsed[0] + time.perf_counter() - start
+    cpu = elapsed[1] + time.process_time() - cpu_start
 
     final = matrix[-1]
     acc = float(np.nanmean(final))
@@ -404,8 +469,108 @@ def run_continual(
         "cpu_time_s": round(cpu, 3),
         "eval_time_s": round(eval_time, 3),
         "lateral_time_s": round(lateral_time, 3),
+        "resumed_after_task": first_task - 1 if first_task > 0 else None,
         "versions": _versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
     }
     lateral = [c.weight.detach().clone() for c in projector.circuits] if projector else []
     return RunResult(method, train, matrix, acc if spec.joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, lateral)
+
+
+def _run_identity(method: str, train: str, seed: int, config: HLOPConfig, sequence: TaskSequence) -> str:
+    """What a checkpoint belongs to, as one JSON string (settings, tasks, a digest of the permutations)."""
+    digest = hashlib.sha256()
+    for t in sequence.tasks:
+        digest.update(np.asarray(t.train_index, dtype=np.int64).tobytes())
+        if t.permutation is not None:
+            digest.update(np.asarray(t.permutation, dtype=np.int64).tobytes())
+    doc = {
+        "method": method,
+        "train": train,
+        "seed": seed,
+        "config": _clean(config.to_dict()),
+        "tasks": _clean(sequence.describe()),
+        "data": _clean(sequence.tasks[0].dataset.summary()),
+        "order": digest.hexdigest(),
+    }
+    return json.dumps(doc, sort_keys=True)
+
+
+def _state_of_parts(net: SpikingMLP, trainer: Any, projector: Projector | None, ewc: EWC | None, replay: Replay | None, generators: tuple[Any, ...]) -> dict[str, Any]:
+    init_gen, lateral_gen, order_rng, memory_rng = generators
+
+    def cpu(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in d.items()}
+
+    state: dict[str, Any] = {
+        "net": cpu(net.state_dict()),
+        "feedback": cpu(trainer.feedback),
+        "rng": {
+            "init": init_gen.get_state(),
+            "lateral": lateral_gen.get_state(),
+            "order": json.dumps(order_rng.bit_generator.state),
+            "memory": json.dumps(memory_rng.bit_generator.state),
+        },
+    }
+    if projector is not None:
+        state["projector"] = {
+            "weights": [c.weight.detach().cpu().clone() for c in projector.circuits],
+            "n_frozen": [c.n_frozen for c in projector.circuits],
+            "history": json.dumps(_clean(projector.history)),
+            "warnings": list(projector.warnings),
+        }
+    if ewc is not None:
+        state["ewc"] = {"fisher": cpu(ewc.fisher), "anchor": cpu(ewc.anchor)}
+    if replay is not None:
+        state["replay"] = {
+            "x": None if replay.x is None else torch.from_numpy(replay.x.copy()),
+            "y": torch.from_numpy(replay.y.copy()),
+            "heads": torch.from_numpy(replay.heads.copy()),
+        }
+    return state
+
+
+def _restore_parts(state: dict[str, Any], net: SpikingMLP, trainer: Any, projector: Projector | None, ewc: EWC | None, replay: Replay | None, generators: tuple[Any, ...]) -> None:
+    init_gen, lateral_gen, order_rng, memory_rng = generators
+    dev = net.device
+    net.load_state_dict(state["net"])
+    trainer.feedback = {k: v.to(dev) for k, v in state["feedback"].items()}
+    init_gen.set_state(state["rng"]["init"])
+    lateral_gen.set_state(state["rng"]["lateral"])
+    order_rng.bit_generator.state = json.loads(state["rng"]["order"])
+    memory_rng.bit_generator.state = json.loads(state["rng"]["memory"])
+    if projector is not None:
+        p = state["projector"]
+        for c, w, k in zip(projector.circuits, p["weights"], p["n_frozen"]):
+            c.weight = w.to(dev)
+            c.n_frozen = int(k)
+        projector.history = json.loads(p["history"])
+        projector.warnings = list(p["warnings"])
+    if ewc is not None:
+        ewc.fisher = {k: v.to(dev) for k, v in state["ewc"]["fisher"].items()}
+        ewc.anchor = {k: v.to(dev) for k, v in state["ewc"]["anchor"].items()}
+    if replay is not None:
+        r = state["replay"]
+        replay.x = None if r["x"] is None else r["x"].numpy().copy()
+        replay.y = r["y"].numpy().copy()
+        replay.heads = r["heads"].numpy().copy()
+
+
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    from neurohop.files import atomic_write
+
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def _load_state(path: Path, identity: str) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or foreign files
+        raise InputError(f"{path}: cannot read as a run checkpoint: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(state, dict) or "identity" not in state or "task" not in state:
+        raise InputError(f"{path}: expected a run checkpoint written by run_continual (got another file)")
+    if state["identity"] != identity:
+        old, new = json.loads(state["identity"]), json.loads(identity)
+        keys = [k for k in new if old.get(k) != new.get(k)]
+        raise InputError(f"{path}: resume: the checkpoint belongs to another run (differs in {keys}); use another checkpoint_dir")
+    return state
