@@ -57,7 +57,7 @@ def check_network(net: Network, target: Target) -> None:
             supported = list(target.plasticity_rules) or "none"
             raise BuildError(
                 f"{target.name}: projection {proj.name!r}: plasticity rule {proj.plasticity.kind!r} is not available on this target "
-                f"(supported: {supported}); export with freeze_plasticity_=True to run it with fixed weights"
+                f"(supported: {supported}); export with freeze_plasticity=True to run it with fixed weights"
             )
     max_delay = target.limit("max_delay_steps")
     for proj in net.projections:

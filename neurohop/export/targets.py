@@ -4,8 +4,9 @@ A target file (``format: neurohop-target/1``) states a chip's number formats
 (``numbers:``), its arithmetic rules (``rules:``), its resource limits (``limits:``), the
 exporter's quantisation policy (``quantisation:``) and, under ``choices:``, which of these
 values are modelling choices rather than facts (with the reason). ``arithmetic:`` names
-the module of :mod:`neurohop.export` that implements the target's integer arithmetic
-(``spinnaker1``, ``loihi``, ``xylo``); a new chip with known arithmetic is a new file only.
+the target's integer arithmetic (``spinnaker1``, ``loihi``, ``xylo``), a plugin found
+through :data:`ARITHMETIC_MODULES` (:mod:`neurohop.export.plugin`); a new chip with known
+arithmetic is a new file only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ __all__ = ["Target", "load_target", "available_targets", "ARITHMETIC_MODULES"]
 #: Folder of the project's target files.
 
 
-#: Integer-arithmetic modules by the ``arithmetic:`` name used in target files.
+#: Integer-arithmetic modules by the ``arithmetic:`` name used in target files; each defines
+#: one :class:`~neurohop.export.plugin.TargetArithmetic` as ``ARITHMETIC``.
 ARITHMETIC_MODULES: dict[str, str] = {
     "spinnaker1": "neurohop.export.spinnaker1",
     "loihi": "neurohop.export.loihi",
