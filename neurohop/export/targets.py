@@ -11,6 +11,8 @@ arithmetic is a new file only.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -152,11 +154,47 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
     raise ModelFileError(f"target {str(name)!r}: unknown; available: {available_targets()} (or give a path to a .yaml target file)")
 
 
+#: Parsed targets by (resolved file, digest of its bytes): a build reads its target file
+#: (a few KiB) but parses it once; a changed file is parsed again.
+_CACHE: dict[tuple[str, str], Target] = {}
+_CACHE_SIZE = 32
+#: Files larger than this (bytes) are not cached (the reader refuses oversized files itself).
+_CACHE_MAX_BYTES = 1 << 20
+
+
+def _cache_key(path: Path) -> tuple[str, str] | None:
+    try:
+        if path.stat().st_size > _CACHE_MAX_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return str(path.resolve()), hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def load_target(name: str | os.PathLike[str]) -> Target:
-    """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
+    """Read a target by name (``"loihi"``) or path; errors name the file and the field.
+
+    A file parsed before whose bytes have not changed since is not parsed again; every call
+    returns its own copy, so changing one cannot change another.
+    """
+    path = _resolve(name)
+    key = _cache_key(path)
+    cached = _CACHE.get(key) if key is not None else None
+    if cached is not None and cached.arithmetic in ARITHMETIC_MODULES:
+        return copy.deepcopy(cached)
+    target = _parse_target(path)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = copy.deepcopy(target)
+    return target
+
+
+def _parse_target(path: Path) -> Target:
+    """Read and check one target file."""
     from neurohop.model.neurons import NEURON_MODELS
 
-    path = _resolve(name)
     doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"), error=ModelFileError)
     check_keys(doc, _TOP_KEYS, f"{path}: ", error=ModelFileError)
     _check_finite_values(path, "", doc)

@@ -122,3 +122,18 @@ def test_snapshot_is_the_declared_state_and_events_keep_counting() -> None:
     assert dict(sim.events) == events
     with pytest.raises(Exception, match="restore: expected a snapshot"):
         sim.restore({"t": 0})
+
+
+def test_parsed_targets_are_reused_until_the_file_changes(tmp_path: Path) -> None:
+    from neurohop.export.targets import load_target
+
+    text = Path(find("hardware", "xylo")).read_text()
+    path = tmp_path / "chip.yaml"
+    path.write_text(text)
+    first = load_target(path)
+    again = load_target(path)
+    assert again == first and again.numbers is not first.numbers  # each call has its own copy
+    first.numbers["state_bits"] = 99  # type: ignore[index]
+    assert load_target(path).numbers["state_bits"] == 16
+    path.write_text(text.replace("name: xylo", "name: xylb"))  # same size, written at once: the bytes decide
+    assert load_target(path).name == "xylb"
