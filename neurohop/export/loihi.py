@@ -85,7 +85,7 @@ ARRAY_DOCS: dict[str, str] = {
 }
 
 
-def bundle_files(manifest: dict[str, Any], root: Any) -> None:
+def _bundle_files(manifest: dict[str, Any], root: Any) -> None:
     """Add ``run_lava.py`` (the bundle as a Lava program) to a bundle being written in ``root``,
     and say in ``manifest`` how Lava runs it (``manifest["lava"]``)."""
     from pathlib import Path
@@ -213,11 +213,11 @@ class LoihiArithmetic(TargetArithmetic):
         return LoihiSimulator
 
     def validate(self, program: Program, where: str) -> None:
-        validate(program, where)
+        _validate(program, where)
 
     def bundle_files(self, manifest: dict[str, Any], root: Any) -> None:
         """Add ``run_lava.py`` (the bundle as a Lava program) and say in ``manifest["lava"]`` how Lava runs it."""
-        bundle_files(manifest, root)
+        _bundle_files(manifest, root)
 
     def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
         """CubaLIF and LIF populations as Loihi compartments, projections as Dense weight blocks."""
@@ -427,7 +427,7 @@ class LoihiSimulator(IntegerSimulator):
         return np.abs(mant[post - proj.post_slice[0], pre - proj.pre_slice[0]])
 
 
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a loihi program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 

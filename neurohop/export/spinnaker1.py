@@ -208,7 +208,7 @@ class SpiNNaker1Arithmetic(TargetArithmetic):
         return SpiNNakerSimulator
 
     def validate(self, program: Program, where: str) -> None:
-        validate(program, where)
+        _validate(program, where)
 
     def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
         """Populations in s16.15 / u0.32, weights as 16-bit magnitudes with one shift per (population, receptor)."""
@@ -441,7 +441,7 @@ class SpiNNakerSimulator(IntegerSimulator):
         return self.weights(projection) * proj.weight_unit
 
 
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a spinnaker1 program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 

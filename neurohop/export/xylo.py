@@ -176,7 +176,7 @@ class XyloArithmetic(TargetArithmetic):
         return XyloSimulator
 
     def validate(self, program: Program, where: str) -> None:
-        validate(program, where)
+        _validate(program, where)
 
     def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
         """Input channels, hidden and output neurons of one core; one global scale.
@@ -483,7 +483,7 @@ def _cover(blocks: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
     return out
 
 
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a xylo program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 
