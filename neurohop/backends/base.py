@@ -375,6 +375,37 @@ class Simulation(abc.ABC):
     def _from_options(cls, net: Network, variant: str | None, **options: Any) -> "Simulation":
         return cls(net, **options)
 
+    @classmethod
+    def check_device(cls, device: Any, backend: str | None = None) -> None:
+        """Refuse a device this backend cannot use, before anything is built.
+
+        The default accepts the device types of :attr:`Capabilities.devices`.
+        """
+        name = backend or cls.backend
+        kind = str(device).partition(":")[0]
+        devices = cls.declared_capabilities(name.partition(":")[2] or None).devices
+        if kind not in devices:
+            raise BuildError(f"{name}: device: expected one of {list(devices)} (got {device!r})")
+
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """Rough memory (bytes) of a compiled network, for checks before building a large one.
+
+        Parameters
+        ----------
+        plastic_synapses : int
+            Number of plastic synapses.
+        dense_entries : int
+            Entries of the dense matrices a clock-driven backend would hold for the static
+            projections.
+        options : mapping
+            The build options (``dtype``...).
+
+        The default counts 8 bytes per dense entry and two 8-byte words per plastic synapse
+        (the weights and a frozen copy for recall).
+        """
+        return 8 * (dense_entries + 2 * plastic_synapses)
+
 
     def __init__(self, net: Network, dt: float, batch: int | None) -> None:
         if not (isinstance(dt, (int, float)) and dt > 0):

@@ -128,6 +128,7 @@ class Brian2Simulation(Simulation):
         Option("dt", "float > 0", 1.0, "timestep, ms"),
         Option("target", "str", "auto", "'cython' (compiled; first build of a model takes ~20 s, cached afterwards), 'numpy' (no compiler needed) or 'auto' (Cython when available)"),
         Option("batch", "None", None, "only None: batched runs need the torch backend"),
+        Option("device", "str", "cpu", "only 'cpu' (the runtime device runs in this process)"),
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
@@ -136,9 +137,15 @@ class Brian2Simulation(Simulation):
         states={m.kind: NEURON_KERNELS[m].recordable for m in BRIAN2_TEMPLATES if m in NEURON_KERNELS},
     )
 
-    def __init__(self, net: Network, dt: float = 1.0, target: str = "auto", batch: int | None = None, seed: int | None = None) -> None:
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """About six doubles per synapse object, for the plastic synapses and their frozen copy."""
+        return 2 * 48 * plastic_synapses
+
+    def __init__(self, net: Network, dt: float = 1.0, target: str = "auto", batch: int | None = None, device: str = "cpu", seed: int | None = None) -> None:
         super().__init__(net, dt, None)
         self.seed = check_seed(self.backend, seed)
+        self.check_device(device)
         if batch is not None:
             raise BuildError("brian2: batch: batched instances are not supported by this backend; use backend='torch' with batch=B")
         try:
@@ -371,5 +378,5 @@ class Brian2Simulation(Simulation):
 
 def build_brian2(net: Network, **options: Any) -> Brian2Simulation:
     """Compile ``net`` for Brian2 (runtime device); ``options`` are
-    :attr:`Brian2Simulation.OPTIONS` (``dt`` ms, ``target``, ``batch``, ``seed``)."""
+    :attr:`Brian2Simulation.OPTIONS` (``dt`` ms, ``target``, ``batch``, ``device``, ``seed``)."""
     return Brian2Simulation.build(net, None, **options)  # type: ignore[return-value]

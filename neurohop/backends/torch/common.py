@@ -12,7 +12,7 @@ import torch
 
 from neurohop.errors import BuildError
 
-__all__ = ["resolve_device", "resolve_dtype", "clone_state", "kernel_states", "DTYPES"]
+__all__ = ["resolve_device", "resolve_dtype", "clone_state", "kernel_states", "itemsize", "DTYPES"]
 
 #: Accepted spellings of the floating-point types.
 DTYPES: dict[str, torch.dtype] = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
@@ -55,3 +55,8 @@ def kernel_states() -> dict[str, tuple[str, ...]]:
     from neurohop.kernels import NEURON_KERNELS
 
     return {model.kind: kernel.recordable for model, kernel in NEURON_KERNELS.items()}
+
+
+def itemsize(dtype: Any, backend: str = "torch") -> int:
+    """Bytes per value of a ``dtype`` option."""
+    return resolve_dtype(dtype, backend).itemsize

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_seed, neuron_order
-from neurohop.backends.torch.common import clone_state, kernel_states, resolve_device, resolve_dtype
+from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.network import device_tensor, layout_neurons, segment_of, stdp_tensors
 from neurohop.backends.torch.simulation import source_raster
 from neurohop.errors import BuildError, InputError
@@ -114,6 +114,15 @@ class EventSimulation(Simulation):
         learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
         neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
+
+    @classmethod
+    def check_device(cls, device: Any, backend: str | None = None) -> None:
+        resolve_device(device, backend or cls.backend)
+
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """One shared copy of the plastic weights; static all-to-all weights are not expanded."""
+        return itemsize(options.get("dtype", "float64"), cls.backend) * plastic_synapses
 
     def __init__(
         self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True, seed: int | None = None

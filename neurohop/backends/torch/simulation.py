@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
-from neurohop.backends.torch.common import clone_state, kernel_states, resolve_device, resolve_dtype
+from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, segment_of, stdp_tensors
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
@@ -58,6 +58,16 @@ class TorchSimulation(Simulation):
         batch=True, plasticity=("stdp",), neuron_models=tuple(kernel_states()), states=kernel_states(),
         devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
+
+    @classmethod
+    def check_device(cls, device: Any, backend: str | None = None) -> None:
+        resolve_device(device, backend or cls.backend)
+
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """Dense static matrices, and each plastic block with one copy per instance plus a frozen copy."""
+        size = itemsize(options.get("dtype", "float64"))
+        return size * (dense_entries + 2 * plastic_synapses * max(1, int(options.get("batch") or 1)))
 
     def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None) -> None:
         super().__init__(net, dt, batch)
