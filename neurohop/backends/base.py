@@ -30,6 +30,7 @@ import numpy as np
 
 from neurohop.errors import BuildError, InputError
 from neurohop.model.network import Network, Population, Projection
+from neurohop.model.synapses import CONNECTORS
 
 __all__ = [
     "Capabilities",
@@ -76,6 +77,16 @@ class Capabilities:
         projections are refused.
     neuron_models : tuple of str
         Neuron model kinds it simulates (``"lif"``, ``"cuba_lif"``).
+    connectors : tuple of str
+        Connector kinds it compiles (``"one_to_one"``, ``"all_to_all"``...).
+    plastic_connectors : tuple of str
+        Connector kinds a plastic projection may use.
+    per_synapse_delays : bool
+        A projection may give each synapse its own delay (else one delay per projection).
+    topology : str
+        ``"any"``, or ``"layered"``: sources feed hidden neurons, which feed each other and
+        the output populations, with one weight per neuron pair and a delay of one step
+        (a fixed core architecture such as Xylo's; sizes are limits of the target file).
     states : dict of str -> tuple of str
         Recordable state variables per neuron model kind (besides ``spikes``).
     devices : tuple of str
@@ -95,6 +106,10 @@ class Capabilities:
     snapshot: bool = True
     plasticity: tuple[str, ...] = ()
     neuron_models: tuple[str, ...] = ()
+    connectors: tuple[str, ...] = CONNECTORS
+    plastic_connectors: tuple[str, ...] = CONNECTORS
+    per_synapse_delays: bool = True
+    topology: str = "any"
     states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     devices: tuple[str, ...] = ("cpu",)
     dtypes: tuple[str, ...] = ("float64",)

@@ -117,7 +117,14 @@ def _capabilities_of(tgt: Target) -> Capabilities:
         devices=("cpu",),
         dtypes=(),
         float_reference=False,
+        topology=_topology(tgt),
+        per_synapse_delays=_topology(tgt) == "any",
     )
+
+
+def _topology(tgt: Target) -> str:
+    """``"layered"`` for a target whose core has fixed input/hidden/output weight matrices."""
+    return "layered" if tgt.limits.get("hidden_neurons") is not None else "any"
 
 
 class FixedSimulation(Simulation):

@@ -112,6 +112,7 @@ class EventSimulation(Simulation):
     )
     CAPABILITIES = Capabilities(
         learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
+        connectors=("one_to_one", "all_to_all", "all_to_all_without_self"), plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=False,
         neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
 
@@ -174,10 +175,11 @@ class EventSimulation(Simulation):
                 dense = np.zeros((a1 - a0, b1 - b0))
                 if np.isscalar(proj.weight):
                     dense[:] = float(proj.weight)
-                else:
-                    if proj.weight.shape != dense.shape:
-                        raise BuildError(f"torch_event: projection {proj.name!r}.weight: expected a scalar or a {list(dense.shape)} matrix (got shape {list(proj.weight.shape)})")
+                elif proj.weight.shape == dense.shape:
                     dense[:] = proj.weight
+                else:  # one weight per synapse, in the connector's order
+                    lpre, lpost, w, _ = proj.local_synapses(sizes)
+                    dense[lpre, lpost] = w
                 no_self = not conn.allow_self_connections
                 if no_self:
                     m = min(dense.shape)
