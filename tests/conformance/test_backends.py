@@ -487,7 +487,7 @@ def test_torch_event_records_states_like_torch() -> None:
 
 
 # ---------------------------------------------------------------- layering and hygiene
-def test_importing_the_model_imports_no_simulator() -> None:
+def test_importing_the_model_and_the_registry_imports_no_simulator() -> None:
     code = "import sys, neurohop.model, neurohop.backends; bad = [m for m in ('torch', 'brian2', 'neurohop.export') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
