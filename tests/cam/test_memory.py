@@ -168,3 +168,13 @@ def test_replay_reads_sizes_and_inputs_from_the_file(tmp_path: Path) -> None:
     doc["recorded"]["out_cont"][first] = doc["recorded"]["out_cont"][first][1:]
     path.write_text(json.dumps(doc))
     assert replay(path, backend="torch")["mismatches"] == 1
+
+
+def test_recording_replays_with_zero_mismatches_on_every_backend(backend: tuple[str, dict], recording_path: Path) -> None:
+    """The SpiNNaker recording, replayed through the same memory on every backend that runs
+    the CAM's elements: every spike at its recorded step (the integer SpiNNaker simulator
+    included, whose quantisation of this network is exact at these spike times)."""
+    name, opts = backend
+    require(name, "lif", "stdp")
+    report = replay(recording_path, backend=name, **opts)
+    assert (report["compared_spikes"], report["mismatches"], report["simulated_spikes"]) == (262, 0, 262), report["first_mismatches"]
