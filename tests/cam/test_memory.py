@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import require
+from backend_support import require
 
 import neurohop
 from neurohop.cam import ContentAddressableMemory, Operation, bits_to_vector
@@ -61,6 +61,7 @@ def test_operations_default_to_the_minimum_legal_spacing() -> None:
     assert [spaced.learn(0, [1, 0, 0, 0]).operation.at, spaced.recall_by_cue(0).operation.at, spaced.recall_by_cue(0).operation.at] == [0, 10, 19]
 
 
+@pytest.mark.slow  # Brian2 (numpy target) runs four random workloads: ~35 s
 @pytest.mark.parametrize("seed", range(4))
 def test_random_operation_sequences_identical_on_both_backends(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import BACKEND_NAMES, FEATURES, UNSUPPORTED, lacks, require
+from backend_support import BACKEND_NAMES, FEATURES, UNSUPPORTED, lacks, require
 
 import neurohop
 import neurohop.export
