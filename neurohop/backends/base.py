@@ -62,7 +62,9 @@ class Capabilities:
     weights : bool
         :meth:`Simulation.weights` returns the current weights of every projection.
     weight_matrix : bool
-        :meth:`Simulation.weight_matrix` returns a plastic projection's ``[pre, post]`` matrix.
+        :meth:`Simulation.weight_matrix` reads a projection's ``[pre, post]`` matrix directly;
+        otherwise the default method assembles it from :meth:`Simulation.weights` (same
+        values, one pass over the synapses).
     batch : bool
         ``build(..., batch=B)`` runs B independent instances side by side.
     batched_frozen_recall : bool
