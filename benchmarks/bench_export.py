@@ -1,6 +1,7 @@
 """Measured figures of neurohop.export: printed with their settings, nothing hard-coded.
 
     python benchmarks/bench_export.py [--checkpoint CKPT.npz] [--tasks 3] [--epochs 1] [--bits 8 6 4] [--json OUT.json]
+    python benchmarks/bench_export.py --only speed [--steps 200] [--batch B] [--device cuda] [--repeats 5]
 
 1. CA3 memory on ``fixed:spinnaker1``: replay of the shared SpiNNaker recording
    (mismatching spikes) and the wall time of one replay, next to the float torch backend.
@@ -9,7 +10,8 @@
    weight precision, over the test images of every task. Without ``--checkpoint`` the
    classifier is trained first with ``neurohop cl run`` (settings printed).
 3. Integer-simulator speed: steps per second of a random CubaLIF network on each target,
-   next to the float torch backend.
+   next to the float torch backend, with the exact float64 products and with the int64
+   products they replace (``--only speed`` runs just this part; ``--batch``, ``--device``).
 """
 
 from __future__ import annotations
@@ -122,19 +124,54 @@ def bench_classifier(checkpoint: str, bits: list[int]) -> dict[str, Any]:
     return out
 
 
-def bench_speed(steps: int, repeats: int) -> dict[str, Any]:
+def bench_speed(steps: int, repeats: int, batch: int | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Steps per second of the export benchmark network on each backend, side by side.
+
+    For the fixed backends the exact float64 matrix products (the default where every
+    partial sum fits in 53 bits) are timed next to the int64 products they replace
+    (forced by setting ``intmath.FLOAT64_EXACT`` to 0). ``build_run`` includes building
+    (quantising, for the fixed backends); ``run`` is the simulation alone.
+    """
+    from neurohop.export import intmath
+
     rng = np.random.default_rng(0)
     net = Network(
         (Population("in", 16, SpikeSource()), Population("h", 200, CubaLIF(tau_syn=2.0, tau_mem=8.0, v_th=1.0)), Population("o", 8, CubaLIF(tau_syn=1.0, tau_mem=4.0, v_th=1.0))),
         (Projection("a", "in", "h", AllToAll(), rng.uniform(0, 0.5, (16, 200))), Projection("r", "h", "h", AllToAll(False), rng.uniform(0, 0.02, 200 * 199), 1, "inhibitory"),
          Projection("b", "h", "o", AllToAll(), rng.uniform(0, 0.1, (200, 8)))),
     )
-    inp = {"in": rng.random((steps, 16)) < 0.2}
-    out: dict[str, Any] = {"network": "16 inputs -> 200 CubaLIF (recurrent) -> 8 CubaLIF", "steps": steps}
-    for backend in ("torch", "fixed:loihi", "fixed:xylo"):
-        wall = median_time(lambda: neurohop.build(net, backend=backend).run(steps, inp), repeats)
-        out[backend] = {"steps_per_s": steps / wall, "wall_s": wall}
+    shape = (steps, 16) if batch is None else (steps, batch, 16)
+    inp = {"in": rng.random(shape) < 0.2}
+    out: dict[str, Any] = {"network": "16 inputs -> 200 CubaLIF (recurrent) -> 8 CubaLIF", "steps": steps, "batch": batch, "device": device}
+    exact = intmath.FLOAT64_EXACT
+    cases = [("torch", "torch", exact), ("fixed:loihi", "fixed:loihi", exact), ("fixed:loihi int64", "fixed:loihi", 0), ("fixed:xylo", "fixed:xylo", exact), ("fixed:xylo int64", "fixed:xylo", 0)]
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in cases}
+    # repetitions interleaved across the backends, so that every backend sees the same load
+    for _ in range(repeats):
+        for label, backend, bound in cases:
+            intmath.FLOAT64_EXACT = bound
+            try:
+                t0 = time.perf_counter()
+                sim = neurohop.build(net, backend=backend, batch=batch, device=device)
+                t1 = time.perf_counter()
+                sim.run(steps, inp)
+                runs[label].append((time.perf_counter() - t0, time.perf_counter() - t1))
+            finally:
+                intmath.FLOAT64_EXACT = exact
+    for label, _, _ in cases:
+        both, run = (float(np.median([r[i] for r in runs[label]])) for i in (0, 1))
+        out[label] = {"steps_per_s": steps / both, "run_steps_per_s": steps / run, "wall_s": both, "run_wall_s": run}
     return out
+
+
+def print_speed(speed: dict[str, Any], repeats: int) -> None:
+    batch = "" if speed["batch"] is None else f", batch {speed['batch']}"
+    print(f"\n[3] simulation speed, {speed['network']}, {speed['steps']} steps{batch}, device {speed['device']} (median of {repeats})")
+    ref = speed["torch"]
+    print(f"  {'backend':<20} {'build+run steps/s':>18} {'x torch':>8} {'run steps/s':>12} {'x torch':>8}")
+    for label in ("torch", "fixed:loihi", "fixed:loihi int64", "fixed:xylo", "fixed:xylo int64"):
+        r = speed[label]
+        print(f"  {label:<20} {r['steps_per_s']:>18.0f} {r['steps_per_s'] / ref['steps_per_s']:>8.2f} {r['run_steps_per_s']:>12.0f} {r['run_steps_per_s'] / ref['run_steps_per_s']:>8.2f}")
 
 
 def main() -> int:
@@ -147,6 +184,10 @@ def main() -> int:
     ap.add_argument("--bits", type=int, nargs="+", default=[8, 6, 4], help="loihi weight precisions")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default=None, help="also write the figures as JSON")
+    ap.add_argument("--only", choices=["speed"], default=None, help="run only this part")
+    ap.add_argument("--steps", type=int, default=200, help="steps of the speed benchmark")
+    ap.add_argument("--batch", type=int, default=None, help="batch of the speed benchmark (default: none)")
+    ap.add_argument("--device", default="cpu", help="device of the speed benchmark (cpu or cuda)")
     args = ap.parse_args()
     settings = {
         "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__, "neurohop": neurohop.__version__,
@@ -154,6 +195,12 @@ def main() -> int:
     }
     print("settings:", json.dumps(settings))
     results: dict[str, Any] = {"settings": settings}
+    if args.only == "speed":
+        results["speed"] = bench_speed(args.steps, args.repeats, args.batch, args.device)
+        print_speed(results["speed"], args.repeats)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
+        return 0
 
     ca3 = bench_ca3(args.repeats)
     results["ca3_spinnaker1"] = ca3
@@ -177,11 +224,9 @@ def main() -> int:
     for target in ("xylo", "spinnaker1"):
         print(f"  {target}: {clf[target]}")
 
-    speed = bench_speed(200, args.repeats)
+    speed = bench_speed(args.steps, args.repeats, args.batch, args.device)
     results["speed"] = speed
-    print(f"\n[3] simulation speed, {speed['network']}, {speed['steps']} steps (build + run, median of {args.repeats})")
-    for backend in ("torch", "fixed:loihi", "fixed:xylo"):
-        print(f"  {backend:<12} {speed[backend]['steps_per_s']:.0f} steps/s")
+    print_speed(speed, args.repeats)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str) + "\n")
         print(f"\nwrote {args.json}")

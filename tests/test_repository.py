@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _ci_commands() -> list[str]:
     lines = ROOT.joinpath(".ci", "run").read_text().splitlines()
-    return [line for line in lines if line and not line.startswith(("#", "set ", "cd "))]
+    return [line for line in lines if line and not line.startswith(("#", "set ", "cd ", "source "))]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

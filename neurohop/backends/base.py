@@ -85,6 +85,9 @@ class Capabilities:
         Connector kinds a plastic projection may use.
     per_synapse_delays : bool
         A projection may give each synapse its own delay (else one delay per projection).
+    per_neuron_parameters : bool
+        Populations may give each neuron its own parameters and initial values
+        (``Population.parameters`` / ``Population.initial``).
     topology : str
         ``"any"``, or ``"layered"``: sources feed hidden neurons, which feed each other and
         the output populations, with one weight per neuron pair and a delay of one step
@@ -111,6 +114,7 @@ class Capabilities:
     connectors: tuple[str, ...] = CONNECTORS
     plastic_connectors: tuple[str, ...] = CONNECTORS
     per_synapse_delays: bool = True
+    per_neuron_parameters: bool = True
     topology: str = "any"
     states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     devices: tuple[str, ...] = ("cpu",)

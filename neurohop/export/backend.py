@@ -47,6 +47,17 @@ def quantise(net: Network, target: str | Target, dt: float | None = None, check_
     tgt = target if isinstance(target, Target) else load_target(target)
     if not isinstance(net, Network):
         raise BuildError(f"fixed:{tgt.name}: expected a neurohop Network (got {type(net).__name__})")
+    for pop in net.populations:
+        for var in pop.initial:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
+                "supported by the integer targets; give the model one initial value"
+            )
+        for name in pop.parameters:
+            raise BuildError(
+                f"fixed:{tgt.name}: population {pop.name!r}.parameters[{name!r}]: per-neuron parameters are not "
+                "supported by the integer targets; split the population by parameter value"
+            )
     program = arithmetic_module(tgt).quantise(net, tgt, dt, **options)
     if check_fit:
         from neurohop.export.mapping import map_program
@@ -55,16 +66,16 @@ def quantise(net: Network, target: str | Target, dt: float | None = None, check_
     return program
 
 
-def simulator_for(program: Program, batch: int | None = None) -> Any:
-    """The integer simulator of a program's target."""
-    return arithmetic_module(program.target).SIMULATOR(program, batch)
+def simulator_for(program: Program, batch: int | None = None, device: str = "cpu") -> Any:
+    """The integer simulator of a program's target (matrix products on ``device``)."""
+    return arithmetic_module(program.target).SIMULATOR(program, batch, device)
 
 
 #: Options of every ``fixed:<target>`` builder; each target adds its quantisation options.
 BASE_OPTIONS: tuple[Option, ...] = (
     Option("dt", "float > 0 or None", None, "timestep, ms (None: the target's; must match a target with a fixed timestep)"),
     Option("batch", "int >= 1 or None", None, "independent instances run side by side"),
-    Option("device", "str", "cpu", "only 'cpu': the state is NumPy int64 and the synaptic sums are int64 matrix products"),
+    Option("device", "str", "cpu", "where the synaptic matrix products run: 'cpu' or a CUDA device (the state stays NumPy int64 on the CPU)"),
     Option("check_fit", "bool", True, "map the network onto the chip's cores and refuse it (CapacityError) when it does not fit"),
     dataclasses.replace(SEED_OPTION, doc=SEED_OPTION.doc + " The integer simulators are deterministic."),
 )
@@ -91,7 +102,7 @@ def _target_capabilities(variant: str) -> Capabilities:
 
 
 def _capabilities_of(tgt: Target) -> Capabilities:
-    from neurohop.model.network import Population
+    from neurohop.model.network import RECORDABLE, Population
     from neurohop.model.neurons import NEURON_MODELS, SpikeSource
 
     states: dict[str, tuple[str, ...]] = {}
@@ -101,7 +112,7 @@ def _capabilities_of(tgt: Target) -> Capabilities:
         net = Network((Population("s", 1, SpikeSource()), Population("n", 1, NEURON_MODELS[kind]())))
         try:
             probe = arithmetic_module(tgt).quantise(net, tgt, None)
-            states[kind] = tuple(simulator_for(probe).state_variables("n"))
+            states[kind] = tuple(v for v in simulator_for(probe).state_variables("n") if v in RECORDABLE[kind])
         except NeurohopError:  # a model the target only takes with other parameters
             states[kind] = ()
     return Capabilities(
@@ -114,10 +125,11 @@ def _capabilities_of(tgt: Target) -> Capabilities:
         plasticity=tuple(tgt.plasticity_rules),
         neuron_models=tuple(tgt.neuron_models),
         states=states,
-        devices=("cpu",),
+        devices=("cpu", "cuda"),
         dtypes=(),
         float_reference=False,
         topology=_topology(tgt),
+        per_neuron_parameters=False,
         per_synapse_delays=_topology(tgt) == "any",
     )
 
@@ -133,13 +145,14 @@ class FixedSimulation(Simulation):
     backend = "fixed"
     OPTIONS = BASE_OPTIONS
 
-    def __init__(self, program: Program, batch: int | None = None) -> None:
+    def __init__(self, program: Program, batch: int | None = None, device: str = "cpu") -> None:
         if program.network is None:
             raise BuildError(f"fixed:{program.target.name}: the program carries no network description")
         self.backend = f"fixed:{program.target.name}"
         super().__init__(program.network, program.dt, batch)
         self.program = program
-        self.sim = simulator_for(program, batch)
+        self.device = device
+        self.sim = simulator_for(program, batch, device)
         for pop in self.net.neurons:
             have = self.sim.state_variables(pop.name)
             missing = [v for v in pop.record if v != "spikes" and v not in have]
@@ -179,7 +192,7 @@ class FixedSimulation(Simulation):
                 proj = dataclasses.replace(proj, arrays={**proj.arrays, "weight": np.asarray(self.sim.weights(proj.name), dtype=np.int64)}, plastic=False)
             projections.append(proj)
         program = dataclasses.replace(self.program, projections=projections, network=self.frozen_network())
-        return FixedSimulation(program, batch)
+        return FixedSimulation(program, batch, self.device)
 
     @property
     def events(self) -> dict[str, int]:
@@ -257,15 +270,23 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
         See :data:`~neurohop.backends.base.SEED_OPTION`; the integer simulators are
         deterministic and draw no random numbers.
     device : str
-        Only ``"cpu"``: the state is NumPy int64 and the synaptic sums are torch int64
-        matrix products, which torch provides on the CPU only.
+        Where the synaptic matrix products run: ``"cpu"`` or a CUDA device (``"cuda"``,
+        ``"cuda:1"``). The state stays NumPy int64 on the CPU; the products are exact in
+        float64 where every partial sum fits in 53 bits (checked once per matrix), and
+        those that do not fit run in int64 on the CPU (torch has no int64 product on CUDA).
     check_fit : bool
         Map the network onto the chip's cores and refuse it when it does not fit.
     **options
         Quantisation options of the target module (``freeze_plasticity_``, ``outputs``, ...).
     """
-    if str(device) != "cpu":
-        raise BuildError(f"fixed:{target}: device: the integer simulators run on the CPU (torch has no int64 matrix product on accelerators) (got {device!r})")
+    dev = str(device)
+    if dev != "cpu" and not dev.startswith("cuda"):
+        raise BuildError(f"fixed:{target}: device: expected 'cpu' or a CUDA device such as 'cuda' (got {device!r})")
+    if dev.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BuildError(f"fixed:{target}: device: {dev!r} was asked for but torch sees no CUDA device; use 'cpu'")
     check_seed(f"fixed:{target}", seed)
     program = quantise(net, target, dt, check_fit=check_fit, **options)
-    return FixedSimulation(program, batch)
+    return FixedSimulation(program, batch, dev)

@@ -11,6 +11,7 @@ Layout of a bundle ``DIR`` (format ``neurohop-bundle/1``)::
     mapping.json         the mapping report (mapping.txt: the same, readable)
     network.npz          the float network the bundle was made from (neurohop.model.save_network)
     model.nir            the float network as a NIR graph, when NIR can represent it
+    run_lava.py          loihi bundles: the bundle as a Lava program (neurohop.export.lava_script)
 
 The manifest lists the SHA-256 of every file; :func:`read_bundle` checks them, the
 shapes and dtypes of the arrays, and the target's value ranges, and names the file and key
@@ -54,10 +55,14 @@ def _array_entry(key: str, arr: np.ndarray, doc: str) -> dict[str, Any]:
     return {"key": key, "dtype": str(arr.dtype), "shape": list(arr.shape), "doc": doc}
 
 
-def _docs(program: Program) -> dict[str, str]:
+def _arithmetic_module(program: Program) -> Any:
     import importlib
 
-    return getattr(importlib.import_module(ARITHMETIC_MODULES[program.target.arithmetic]), "ARRAY_DOCS", {})
+    return importlib.import_module(ARITHMETIC_MODULES[program.target.arithmetic])
+
+
+def _docs(program: Program) -> dict[str, str]:
+    return getattr(_arithmetic_module(program), "ARRAY_DOCS", {})
 
 
 def manifest_of(program: Program, source: dict[str, Any] | None = None, files: dict[str, str | None] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -109,11 +114,42 @@ def manifest_of(program: Program, source: dict[str, Any] | None = None, files: d
         "outputs": outputs,
         "n_inputs": program.n_inputs,
         "n_outputs": program.n_outputs,
+        "run": run_section(program),
         "populations": pops,
         "projections": projs,
         "files": files or {},
     }
     return manifest, arrays
+
+
+def run_section(program: Program) -> dict[str, Any]:
+    """How long to run a bundle and where its result is (``manifest["run"]``).
+
+    A classifier (``network.metadata["classifier"]``: its timesteps and readout) is run for
+    its timesteps plus the readout's latency, and read from the readout's potential ``v``
+    after the last step; other networks run as long as their input, read from the output
+    populations' spikes.
+    """
+    meta = program.network.metadata if program.network is not None and isinstance(program.network.metadata, dict) else {}
+    latency = {str(k): int(v) for k, v in dict(meta.get("latency_steps", {}) or {}).items()}
+    clf = meta.get("classifier")
+    if isinstance(clf, dict) and clf.get("readout") in latency and "timesteps" in clf:
+        readout, T = str(clf["readout"]), int(clf["timesteps"])
+        pop = program.population(readout)
+        return {
+            "steps": T + latency[readout], "input_steps": T,
+            "steps_doc": f"the classifier's {T} input steps (rows of the input) plus the readout's latency of {latency[readout]} step(s); give --steps {T + latency[readout]}",
+            "readout": {
+                "population": readout, "variable": "v", "when": "after the last step",
+                "meaning": f"integer potential, {pop.units.get('v', 1.0):.6g} model units each; its argmax over the neurons is the predicted class (logits = v x unit / {T})",
+            },
+            "latency_steps": latency,
+        }
+    out: dict[str, Any] = {"steps": None, "steps_doc": "the input's number of rows (hw run's default)", "readout": {"populations": list(program.outputs), "variable": "spikes"}}
+    if latency:
+        out["latency_steps"] = latency
+        out["steps_doc"] += "; outputs of a graph read from NIR run latency_steps late (run T + latency steps)"
+    return out
 
 
 def write_bundle(program: Program, out: str | os.PathLike[str], *, source: dict[str, Any] | None = None, mapping: MappingReport | None = None, nir: bool = True, force: bool = False) -> Path:
@@ -164,6 +200,9 @@ def write_bundle(program: Program, out: str | os.PathLike[str], *, source: dict[
         manifest, arrays = manifest_of(program, source, files)
         with open(tmp / "parameters.npz", "wb") as fh:
             np.savez_compressed(fh, **arrays)
+        bundle_files = getattr(_arithmetic_module(program), "bundle_files", None)
+        if bundle_files is not None:  # files a target adds (loihi: run_lava.py), listed in the manifest
+            bundle_files(manifest, tmp)
         manifest["checksums"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         (tmp / "manifest.json").write_text(json.dumps(as_json(manifest), indent=1))
         if target.exists():

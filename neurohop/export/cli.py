@@ -7,6 +7,7 @@
     neurohop hw report DIR [--json] [--rate-hz R]
     neurohop hw run DIR --input IN.npz --out OUT.npz [--steps T] [--record-state]
     neurohop hw compare DIR (--input IN.npz | --random-rate P --steps T [--seed S]) [--backend torch] [--json]
+    neurohop hw lava DIR --out run_lava.py
 
 Heavy packages are imported inside the handlers.
 """
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
     """Add the ``export`` and ``hw`` command groups."""
     ex = subparsers.add_parser("export", help="quantise a network for a neuromorphic target and write an export bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("source", help="model file (.yaml or a name under models/), saved network (.npz) or NIR graph (.nir)")
-    ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`) or a target .yaml file")
+    ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`), a target .yaml file, or pynn (writes a PyNN script to --out)")
     ex.add_argument("--out", required=True, help="bundle directory to create")
     ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")
     ex.add_argument("--dt", type=float, default=None, help="timestep in ms (default: the target's, else 1)")
@@ -83,6 +84,10 @@ def register(subparsers: Any) -> None:
     cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(handler=_compare)
+    lv = sub.add_parser("lava", help="write a loihi bundle's Lava script (numpy + lava-nc only; runs it with fixed_pt models)")
+    lv.add_argument("bundle")
+    lv.add_argument("--out", required=True, help="script to write, e.g. run_lava.py")
+    lv.set_defaults(handler=_lava)
 
 
 def _warn_loudly(report: Any) -> None:
@@ -94,11 +99,20 @@ def _export(args: argparse.Namespace) -> int:
     from neurohop.export.backend import quantise
     from neurohop.export.bundle import write_bundle
     from neurohop.export.mapping import map_program
+    from neurohop.export.nir_io import NIRConversionError
     from neurohop.export.sources import load_source
     from neurohop.export.targets import load_target
 
+    if args.target == "pynn":  # a PyNN script, not a bundle (neurohop.export.pynn_script)
+        from neurohop.export.pynn_script import export_command
+
+        return export_command(args)
     target = load_target(args.target)
-    net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    try:
+        net, provenance = load_source(args.source, dict(args.param), args.dt, args.nir_convention)
+    except NIRConversionError as exc:  # the library names parameters; say the flags
+        text = str(exc).replace("convention='norse-1.1'", "--nir-convention norse-1.1").replace("pass dt (ms)", "pass --dt (ms)")
+        raise type(exc)(text) from None
     options: dict[str, Any] = {}
     if args.outputs:
         options["outputs"] = [s.strip() for s in args.outputs.split(",") if s.strip()]
@@ -249,3 +263,14 @@ def _compare(args: argparse.Namespace) -> int:
         print(format_comparison(result))
     return 0
 
+
+def _lava(args: argparse.Namespace) -> int:
+    from neurohop.export.lava_script import write_lava_script
+
+    try:
+        out = write_lava_script(args.bundle, args.out)
+    except InputError as exc:
+        message = str(exc)
+        raise InputError("hw lava: " + ("--out" + message[3:] if message.startswith("out:") else message)) from None
+    print(f"wrote {out}: run it with a Python that has lava-nc: python {out} --input IN.npz --out OUT.npz [--steps T]")
+    return 0

@@ -42,7 +42,7 @@ import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
-from neurohop.export.intmath import Events, as_int_matrix, shift, spike_sum, trunc_shift, wrap
+from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
@@ -65,13 +65,36 @@ ARRAY_DOCS: dict[str, str] = {
     "population.bias_exp": "bias exponent per neuron, 0..7; bias = bias_mant << bias_exp (Lava LIF 'bias_exp')",
     "population.u": "initial current per neuron, 24-bit (Lava LIF 'u')",
     "population.v": "initial voltage per neuron, 24-bit (Lava LIF 'v')",
-    "projection.weights": "weight mantissas [post, pre] over the projection's slices, int8 range (Lava Dense 'weights')",
-    "projection.delays": "extra delays [post, pre] in steps, 0..63 (Lava DelayDense 'delays'; neurohop delay = 1 + delays); absent when all are 0",
-    "projection.mask": "[post, pre] bool: which entries are synapses (a synapse may have weight 0)",
+    "projection.weights": (
+        "weight mantissas [post_slice, pre_slice] (a block of the Lava Dense 'weights' [post, pre] of the whole populations), "
+        "-256..255 by sign mode: excitatory 0..255, inhibitory -255..0, mixed -256..255 (9 bits, not int8)"
+    ),
+    "projection.delays": (
+        "extra delays [post_slice, pre_slice] in steps, 0..63 (Lava DelayDense 'delays', which accepts only the platform int dtype: "
+        "pass delays.astype(int); neurohop delay = 1 + delays); absent when all are 0"
+    ),
+    "projection.mask": "[post_slice, pre_slice] bool: which entries are synapses (a synapse may have weight 0)",
     "projection.weight_exp": "(scalar) shift of the per-step weight sum, -8..7 (Lava Dense proc_params 'weight_exp')",
     "projection.num_weight_bits": "(scalar) weight precision, 1..8 (Lava Dense proc_params 'num_weight_bits')",
-    "projection.sign_mode": "(scalar) 1 mixed, 2 excitatory, 3 inhibitory (Lava SignMode)",
+    "projection.sign_mode": (
+        "(scalar) 1 mixed, 2 excitatory, 3 inhibitory: pass lava.utils.weightutils.SignMode(sign_mode) to Dense "
+        "(Lava reads a plain int as no sign mode and clips inhibitory weights to 0)"
+    ),
 }
+
+
+def bundle_files(manifest: dict[str, Any], root: Any) -> None:
+    """Add ``run_lava.py`` (the bundle as a Lava program) to a bundle being written in ``root``,
+    and say in ``manifest`` how Lava runs it (``manifest["lava"]``)."""
+    from pathlib import Path
+
+    from neurohop.export.lava_script import SCRIPT_NAME, lava_manifest_section, lava_script
+    from neurohop.export.bundle import _sha256
+
+    root = Path(root)
+    manifest["lava"] = lava_manifest_section(manifest)
+    (root / SCRIPT_NAME).write_text(lava_script(manifest, _sha256(root / "parameters.npz")))
+    manifest.setdefault("files", {})["lava_script"] = SCRIPT_NAME
 
 
 # --------------------------------------------------------------------------- Lava's weight rules
@@ -353,7 +376,7 @@ class LoihiSimulator(IntegerSimulator):
                 mat = np.where(sel, w, 0).T  # [pre, post]
                 if not mat.any() and k != 0:
                     continue
-                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), as_int_matrix(mat)))
+                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
                 max_delay = max(max_delay, int(k) + 1)
         self._const_slots = max_delay + 1
         self._const_port = self.program.target.number("port_bits")

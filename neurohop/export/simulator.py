@@ -6,12 +6,14 @@ Each target module subclasses :class:`IntegerSimulator` and supplies
   the same kernel as the float backends (:mod:`neurohop.kernels`) run with the target's
   integer arithmetic;
 * ``_build_synapses()``, ``_arriving(t)`` (the integer ``in_e``/``in_i`` of every neuron
-  population for step ``t``) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
+  population for step ``t``, or what the target's own ``_step_population`` takes) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
   the target's synaptic buffers, including any plasticity).
 
 One step ``t``: arriving input -> every neuron population's kernel -> spikes -> synapses.
 Everything is NumPy ``int64`` (state words narrower than 64 bits are modelled with
-explicit wrap or saturation). A leading batch dimension ``B`` runs independent copies.
+explicit wrap or saturation); the synaptic matrix products are exact (float64 where every
+partial sum fits in 53 bits, checked once per matrix, int64 otherwise; see
+:class:`~neurohop.export.intmath.IntMatrix`). A leading batch dimension ``B`` runs independent copies.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from neurohop.errors import InputError
-from neurohop.export.intmath import Events
+from neurohop.export.intmath import Events, IntMatrix
 from neurohop.export.program import PopulationProgram, Program
 
 __all__ = ["IntegerSimulator", "check_input_array"]
@@ -55,12 +57,18 @@ class IntegerSimulator(ABC):
     program : Program
     batch : int or None
         Number of independent instances (None: one, no batch dimension in results).
+    device : str
+        Where the synaptic matrix products run (``"cpu"`` or a CUDA device); the state
+        stays NumPy int64 on the CPU. Products run exactly in float64 where the weights
+        allow it (see :class:`~neurohop.export.intmath.IntMatrix`), in int64 on the CPU
+        otherwise.
     """
 
-    def __init__(self, program: Program, batch: int | None = None) -> None:
+    def __init__(self, program: Program, batch: int | None = None, device: str = "cpu") -> None:
         self.program = program
         self.batch = batch
         self.B = 1 if batch is None else int(batch)
+        self.device = device
         self.events = Events()
         self._kernels: dict[str, tuple[Callable[..., Any], Any, Any, Any]] = {}
         self.sources = [p for p in program.populations if p.is_source]
@@ -75,6 +83,10 @@ class IntegerSimulator(ABC):
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Callable[..., Any], Any, Any, Any]:
         ...
 
+    def _matrix(self, matrix: np.ndarray, max_count: int = 1) -> IntMatrix:
+        """An integer weight matrix [pre, post] prepared once for exact products on ``device``."""
+        return IntMatrix(matrix, max_count, self.device)
+
     @abstractmethod
     def _build_synapses(self) -> None:
         ...
@@ -84,12 +96,22 @@ class IntegerSimulator(ABC):
         ...
 
     @abstractmethod
-    def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _arriving(self, t: int) -> dict[str, Any]:
         ...
 
     @abstractmethod
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         ...
+
+    def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
+        """One step of a neuron population: its kernel on the arriving ``(in_e, in_i)``.
+
+        Returns the spikes it emits (boolean, or spike counts on a target whose neurons
+        can fire several times in a step) and its new state.
+        """
+        step, arith, constants, _ = self._kernels[pop.name]
+        in_e, in_i = arriving
+        return step(self.state[pop.name], in_e, in_i, constants, _where, arith)
 
     @abstractmethod
     def weights(self, projection: str) -> np.ndarray:
@@ -109,7 +131,7 @@ class IntegerSimulator(ABC):
 
     def snapshot(self) -> Any:
         """Deep copy of everything that evolves (time, neurons, synapses, queued spikes, events)."""
-        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("program", "_kernels", "sources", "neurons") and not k.startswith("_const")})
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("program", "_kernels", "sources", "neurons", "device") and not k.startswith("_const")})
 
     def restore(self, snap: Any) -> None:
         """Return to a :meth:`snapshot` (which stays reusable)."""
@@ -173,10 +195,7 @@ class IntegerSimulator(ABC):
             for pop in self.sources:
                 emitted[pop.name] = inputs[pop.name][k] if pop.name in inputs else np.zeros((self.B, pop.size), dtype=bool)
             for pop in self.neurons:
-                step, arith, constants, _ = self._kernels[pop.name]
-                in_e, in_i = arriving[pop.name]
-                fired, self.state[pop.name] = step(self.state[pop.name], in_e, in_i, constants, _where, arith)
-                emitted[pop.name] = fired
+                emitted[pop.name], self.state[pop.name] = self._step_population(pop, arriving[pop.name])
             self._propagate(t, emitted)
             for name, arr in emitted.items():
                 spikes[name][k] = arr

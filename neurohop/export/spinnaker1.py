@@ -36,7 +36,7 @@ import numpy as np
 
 from neurohop.errors import CapacityError
 from neurohop.export.common import check_network, freeze_plasticity, resolve_dt, slices
-from neurohop.export.intmath import Events, as_int_matrix, floor_shift, round_shift, spike_sum, wrap
+from neurohop.export.intmath import Events, floor_shift, round_shift, spike_sum, wrap
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
@@ -351,7 +351,7 @@ class SpiNNakerSimulator(IntegerSimulator):
                     sel = d == delay
                     mat = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
                     np.add.at(mat, (pre[sel], post[sel]), w[sel])
-                    self._const_static.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), as_int_matrix(mat)))
+                    self._const_static.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), self._matrix(mat)))
                 continue
             s = proj.scalars
             c = STDPConstants(int(s["a_plus"]), int(s["a_minus"]), int(s["w_min"]), int(s["w_max"]), proj.arrays["lut_plus"].astype(np.int64), proj.arrays["lut_minus"].astype(np.int64))

@@ -1,48 +1,72 @@
 """Xylo-class integer arithmetic: quantisation and bit-accurate simulation.
 
-The numbers and rules come from ``hardware/xylo.yaml``. A Xylo core has input channels,
-hidden neurons (recurrently connected) and output neurons; every neuron is a CUBA LIF with
+The numbers and rules come from ``hardware/xylo.yaml``; every rule is the behaviour of
+SynSense's bit-accurate simulator xylosim (0.1.3, ``xylosim.v2``, which Rockpool's
+``XyloSim`` wraps), checked against it in ``tests/export/test_export_xylo_xylosim.py``.
+A Xylo core has input channels, hidden neurons (recurrently connected) and output neurons.
+One chip step, for every neuron (:func:`xylo_step`):
 
-* ``isyn <- sat16(isyn - (isyn >> dash_syn) + sum of arriving (w << weight_shift))``,
-* ``vmem <- sat16(vmem - (vmem >> dash_mem) + isyn + bias)`` (with the new ``isyn``),
-* a spike when ``vmem > threshold``, then ``vmem <- vmem - threshold`` (subtractive),
+1. **Arrival.** ``isyn <- sat16(isyn + c * w16)`` for each pre neuron in index order,
+   saturating after every addition (:class:`~neurohop.export.intmath.OrderedSaturatingSum`;
+   ``w16`` is ``w << weight_shift`` taken as a 16-bit word, which wraps for shifts over 8):
+   hidden neurons take the input channels' events of this step, then the spike counts ``c``
+   the hidden neurons emitted in the previous step; output neurons take the hidden counts
+   of the previous step.
+2. **Current decay** (after the arrival): ``isyn <- decay(isyn, dash_syn)``.
+3. **Voltage:** ``vmem <- sat16(vmem + dv)`` with the change
+   ``dv = sat16(sat16(-step(vmem, dash_mem) + isyn) + bias)`` (the negation in 16 bits).
+4. **Threshold** ``vmem >= threshold``, subtractive reset repeated: a hidden neuron emits
+   as many spikes as subtractions of ``threshold`` leave ``vmem >= threshold``, up to 31
+   in one step; an output neuron at most one.
 
-``>>`` being an arithmetic shift (rounds toward -inf), ``dash = round(log2(tau / dt))``, 8-bit
-signed weights with one left shift per weight matrix (input, recurrent, output) and
-16-bit signed state. Every connection delivers at the next step. This is
-:func:`neurohop.kernels.cuba.cuba_step` run with :func:`cuba_arithmetic`.
+``decay(x, dash) = x - step(x, dash)``, ``step(x, dash) = x >> dash`` with an arithmetic
+shift (rounds toward -inf), and at least 1 in size for a non-zero ``x``: every non-zero
+value moves at least one unit toward 0.
+Weights are 8-bit signed with one left shift per matrix (input, recurrent, output);
+state is 16-bit signed.
+
+**Time.** A neurohop projection from a source has a delay of one step: the chip is
+presented the events of model step ``t`` at its step ``t + 1`` (:func:`chip_input` gives
+the raster to present), so hidden and output spikes fall on the same steps as in the
+float model. Recurrent and output connections take one step on the chip as in the model.
+
+**Quantisation** (:func:`quantise`): one global scale; ``dash = round(log2(tau / dt))``
+(``dash_syn >= 1``: with 0 the current would be cleared before it reaches ``vmem``); the
+weights onto a neuron are divided by its current retention ``1 - 2^-dash_syn`` (the chip
+decays the arriving weight once before ``vmem`` sees it); the threshold register is
+``round(v_th * scale) + 1`` (the model's ``v > v_th`` on integers).
 
 Roles: the network's spike sources are the input channels, its output populations the
 output neurons, every other population hidden neurons. Allowed projections: input ->
 hidden, hidden -> hidden, hidden -> output. Populations are numbered in network order
 within their role (``scalars["index"]``); a projection's rows ``(pre, post, weight)`` are
 the entries of the matrix named by ``scalars["matrix"]`` (``in``, ``rec`` or ``out``).
+:func:`chip_specification` gives the whole-chip arrays.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
 from neurohop.errors import BuildError, CapacityError
 from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
-from neurohop.export.intmath import Events, as_int_matrix, saturate, spike_sum
+from neurohop.export.intmath import Events, OrderedSaturatingSum, saturate, wrap
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
 from neurohop.export.targets import Target
-from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
 from neurohop.model.network import Network
 from neurohop.model.neurons import CubaLIF
 
-__all__ = ["quantise", "XyloSimulator", "cuba_arithmetic", "ARRAY_DOCS"]
+__all__ = ["quantise", "XyloSimulator", "XyloConstants", "XyloState", "xylo_step", "decay_step", "bitshift_decay", "chip_specification", "chip_input", "ARRAY_DOCS"]
 
 ARRAY_DOCS: dict[str, str] = {
-    "population.dash_syn": "synaptic decay shift per neuron, 0..15 (isyn -= isyn >> dash_syn)",
-    "population.dash_mem": "membrane decay shift per neuron, 0..15 (vmem -= vmem >> dash_mem)",
-    "population.threshold": "threshold per neuron, int16 (spike when vmem > threshold; vmem -= threshold)",
+    "population.dash_syn": "synaptic decay shift per neuron, 0..15 (isyn -= max(isyn >> dash_syn, 1) for isyn > 0, isyn >> dash_syn for isyn < 0)",
+    "population.dash_mem": "membrane decay shift per neuron, 0..15 (as dash_syn, on vmem)",
+    "population.threshold": "threshold per neuron, 0..32767 (spike while vmem >= threshold, vmem -= threshold; hidden: up to 31 per step, output: 1)",
     "population.bias": "bias per neuron, int16, added to vmem every step",
     "population.role": "(scalar) 'hidden' or 'output' ('input' for sources)",
     "population.index": "(scalar) index of the population's first neuron among the chip's neurons of its role",
@@ -50,28 +74,81 @@ ARRAY_DOCS: dict[str, str] = {
     "projection.post": "post neuron index inside the post population, one per synapse (int32)",
     "projection.weight": "signed 8-bit weight per synapse (int8); the chip adds weight << weight_shift",
     "projection.matrix": "(scalar) which Xylo matrix the rows belong to: 'in' [input, hidden], 'rec' [hidden, hidden], 'out' [hidden, output]",
-    "projection.weight_shift": "(scalar) left shift of that matrix's weights, 0..15",
+    "projection.weight_shift": "(scalar) left shift of that matrix's weights, 0..15 (one per matrix)",
 }
 
 
-def cuba_arithmetic(events: Events, bits: int = 16) -> CUBAArithmetic:
-    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` on a Xylo-class core."""
+class XyloConstants(NamedTuple):
+    """Per-neuron integer constants of :func:`xylo_step` (arrays of equal length)."""
 
-    def decay(x: Any, dash: Any) -> Any:
-        return x - (x >> dash)
+    dash_syn: Any  #: current decay shift
+    dash_mem: Any  #: voltage decay shift
+    bias: Any  #: added to vmem every step
+    threshold: Any  #: spike while vmem >= threshold
+    max_spikes: int  #: spikes one neuron may emit in a step (31 hidden, 1 output)
 
-    def integrate_u(decayed: Any, net: Any) -> Any:
-        r = decayed + net
-        return events.note("isyn_saturated", r, saturate(r, bits))
 
-    def integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
-        r = decayed + u + bias
-        return events.note("vmem_saturated", r, saturate(r, bits))
+class XyloState(NamedTuple):
+    """State of a vector of Xylo neurons (integers)."""
 
-    def sub(v: Any, th: Any) -> Any:
-        return saturate(v - th, bits)
+    u: Any  #: isyn, synaptic current
+    v: Any  #: vmem, membrane potential
+    n: Any  #: spikes emitted in the last step
 
-    return CUBAArithmetic(decay, integrate_u, integrate_v, sub)
+
+def decay_step(x: Any, dash: Any) -> Any:
+    """What one decay removes: ``x >> dash`` (rounds toward -inf), at least 1 in size for a non-zero ``x``."""
+    step = x >> dash
+    # a negative x always shifts to <= -1; a positive one may shift to 0 and then removes 1
+    return step + ((step == 0) & (x > 0))
+
+
+def bitshift_decay(x: Any, dash: Any) -> Any:
+    """One decay step of the synaptic current: ``x - decay_step(x, dash)``."""
+    return x - decay_step(x, dash)
+
+
+def xylo_step(state: XyloState, charge: Callable[[Any], Any], p: XyloConstants, bits: int = 16, events: Events | None = None) -> tuple[Any, XyloState]:
+    """Advance Xylo neurons by one chip step (the order of the module docstring).
+
+    Parameters
+    ----------
+    state : XyloState
+        Integer arrays ``[B, n]``.
+    charge : callable
+        ``isyn -> isyn`` with this step's arriving weights added (step 1: saturating, in
+        the chip's pre order).
+    p : XyloConstants
+    bits : int
+        State word width (16).
+    events : Events, optional
+        Counts ``vmem_saturated``.
+
+    Returns
+    -------
+    n : int64 array
+        Spikes emitted per neuron (0..``p.max_spikes``).
+    state : XyloState
+    """
+    u = bitshift_decay(charge(state.u), p.dash_syn)
+    # the change of vmem is a word of its own: -decay (negated in 16 bits), + isyn, + bias,
+    # each saturating; then vmem + change saturates
+    step = decay_step(state.v, p.dash_mem)
+    # -step leaves the word only for vmem = -32768 with dash_mem 0 (it wraps to -32768)
+    neg = -step if p.dash_mem.all() else wrap(-step, bits)
+    dv = saturate(saturate(neg + u, bits) + p.bias, bits)
+    v = saturate(state.v + dv, bits)
+    if events is not None:
+        events.note("vmem_saturated", state.v - step + u + p.bias, v)
+    th = p.threshold
+    # n subtractions keep vmem >= threshold while n <= (vmem - threshold) // threshold + 1;
+    # a threshold of 0 lets the neuron fire the most spikes whenever vmem >= 0
+    if th.all():
+        n = np.minimum(np.maximum((v - th) // th + 1, 0), p.max_spikes)
+    else:
+        room = np.where(th > 0, (v - th) // np.maximum(th, 1) + 1, p.max_spikes)
+        n = np.where(v >= th, np.minimum(room, p.max_spikes), 0)
+    return n, XyloState(u, v - n * th, n)
 
 
 def _dash(tau: float, dt: float) -> int:
@@ -85,7 +162,8 @@ def quantise(
 
     Raises :class:`~neurohop.errors.CapacityError` when the inputs, hidden or output
     neurons exceed the chip, and :class:`~neurohop.errors.BuildError` for connections the
-    architecture lacks (input -> output, from an output, two projections on one pair).
+    architecture lacks (input -> output, from an output, two projections on one pair) and
+    for negative thresholds.
     """
     dt = resolve_dt(target, dt)
     if freeze_plasticity_:
@@ -95,7 +173,8 @@ def quantise(
     bits = target.number("state_bits")
     wbits = target.number("weight_bits")
     dash_max = (1 << target.number("dash_bits")) - 1
-    smax = target.number("weight_shift_max")
+    # the chip adds w << shift as a 16-bit word: past bits - weight_bits it would wrap
+    smax = min(target.number("weight_shift_max"), bits - wbits)
     head = int(headroom_bits if headroom_bits is not None else target.policy("headroom_bits"))
     report.decisions.update({"dt_ms": dt, "headroom_bits": head})
     outs = list(outputs or default_outputs(net))
@@ -107,8 +186,23 @@ def quantise(
         limit = target.limit(key)
         if limit is not None and counts[r] > limit:
             raise CapacityError(f"{target.name}: the network has {counts[r]} {r} neurons, over the limit of {limit} ({target.path}: limits.{key})")
+    # decay shifts first: the weights onto a neuron are divided by its current retention
+    dashes: dict[str, tuple[int, int]] = {}
+    for pop in net.neurons:
+        where = f"population {pop.name}"
+        m: CubaLIF = pop.model  # type: ignore[assignment]
+        ds, dm = _dash(m.tau_syn, dt), _dash(m.tau_mem, dt)
+        for name, tau, d in (("tau_syn", m.tau_syn, ds), ("tau_mem", m.tau_mem, dm)):
+            if not 0 <= d <= dash_max:
+                report.warn("out_of_range", where, f"{name} = {tau} ms needs dash {d}, outside 0..{dash_max}; clamped")
+        ds, dm = min(max(ds, 0), dash_max), min(max(dm, 0), dash_max)
+        if ds == 0:
+            report.warn("semantics", where, f"tau_syn = {m.tau_syn} ms gives dash_syn 0, which clears the current before it reaches vmem (Xylo decays after adding the input); dash_syn 1 used")
+            ds = 1
+        dashes[pop.name] = (ds, dm)
     matrix_of = {("input", "hidden"): "in", ("hidden", "hidden"): "rec", ("hidden", "output"): "out"}
-    seen_pairs: set[tuple[str, int, str, int]] = set()
+    covered: dict[tuple[str, str], np.ndarray] = {}
+    sizes = {p.name: p.size for p in net.populations}
     blocks = {}
     for proj in net.projections:
         key = (role[proj.pre.population], role[proj.post.population])
@@ -119,22 +213,28 @@ def quantise(
             )
         W, _, M = dense_block(net, proj)
         (a0, _), (b0, _) = slices(net, proj)
-        for i, j in zip(*np.nonzero(M)):
-            pair = (proj.pre.population, int(i) + a0, proj.post.population, int(j) + b0)
-            if pair in seen_pairs:
-                raise BuildError(f"{target.name}: projection {proj.name!r}: the pair {pair[0]}[{pair[1]}] -> {pair[2]}[{pair[3]}] is also connected by another projection; Xylo holds one weight per pair (merge them)")
-            seen_pairs.add(pair)
-        blocks[proj.name] = (W * proj.sign, M, matrix_of[key])
+        pre, post = proj.pre.population, proj.post.population
+        seen = covered.setdefault((pre, post), np.zeros((sizes[pre], sizes[post]), bool))
+        block = seen[a0 : a0 + M.shape[0], b0 : b0 + M.shape[1]]
+        twice = np.argwhere(block & M)
+        if len(twice):
+            i, j = (int(v) for v in twice[0])
+            raise BuildError(f"{target.name}: projection {proj.name!r}: the pair {pre}[{i + a0}] -> {post}[{j + b0}] is also connected by another projection; Xylo holds one weight per pair (merge them)")
+        block |= M.astype(bool)
+        retention = 1.0 - 2.0 ** -dashes[proj.post.population][0]
+        blocks[proj.name] = (W * proj.sign, M, matrix_of[key], retention)
     # one global scale: thresholds (with headroom) and biases fit 16 bits
     top16 = (1 << (bits - 1)) - 1
     limits_s = []
     step_in: dict[str, float] = {p.name: 0.0 for p in net.neurons}
     for proj in net.projections:
-        W, M, _ = blocks[proj.name]
+        W, M, _, _ = blocks[proj.name]
         step_in[proj.post.population] = max(step_in[proj.post.population], float(np.abs(W).sum(axis=0).max(initial=0.0)))
     for pop in net.neurons:
-        m: CubaLIF = pop.model  # type: ignore[assignment]
+        m = pop.model  # type: ignore[assignment]
         ref = m.v_th if m.spiking else step_in[pop.name]
+        if m.spiking and m.v_th < 0:
+            raise BuildError(f"{target.name}: population {pop.name}: v_th = {m.v_th}: Xylo thresholds are 0..{top16} (expected v_th >= 0)")
         if ref > 0:
             limits_s.append(((1 << (bits - 1 - head)) - 1) / ref)
         if m.bias:
@@ -146,7 +246,7 @@ def quantise(
             report.warn("saturation_risk", f"population {pop.name}", f"one step's summed input can reach {step_in[pop.name] * s:.0f}, beyond the 16-bit isyn range; it saturates")
     shift_of: dict[str, int] = {}
     for mname in ("in", "rec", "out"):
-        tops = [float(np.abs(W).max(initial=0.0)) for W, _, mm in blocks.values() if mm == mname]
+        tops = [float(np.abs(W).max(initial=0.0)) / r for W, _, mm, r in blocks.values() if mm == mname]
         top = max(tops, default=0.0) * s
         sh = 0
         while sh < smax and round(top / 2**sh) > (1 << (wbits - 1)) - 1:
@@ -165,21 +265,17 @@ def quantise(
             index[r] += pop.size
             continue
         m = pop.model  # type: ignore[assignment]
-        ds, dm = _dash(m.tau_syn, dt), _dash(m.tau_mem, dt)
+        ds, dm = dashes[pop.name]
         for name, tau, d in (("tau_syn", m.tau_syn, ds), ("tau_mem", m.tau_mem, dm)):
-            if not 0 <= d <= dash_max:
-                report.warn("out_of_range", where, f"{name} = {tau} ms needs dash {d}, outside 0..{dash_max}; clamped")
-            d = min(max(d, 0), dash_max)
             report.scalar(where, name, tau, d, dt * 2.0**d, "ms", f"dash = {d}: retention 1 - 2^-{d} per step (effective tau = dt 2^dash)")
-        ds, dm = min(max(ds, 0), dash_max), min(max(dm, 0), dash_max)
         if math.isinf(m.tau_mem):
             report.warn("semantics", where, f"no membrane leak (tau_mem = inf) is not available: dash_mem {dash_max} leaks 2^-{dash_max} per step")
         if m.spiking:
-            th = int(round(m.v_th * s))
-            report.scalar(where, "v_th", m.v_th, th, th / s, "", f"int16 threshold; 1 unit = {1 / s:.6g}")
+            th = min(int(round(m.v_th * s)) + 1, top16)
+            report.scalar(where, "v_th", m.v_th, th, (th - 1) / s, "", f"threshold register round(v_th scale) + 1 (the model's v > v_th on integers); 1 unit = {1 / s:.6g}")
         else:
             th = top16
-            report.warn("semantics", where, f"non-spiking neuron (v_th = inf): threshold set to the maximum {top16}; it spikes if vmem exceeds it")
+            report.warn("semantics", where, f"non-spiking neuron (v_th = inf): threshold set to the maximum {top16}; it spikes if vmem saturates there")
         if m.reset == "hard":
             report.warn("semantics", where, f"hard reset to v_reset={m.v_reset} becomes Xylo's subtractive reset (vmem - threshold); trains differ when vmem overshoots")
         if m.v_init:
@@ -198,60 +294,148 @@ def quantise(
     projs: list[ProjectionProgram] = []
     wtop = (1 << (wbits - 1)) - 1
     for proj in net.projections:
-        W, M, mname = blocks[proj.name]
+        W, M, mname, retention = blocks[proj.name]
         (a0, a1), (b0, b1) = slices(net, proj)
         sh = shift_of[mname]
+        unit = 2.0**sh * retention / s  # model weight per integer unit
         i, j = np.nonzero(M)
-        w_int = np.clip(np.rint(W[i, j] * s / 2**sh), -wtop - 1, wtop).astype(np.int64)
-        report.array(f"projection {proj.name}", "weight", np.abs(W[i, j]), w_int, np.abs(w_int) * 2.0**sh / s, "", f"int8 << {sh} ({mname} matrix)")
+        w_int = np.clip(np.rint(W[i, j] / unit), -wtop - 1, wtop).astype(np.int64)
+        report.array(f"projection {proj.name}", "weight", np.abs(W[i, j]), w_int, np.abs(w_int) * unit, "", f"int8 << {sh} ({mname} matrix), divided by the retention {retention:g} of the current")
         projs.append(
             ProjectionProgram(
                 proj.name, proj.pre.population, proj.post.population, (a0, a1), (b0, b1), proj.receptor,
                 {"pre": (i + a0).astype(np.int32), "post": (j + b0).astype(np.int32), "weight": w_int.astype(np.int8)},
-                {"matrix": mname, "weight_shift": sh}, 2.0**sh / s, False,
+                {"matrix": mname, "weight_shift": sh}, unit, False,
             )
         )
     return Program(target, dt, pops, projs, [p.name for p in net.sources], outs, report, net)
 
 
+def chip_specification(program: Program) -> dict[str, Any]:
+    """The program as whole-chip arrays, named as Rockpool's ``XyloSim.from_specification`` takes them.
+
+    Returns ``weights_in`` [inputs, hidden], ``weights_rec`` [hidden, hidden],
+    ``weights_out`` [hidden, outputs] (int8), ``weight_shift_in/rec/out``, and per neuron
+    ``dash_syn``, ``dash_mem``, ``threshold``, ``bias`` (hidden) and the same with ``_out``
+    (outputs), in chip order (``scalars["index"]``). Neurons of no population are 0.
+    """
+    size = {"input": 0, "hidden": 0, "output": 0}
+    for pop in program.populations:
+        r = pop.scalars["role"]
+        size[r] = max(size[r], int(pop.scalars["index"]) + pop.size)
+    spec: dict[str, Any] = {
+        "weights_in": np.zeros((size["input"], size["hidden"]), np.int8),
+        "weights_rec": np.zeros((size["hidden"], size["hidden"]), np.int8),
+        "weights_out": np.zeros((size["hidden"], size["output"]), np.int8),
+        "weight_shift_in": 0, "weight_shift_rec": 0, "weight_shift_out": 0,
+    }
+    for suffix, r in (("", "hidden"), ("_out", "output")):
+        for name in ("dash_syn", "dash_mem", "threshold", "bias"):
+            spec[name + suffix] = np.zeros(size[r], np.int64)
+    for pop in program.populations:
+        if pop.is_source:
+            continue
+        suffix = "" if pop.scalars["role"] == "hidden" else "_out"
+        k = int(pop.scalars["index"])
+        for name in ("dash_syn", "dash_mem", "threshold", "bias"):
+            spec[name + suffix][k : k + pop.size] = pop.params[name]
+    names = {"in": ("weights_in", "weight_shift_in"), "rec": ("weights_rec", "weight_shift_rec"), "out": ("weights_out", "weight_shift_out")}
+    for proj in program.projections:
+        wname, sname = names[proj.scalars["matrix"]]
+        i0 = int(program.population(proj.pre).scalars["index"])
+        j0 = int(program.population(proj.post).scalars["index"])
+        spec[wname][proj.arrays["pre"].astype(np.int64) + i0, proj.arrays["post"].astype(np.int64) + j0] = proj.arrays["weight"]
+        spec[sname] = int(proj.scalars["weight_shift"])
+    return spec
+
+
+def chip_input(program: Program, spikes: np.ndarray) -> np.ndarray:
+    """The input raster ``[T, inputs]`` (int) to present to the chip for model input ``spikes`` ``[T, n_inputs]``.
+
+    The chip integrates an input event in the step it is presented; a neurohop source
+    projection takes one step; so row ``t`` of the model input is presented at chip step
+    ``t + 1`` (row 0 is empty, the last model row is not presented within ``T`` steps).
+    Columns follow the chip's input order (``scalars["index"]``).
+    """
+    spikes = np.asarray(spikes)
+    n_chip = max((int(p.scalars["index"]) + p.size for p in program.populations if p.is_source), default=0)
+    out = np.zeros((spikes.shape[0], n_chip), np.int64)
+    col = 0
+    for name in program.inputs:
+        pop = program.population(name)
+        k = int(pop.scalars["index"])
+        out[1:, k : k + pop.size] = spikes[:-1, col : col + pop.size]
+        col += pop.size
+    return out
+
+
 class XyloSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a xylo :class:`Program`."""
+    """Bit-accurate integer simulation of a xylo :class:`Program` (xylosim's step, :func:`xylo_step`).
+
+    Spikes come out as booleans (a neuron fired in the step); recording the state variable
+    ``n`` gives the spike counts of the hidden neurons (0..31).
+    """
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         p = {k: v.astype(np.int64) for k, v in pop.params.items()}
         n = pop.size
-        consts = CUBAConstants(p["dash_syn"], p["dash_mem"], p["bias"], p["threshold"], np.zeros(n, np.int64), np.ones(n, bool))
-        initial = CUBAState(np.zeros(n, np.int64), np.zeros(n, np.int64))
-        return cuba_step, cuba_arithmetic(self.events, self.program.target.number("state_bits")), consts, initial
+        cap = self.program.target.number("max_spikes_hidden" if pop.scalars["role"] == "hidden" else "max_spikes_output")
+        consts = XyloConstants(p["dash_syn"], p["dash_mem"], p["bias"], p["threshold"], cap)
+        initial = XyloState(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        return xylo_step, None, consts, initial
 
     def _build_synapses(self) -> None:
-        self._const_blocks = []
-        for proj in self.program.projections:
-            a0, a1 = proj.pre_slice
-            b0, b1 = proj.post_slice
-            mat = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
-            w = proj.arrays["weight"].astype(np.int64) << int(proj.scalars["weight_shift"])
-            np.add.at(mat, (proj.arrays["pre"].astype(np.int64) - a0, proj.arrays["post"].astype(np.int64) - b0), w)
-            self._const_blocks.append((proj.pre, (a0, a1), proj.post, (b0, b1), as_int_matrix(mat)))
+        spec = chip_specification(self.program)
+        self._const_bits = self.program.target.number("state_bits")
+        # the chip adds w << weight_shift as a 16-bit word (it wraps for shifts over 8)
+        w_in = wrap(spec["weights_in"].astype(np.int64) << spec["weight_shift_in"], self._const_bits)
+        w_rec = wrap(spec["weights_rec"].astype(np.int64) << spec["weight_shift_rec"], self._const_bits)
+        w_out = wrap(spec["weights_out"].astype(np.int64) << spec["weight_shift_out"], self._const_bits)
+        n_in = w_in.shape[0]
+        self._const_sizes = (n_in, w_rec.shape[0])
+        # blocks of the walk: the input channels, then each hidden population (in chip order)
+        hidden = sorted((int(p.scalars["index"]), int(p.scalars["index"]) + p.size) for p in self.neurons if p.scalars["role"] == "hidden")
+        cap = self.program.target.number("max_spikes_hidden")
+        self._const_sums: dict[str, OrderedSaturatingSum] = {}
+        for pop in self.neurons:
+            k = int(pop.scalars["index"])
+            if pop.scalars["role"] == "hidden":
+                # the chip walks the input channels first, then the hidden neurons
+                mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
+                blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
+            else:
+                mat = w_out[:, k : k + pop.size]
+                blocks = hidden
+            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits, cap, self.device, _cover(blocks, mat.shape[0]))
 
     def _reset_synapses(self) -> None:
-        self.buffer = {p.name: np.zeros((2, self.B, p.size), dtype=np.int64) for p in self.neurons}
+        n_in, n_hidden = self._const_sizes
+        # what the chip delivers next step: input events (see chip_input) and hidden spike counts
+        self.pending_input = np.zeros((self.B, n_in), np.int64)
+        self.pending_hidden = np.zeros((self.B, n_hidden), np.int64)
 
-    def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        slot = t % 2
+    def _arriving(self, t: int) -> dict[str, Any]:
+        hidden_pre = np.concatenate([self.pending_input, self.pending_hidden], axis=1)
         out = {}
         for pop in self.neurons:
-            raw = self.buffer[pop.name][slot].copy()
-            self.buffer[pop.name][slot] = 0
-            out[pop.name] = (raw, np.zeros_like(raw))
+            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.pending_hidden
+            add = self._const_sums[pop.name]
+            out[pop.name] = lambda u, add=add, counts=counts: add(u, counts, self.events, "isyn_saturated")
         return out
 
+    def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
+        _, _, consts, _ = self._kernels[pop.name]
+        return xylo_step(self.state[pop.name], arriving, consts, self._const_bits, self.events)
+
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        slot = (t + 1) % 2
-        for pre, (a0, a1), post, (b0, b1), mat in self._const_blocks:
-            active = emitted[pre][:, a0:a1]
-            if active.any():
-                self.buffer[post][slot][:, b0:b1] += spike_sum(active, mat)
+        self.pending_input[:] = 0
+        self.pending_hidden[:] = 0
+        for pop in self.program.populations:
+            k = int(pop.scalars["index"])
+            if pop.is_source:
+                self.pending_input[:, k : k + pop.size] = emitted[pop.name]
+            elif pop.scalars["role"] == "hidden":
+                self.pending_hidden[:, k : k + pop.size] = emitted[pop.name]
 
     def weights(self, projection: str) -> np.ndarray:
         return self.program.projection(projection).arrays["weight"].astype(np.int64)
@@ -261,10 +445,25 @@ class XyloSimulator(IntegerSimulator):
         return np.abs(self.weights(projection)) * proj.weight_unit
 
 
+def _cover(blocks: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """``blocks`` with the gaps of ``0..n`` (neurons of no population) filled in as blocks of their own."""
+    out: list[tuple[int, int]] = []
+    at = 0
+    for a, b in blocks:
+        if a > at:
+            out.append((at, a))
+        out.append((a, b))
+        at = b
+    if at < n or not out:
+        out.append((at, n))
+    return out
+
+
 def validate(program: Program, where: str) -> None:
     """Check a xylo program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 
+    top16 = (1 << (program.target.number("state_bits") - 1)) - 1
     for pop in program.populations:
         if pop.is_source:
             continue
@@ -275,6 +474,10 @@ def validate(program: Program, where: str) -> None:
             d = pop.params[name]
             if d.size and d.max() > (1 << program.target.number("dash_bits")) - 1:
                 raise ModelFileError(f"{where}: populations/{pop.name}/{name}: expected 0..{(1 << program.target.number('dash_bits')) - 1}")
+        th = pop.params["threshold"]
+        if th.size and (th.min() < 0 or th.max() > top16):
+            raise ModelFileError(f"{where}: populations/{pop.name}/threshold: expected 0..{top16} (got {int(th.min())}..{int(th.max())})")
+    shifts: dict[str, tuple[str, int]] = {}
     for proj in program.projections:
         for name in ("pre", "post", "weight"):
             if name not in proj.arrays:
@@ -284,6 +487,9 @@ def validate(program: Program, where: str) -> None:
         sh = proj.scalars.get("weight_shift")
         if isinstance(sh, bool) or not isinstance(sh, int) or not 0 <= sh <= program.target.number("weight_shift_max"):
             raise ModelFileError(f"{where}: projections/{proj.name}: weight_shift: expected 0..{program.target.number('weight_shift_max')} (got {sh!r})")
+        other = shifts.setdefault(proj.scalars["matrix"], (proj.name, sh))
+        if other[1] != sh:
+            raise ModelFileError(f"{where}: projections/{proj.name}: weight_shift: expected {other[1]} like projection {other[0]!r} (one shift per Xylo matrix) (got {sh})")
 
 
 #: The simulator class of this arithmetic (used by neurohop.export.backend).

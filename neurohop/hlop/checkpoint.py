@@ -221,7 +221,7 @@ def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, hea
     return net.simulate(s.to(net.device, torch.float32), head)
 
 
-def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
+def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = False) -> Any:
     """Describe the classifier (one head) as a ``nir.NIRGraph``.
 
     Graph: ``input -> fc0 -> lif0 -> fc1 -> lif1 ... -> head -> readout -> output``, where
@@ -237,6 +237,17 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
     a spike through all layers within the step. The input are the encoder's spikes (the
     encoder is not part of the graph); the readout's potential after ``T`` steps divided by
     ``T`` equals the logits of :meth:`SpikingMLP.simulate`.
+
+    ``for_peers=True`` writes a graph that Norse 1.1 and snnTorch 1.0 load (``dt = 1e-4`` s
+    for snnTorch, whose importer fixes it): Norse ignores a ``LIF``'s ``r`` and snnTorch wants
+    one threshold per layer, so each hidden ``LIF`` gets ``r = 1`` and ``v_threshold = 1``
+    with ``r / v_threshold`` of each neuron folded into its incoming weights and bias (the
+    same spikes: the reset is to 0 and there is no leak potential); neither maps ``nir.I``,
+    so the readout is a ``nir.LIF`` with ``tau = dt``, ``r = 1`` and an infinite threshold,
+    whose potential at each step is the head's output of that step: the logits are the
+    mean of that potential over the ``T`` steps. The default graph stays exact for neurohop
+    (:func:`from_nir` and :func:`neurohop.export.classifier.classifier_network` read it
+    without rounding); the folded one differs from it by float32 rounding of the weights.
     """
     from neurohop._optional import require
 
@@ -247,11 +258,13 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         raise InputError(f"to_nir: dt: expected a positive step in seconds (got {dt})")
     beta = float(net.config.beta)
 
-    def lin_node(lin: torch.nn.Linear) -> Any:
+    def lin_node(lin: torch.nn.Linear, gain: np.ndarray | None = None) -> Any:
+        """``Linear``/``Affine`` of a layer; ``gain`` (per output, float32) scales its rows."""
         w = lin.weight.detach().cpu().numpy().astype(np.float32)
-        if lin.bias is None:
-            return nir.Linear(weight=w)
-        return nir.Affine(weight=w, bias=lin.bias.detach().cpu().numpy().astype(np.float32))
+        b = None if lin.bias is None else lin.bias.detach().cpu().numpy().astype(np.float32)
+        if gain is not None:
+            w, b = w * gain[:, None], None if b is None else b * gain
+        return nir.Linear(weight=w) if b is None else nir.Affine(weight=w, bias=b)
 
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([net.n_inputs])})}
     edges: list[tuple[str, str]] = []
@@ -260,7 +273,11 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         n = lin.out_features
         vth = net.thresholds()[i].detach().cpu().numpy().astype(np.float32)
         nodes[f"fc{i}"] = lin_node(lin)
-        if beta < 1.0:
+        if for_peers and beta < 1.0:  # r / v_threshold folded into the incoming weights
+            nodes[f"fc{i}"] = lin_node(lin, (1.0 / ((1.0 - beta) * vth.astype(np.float64))).astype(np.float32))
+            one = np.ones(n, dtype=np.float32)
+            nodes[f"lif{i}"] = nir.LIF(tau=np.full(n, dt / (1.0 - beta), dtype=np.float32), r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one)
+        elif beta < 1.0:
             tau = dt / (1.0 - beta)
             nodes[f"lif{i}"] = nir.LIF(
                 tau=np.full(n, tau, dtype=np.float32),
@@ -275,7 +292,11 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         prev = f"lif{i}"
     out = net.heads[head]
     nodes["head"] = lin_node(out)
-    nodes["readout"] = nir.I(r=np.full(out.out_features, 1.0 / dt, dtype=np.float32))
+    if for_peers:
+        one = np.ones(out.out_features, dtype=np.float32)
+        nodes["readout"] = nir.LIF(tau=np.full(out.out_features, dt, dtype=np.float32), r=one, v_leak=0 * one, v_threshold=np.full(out.out_features, np.inf, dtype=np.float32), v_reset=0 * one)
+    else:
+        nodes["readout"] = nir.I(r=np.full(out.out_features, 1.0 / dt, dtype=np.float32))
     nodes["output"] = nir.Output(output_type={"output": np.array([out.out_features])})
     edges += [(prev, "head"), ("head", "readout"), ("readout", "output")]
     metadata = {
@@ -285,6 +306,7 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3) -> Any:
         "beta": beta,
         "encoder_levels": net.config.encoder_levels,
         "head": head,
+        "for_peers": for_peers,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
@@ -298,6 +320,8 @@ def from_nir(graph: Any, timesteps: int | None = None, encoder_levels: int = 255
     import nir
 
     meta = dict(getattr(graph, "metadata", {}) or {})
+    if bool(meta.get("for_peers", False)):
+        raise InputError("from_nir: graph: written with for_peers=True (weights rescaled for Norse/snnTorch); rebuild from the default graph")
     dt = float(meta.get("dt", 1e-3))
     nodes = graph.nodes
     i = 0

@@ -53,7 +53,7 @@ def resolve_model_path(path: str | os.PathLike[str], what: str = "model file", s
     if found is not None:
         return found
     known = resources.names("models", extra=search)
-    raise ModelFileError(f"{path}: {what} not found (not a file; known model names: {known}; more folders: --model-path or {resources.ENV_VAR})")
+    raise ModelFileError(f"{path}: {what} not found (not a file; known model names: {known}; more folders: the {resources.ENV_VAR} environment variable)")
 
 
 @dataclass(frozen=True)
@@ -288,6 +288,10 @@ def network_to_dict(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]
             entry["model"] = {"model": "spike_source", "times": [list(t) for t in pop.model.times]}
         else:
             entry["model"] = pop.model.to_dict()
+        if pop.initial:
+            entry["initial"] = {var: put(f"{pop.name}.initial.{var}", values) for var, values in pop.initial.items()}
+        if pop.parameters:
+            entry["parameters"] = {name: put(f"{pop.name}.parameters.{name}", values) for name, values in pop.parameters.items()}
         pops.append(entry)
     projs = []
     for proj in net.projections:
@@ -332,7 +336,9 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
                 model = NEURON_MODELS[kind](**spec)
             else:
                 raise ModelFileError(f"{source}: populations[{i}].model: unknown model {kind!r}")
-            pops.append(Population(p["name"], int(p["size"]), model, tuple(p.get("record", ("spikes",)))))
+            initial = {var: get(value, f"populations[{i}].initial.{var}") for var, value in dict(p.get("initial", {})).items()}
+            per_neuron = {name: get(value, f"populations[{i}].parameters.{name}") for name, value in dict(p.get("parameters", {})).items()}
+            pops.append(Population(p["name"], int(p["size"]), model, tuple(p.get("record", ("spikes",))), initial, per_neuron))
         projs = []
         for i, p in enumerate(doc["projections"]):
             conn = dict(p["connector"])

@@ -7,7 +7,8 @@ it (``neurohop.build(net, backend=...)``); nothing here imports torch or brian2.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -16,13 +17,20 @@ from neurohop.errors import ModelError
 from neurohop.model.neurons import NeuronModel, SpikeSource
 from neurohop.model.synapses import RECEPTORS, STDP, AllToAll, Connector
 
-__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE"]
+__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE", "INITIAL"]
 
 #: Variables a population may record, per neuron model kind.
 RECORDABLE: dict[str, tuple[str, ...]] = {
     "lif": ("spikes", "v", "i_e", "i_i"),
     "cuba_lif": ("spikes", "u", "v"),
     "spike_source": ("spikes",),
+}
+
+#: State variables whose initial value a population may give per neuron, per neuron model kind.
+INITIAL: dict[str, tuple[str, ...]] = {
+    "lif": ("v",),
+    "cuba_lif": ("v",),
+    "spike_source": (),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -49,12 +57,21 @@ class Population:
         :class:`~neurohop.model.neurons.SpikeSource`) and its parameters.
     record : tuple of str
         What to record: ``"spikes"`` and, for LIF, ``"v"`` (mV), ``"i_e"``, ``"i_i"`` (nA).
+    initial : mapping of str -> array
+        Optional per-neuron initial values of state variables (``"v"``, mV), one per neuron;
+        they replace the model's ``v_init`` for this population.
+    parameters : mapping of str -> array
+        Optional per-neuron values of numeric model parameters (for LIF e.g. ``"tau_m"``, ms,
+        or ``"i_offset"``, nA), one per neuron; they replace the model's value for this
+        population. Each neuron's parameters are validated as a model of their own.
     """
 
     name: str
     size: int
     model: NeuronModel
     record: tuple[str, ...] = ("spikes",)
+    initial: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    parameters: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("population", self.name)
@@ -72,11 +89,68 @@ class Population:
                     f"{self.model.kind!r}; expected one of {list(allowed)}"
                 )
         object.__setattr__(self, "record", record)
+        if not isinstance(self.initial, Mapping):
+            raise ModelError(f"population {self.name!r}.initial: expected a mapping of state variable -> per-neuron values (got {type(self.initial).__name__})")
+        initial: dict[str, np.ndarray] = {}
+        for var, values in self.initial.items():
+            if var not in INITIAL[self.model.kind]:
+                raise ModelError(
+                    f"population {self.name!r}.initial: {var!r} has no per-neuron initial value for model "
+                    f"{self.model.kind!r}; expected one of {list(INITIAL[self.model.kind])}"
+                )
+            try:
+                arr = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ModelError(f"population {self.name!r}.initial[{var!r}]: expected numbers (got {values!r})") from None
+            if arr.shape != (self.size,) or not np.all(np.isfinite(arr)):
+                raise ModelError(
+                    f"population {self.name!r}.initial[{var!r}]: expected {self.size} finite values, one per neuron (got shape {list(arr.shape)})"
+                )
+            initial[var] = _as_readonly(arr)
+        object.__setattr__(self, "initial", MappingProxyType(initial))
+        self._check_parameters()
         if isinstance(self.model, SpikeSource) and self.model.times and len(self.model.times) != self.size:
             raise ModelError(
                 f"population {self.name!r}.times: expected {self.size} spike trains, one per channel "
                 f"(got {len(self.model.times)})"
             )
+
+    def _check_parameters(self) -> None:
+        where = f"population {self.name!r}.parameters"
+        if not isinstance(self.parameters, Mapping):
+            raise ModelError(f"{where}: expected a mapping of parameter -> per-neuron values (got {type(self.parameters).__name__})")
+        numeric = [f.name for f in fields(self.model) if f.name != "v_init" and isinstance(getattr(self.model, f.name), float)]
+        values: dict[str, np.ndarray] = {}
+        for name, given in self.parameters.items():
+            if name not in numeric:
+                raise ModelError(f"{where}: {name!r} cannot be given per neuron for model {self.model.kind!r}; expected one of {numeric}"
+                                 + (" (initial values go in 'initial')" if name == "v_init" else ""))
+            try:
+                arr = np.asarray(given, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ModelError(f"{where}[{name!r}]: expected numbers (got {given!r})") from None
+            if arr.shape != (self.size,):
+                raise ModelError(f"{where}[{name!r}]: expected {self.size} values, one per neuron (got shape {list(arr.shape)})")
+            values[name] = _as_readonly(arr)
+        object.__setattr__(self, "parameters", MappingProxyType(values))
+        if not values:
+            object.__setattr__(self, "_models", ((self.model,), np.zeros(self.size, dtype=np.int64)))
+            return
+        names = list(values)
+        table = np.stack([values[n] for n in names], axis=1)
+        rows, index = np.unique(table, axis=0, return_inverse=True)
+        models = []
+        for row in rows:
+            try:
+                models.append(replace(self.model, **dict(zip(names, row.tolist()))))
+            except ModelError as exc:
+                raise ModelError(f"{where}: a neuron's parameters are invalid: {exc}") from None
+        object.__setattr__(self, "_models", (tuple(models), index.reshape(-1).astype(np.int64)))
+
+    def neuron_models(self) -> tuple[tuple[NeuronModel, ...], np.ndarray]:
+        """The distinct models of this population's neurons (the model with the per-neuron
+        ``parameters`` put in) and, for each neuron, the index of its model."""
+        return self._models  # type: ignore[attr-defined]
 
     @property
     def is_source(self) -> bool:

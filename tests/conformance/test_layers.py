@@ -1,7 +1,8 @@
 """The package layers, checked on the import statements of the source (lazy ones included).
 
 ``neurohop.model`` < ``neurohop.kernels`` < ``neurohop.backends`` < ``neurohop.cam`` /
-``neurohop.hlop`` / ``neurohop.export``: a module may import its own layer and the layers
+``neurohop.hlop`` / ``neurohop.export`` < ``neurohop.pynn`` (a PyNN front end over all of
+them): a module may import its own layer and the layers
 below, never one above. The modules every layer may use (``errors``, ``_optional``,
 ``resources``) sit below all of them. No module imports a private name (``_x``) of another
 package.
@@ -17,7 +18,7 @@ from pathlib import Path
 import neurohop
 
 PACKAGE = Path(neurohop.__file__).resolve().parent
-LAYERS = {"errors": 0, "_optional": 0, "resources": 0, "model": 1, "kernels": 2, "backends": 3, "cam": 4, "hlop": 4, "export": 4}
+LAYERS = {"errors": 0, "_optional": 0, "resources": 0, "model": 1, "kernels": 2, "backends": 3, "cam": 4, "hlop": 4, "export": 4, "pynn": 5}
 
 
 def _imports(path: Path) -> list[tuple[int, str, list[str]]]:

@@ -17,7 +17,7 @@ from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
 from neurohop.export.nir_io import NIRConversionError, from_nir, read_nir, to_nir, write_nir
 from neurohop.errors import BuildError
-from neurohop.model import CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load_model
+from neurohop.model import AllToAll, CubaLIF, Network, OneToOne, Population, Projection, SpikeSource, load_model
 
 from export_helpers import random_cuba_network
 
@@ -48,10 +48,11 @@ def test_standard_reading_of_cuba_networks_is_exact(seed: int, tmp_path: Path) -
     rng = np.random.default_rng(seed)
     net = random_cuba_network(rng, exact=True, record=("spikes",))
     graph = to_nir(net, 1.0)
-    for node in graph.nodes.values():  # forget everything neurohop-specific: plain NIR only
+    for node in graph.nodes.values():  # forget the nodes' neurohop descriptions: read the matrices and parameters
         node.metadata = {}
+    assert not any(isinstance(n, nir.Delay) and np.allclose(n.delay, 0) for n in graph.nodes.values())  # no zero delays written
     nir.write(str(tmp_path / "g.nir"), graph)
-    back = from_nir(str(tmp_path / "g.nir"), dt=1.0)
+    back = from_nir(str(tmp_path / "g.nir"), dt=1.0)  # the graph still states that each connection takes one step
     assert all(v == 0 for v in back.metadata["latency_steps"].values())
     inp = {"src": rng.random((60, net.population("src").size)) < 0.3}
     a = neurohop.build(net, backend="torch").run(60, inp)
@@ -194,3 +195,30 @@ def test_edited_weights_override_stale_metadata() -> None:
     back = from_nir(graph)
     w = [p for p in back.projections if p.post.population == "n"]
     assert len(w) == 1 and np.allclose(w[0].synapses(back.sizes)[2], 1.0)
+
+
+def test_plain_reading_of_a_layered_export_gives_back_the_network() -> None:
+    """Without neurohop's metadata a graph is read with the peers' timing (same-step feed-forward):
+    layer k gets latency k, and in a layered network every connection again has delay 1."""
+    rng = np.random.default_rng(5)
+    w = lambda n, m: np.round(rng.uniform(0, 1.5, (n, m)) * 64) / 64  # noqa: E731
+    pops = (Population("src", 4, SpikeSource()), Population("a", 5, CubaLIF(tau_syn=2.0, tau_mem=4.0, v_th=0.75)), Population("b", 3, CubaLIF(tau_syn=1.0, tau_mem=8.0, v_th=0.5)))
+    projs = (
+        Projection("ae", "src", "a", AllToAll(), w(4, 5), 1), Projection("ai", "src", "a", AllToAll(), w(4, 5) / 2, 1, "inhibitory"),
+        Projection("be", "a", "b", AllToAll(), w(5, 3), 1), Projection("aa", "a", "a", AllToAll(), w(5, 5) / 4, 1, "inhibitory"),
+    )
+    net = Network(pops, projs)
+    graph = to_nir(net, 1.0)
+    assert sorted(k for k, n in graph.nodes.items() if isinstance(n, nir.Linear)) == ["aa", "be", "src__a__d1"]  # exc. and inh. in one signed matrix
+    graph.metadata = {"dt": graph.metadata["dt"]}
+    for node in graph.nodes.values():
+        node.metadata = {}
+    back = from_nir(graph)
+    assert back.metadata["latency_steps"] == {"src": 0, "a": 1, "b": 2}
+    T = 60
+    x = rng.random((T, 4)) < 0.4
+    a = neurohop.build(net, backend="torch").run(T, {"src": x})
+    b = neurohop.build(back, backend="torch").run(T, {"src": x})
+    assert a.count() > 20 and all(p.delay == 1 for p in back.projections)
+    for pop in ("a", "b"):
+        np.testing.assert_array_equal(b.spikes[pop], a.spikes[pop], err_msg=pop)

@@ -101,5 +101,10 @@ def test_fixed_backend_contract() -> None:
     raw = sim.raw_state("output")
     assert raw["v"].dtype == np.int64
     assert np.allclose(sim.weights("in_cue"), 6.0)
-    with pytest.raises(BuildError, match="device: the integer simulators run on the CPU"):
-        neurohop.build(net, backend="fixed:spinnaker1", device="cuda")
+    with pytest.raises(BuildError, match="device: expected 'cpu' or a CUDA device"):
+        neurohop.build(net, backend="fixed:spinnaker1", device="tpu")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(BuildError, match="torch sees no CUDA device"):
+            neurohop.build(net, backend="fixed:spinnaker1", device="cuda")

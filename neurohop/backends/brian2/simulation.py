@@ -36,7 +36,7 @@ from neurohop._optional import require
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.errors import BuildError, InputError
 from neurohop.backends.brian2.templates import BRIAN2_TEMPLATES
-from neurohop.kernels import NEURON_KERNELS
+from neurohop.kernels import NEURON_KERNELS, population_constants, population_initial
 from neurohop.kernels.stdp import NEVER, stdp_constants
 from neurohop.model.network import Network, Population
 
@@ -229,10 +229,9 @@ class Brian2Simulation(Simulation):
         tpl = BRIAN2_TEMPLATES[type(pops[0].model)]
         name = f"nh_{kernel.name}"
         group = b2.NeuronGroup(n, tpl.model, threshold=tpl.threshold, reset=tpl.reset, name=name, **common)
-        models = [(p.model, p.size) for p in pops]
-        for var, values in kernel.constants(models, self.dt)._asdict().items():
+        for var, values in population_constants(kernel, pops, self.dt)._asdict().items():
             setattr(group, var, values)
-        for var, values in kernel.initial(models)._asdict().items():
+        for var, values in population_initial(kernel, pops)._asdict().items():
             setattr(group, var, values)
         group.run_regularly(tpl.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
         group.run_regularly(tpl.end, when="end", name=f"{name}_end", codeobj_class=self._codeobj)

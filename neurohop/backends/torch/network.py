@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from neurohop.kernels import NEURON_KERNELS, NeuronKernel
+from neurohop.kernels import NEURON_KERNELS, NeuronKernel, population_constants, population_initial
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network, Population
 
@@ -69,10 +69,9 @@ def layout_neurons(net: Network, by_model: Sequence[Sequence[Population]], dt: f
         for pop in pops:
             nrn_offset[pop.name] = n_nrn
             n_nrn += pop.size
-        models = [(p.model, p.size) for p in pops]
-        consts = kernel.constants(models, dt)
+        consts = population_constants(kernel, pops, dt)
         segments.append(Segment(start, n_nrn, kernel, type(consts)(*[tensor(a) for a in consts])))
-        initial.append(kernel.initial(models))
+        initial.append(population_initial(kernel, pops))
     return NeuronLayout(src_offset, nrn_offset, tuple(segments), initial, n_src, n_nrn)
 
 
@@ -163,6 +162,8 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
         spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
         parts.append(spk)
         neurons.append(seg_state)
+    if not parts:  # a network of spike sources only
+        parts.append(torch.zeros(in_e.shape[0], 0, dtype=torch.bool, device=in_e.device))
     spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
     emitted = torch.cat([sources, spikes.to(sources.dtype)], dim=1)
 
