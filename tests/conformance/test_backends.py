@@ -182,7 +182,7 @@ def test_every_builder_accepts_seed_and_refuses_unknown_options(backend: tuple[s
     name, opts = backend
     net = fit(single(LIF()), capabilities(name))
     assert neurohop.build(net, backend=name, seed=0, **opts).run(3).steps == 3
-    with pytest.raises(BuildError, match=rf"unknown option 'sede'; accepted: \[.*'seed'.*\]"):
+    with pytest.raises(BuildError, match=r"unknown option 'sede'; accepted: \[.*'seed'.*\]"):
         neurohop.build(net, backend=name, sede=0, **opts)
     with pytest.raises(BuildError, match="seed: expected None or an integer >= 0"):
         neurohop.build(net, backend=name, seed=-1, **opts)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from typing import Any, Iterable, Sequence
 
 import numpy as np
