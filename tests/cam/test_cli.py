@@ -59,5 +59,7 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys: pytest.C
     assert main(["cam", "replay", str(bad), "--backend", "nest"]) == 2
     assert "neurohop: error:" in capsys.readouterr().err
     assert main(["cam", "demo", "--backend", "brian2", "--device", "cuda", "--out", str(tmp_path)]) == 2
-    assert "--device/--dtype apply to the torch backend only" in capsys.readouterr().err
+    assert "brian2: device: expected one of ['cpu'] (got 'cuda')" in capsys.readouterr().err
+    assert main(["cam", "demo", "--backend", "fixed:spinnaker1", "--dtype", "float32", "--out", str(tmp_path)]) == 2
+    assert "--dtype: backend 'fixed:spinnaker1' takes no dtype option" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.png"))
