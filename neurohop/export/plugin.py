@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ExportOptions", "OptionError", "QuantiseContext", "TargetArithmetic", "option",
-    "arithmetic_of", "registered_arithmetics", "OPTION_KINDS",
+    "arithmetic_of", "registered_arithmetics", "option_type", "OPTION_KINDS",
 ]
 
 #: What an option field holds, by its ``kind`` metadata.
@@ -78,6 +78,19 @@ def _bounds(lo: float | None, hi: float | None) -> str:
     return f">= {lo:g}" if lo is not None else f"<= {hi:g}" if hi is not None else ""
 
 
+def option_type(f: dataclasses.Field[Any]) -> str:
+    """What an option field takes, in words (``"int >= 1 or None"``)."""
+    meta = f.metadata
+    kind = meta["kind"]
+    if kind == "switch":
+        return "bool"
+    if kind == "names":
+        return "list of population names or None"
+    if kind == "choice":
+        return f"one of {list(meta['choices'])} or None"
+    return " ".join(p for p in (kind, _bounds(meta["lo"], meta["hi"]), "or None") if p)
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """The quantisation options every target takes.
@@ -87,7 +100,7 @@ class ExportOptions:
     naming the field) and how the command line reads it.
     """
 
-    outputs: tuple[str, ...] | None = option(None, "comma-separated output populations (default: the network's sinks)", "names")
+    outputs: tuple[str, ...] | None = option(None, "output populations (default: the network's sinks)", "names")
     freeze_plasticity: bool = option(False, "run plastic projections with fixed weights on targets without plasticity", "switch")
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "STDP",
     "RECEPTORS",
     "CONNECTORS",
+    "parse_connector",
 ]
 
 #: Receptor names and the sign they give to a weight.
@@ -130,7 +131,7 @@ class FromList(Connector):
         return {"kind": self.kind, "pairs": np.stack([self.pre_indices, self.post_indices], axis=1).tolist()}
 
 
-def _parse_connector(spec: Any) -> Connector:
+def parse_connector(spec: Any) -> Connector:
     """Build a connector from its model-file form (a name or a mapping)."""
     if isinstance(spec, Connector):
         return spec
@@ -150,6 +151,9 @@ def _parse_connector(spec: Any) -> Connector:
             raise ModelError("connector from_list: missing field 'pairs' (a list of [pre, post])")
         return FromList.from_pairs(spec["pairs"])
     raise ModelError(f"connector: unknown kind {kind!r}; supported: {', '.join(CONNECTORS)}")
+
+
+_parse_connector = parse_connector  # the name used inside neurohop.model
 
 
 #: Connector names accepted in model files.
