@@ -137,3 +137,16 @@ def test_parsed_targets_are_reused_until_the_file_changes(tmp_path: Path) -> Non
     assert load_target(path).numbers["state_bits"] == 16
     path.write_text(text.replace("name: xylo", "name: xylb"))  # same size, written at once: the bytes decide
     assert load_target(path).name == "xylb"
+
+
+def test_fixed_builders_declare_their_arithmetic_options() -> None:
+    import neurohop
+    from neurohop.backends import options as declared
+
+    names = {o.name for o in declared("fixed:loihi")}
+    assert {"outputs", "freeze_plasticity", "num_weight_bits", "headroom_bits"} <= names and "weight_shift" not in names
+    net = load_model("ca3_cam", C=2, K=3)
+    sim = neurohop.build(net, backend="fixed:loihi", freeze_plasticity=True, num_weight_bits=6)
+    assert sim.program.report.decisions["num_weight_bits"] == 6
+    with pytest.raises(BuildError, match="weight_shift"):
+        neurohop.build(net, backend="fixed:loihi", freeze_plasticity=True, weight_shift="statistical")
