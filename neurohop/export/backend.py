@@ -16,59 +16,39 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
-import inspect
-from types import ModuleType
 from typing import Any, Mapping
 
 import numpy as np
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed
 from neurohop.errors import BuildError, InputError, NeurohopError
+from neurohop.export.plugin import ExportOptions, arithmetic_of, option_type
 from neurohop.export.program import Program
-from neurohop.export.targets import ARITHMETIC_MODULES, Target, load_target
+from neurohop.export.targets import Target, load_target
 from neurohop.model.network import Network
 
-__all__ = ["build_fixed", "FixedSimulation", "arithmetic_module", "quantise", "simulator_for"]
+__all__ = ["build_fixed", "FixedSimulation", "quantise", "simulator_for"]
 
 
-def arithmetic_module(target: Target) -> ModuleType:
-    """The module implementing ``target``'s integer arithmetic."""
-    return importlib.import_module(ARITHMETIC_MODULES[target.arithmetic])
-
-
-def quantise(net: Network, target: str | Target, dt: float | None = None, check_fit: bool = True, **options: Any) -> Program:
+def quantise(net: Network, target: str | Target, dt: float | None = None, check_fit: bool = True, options: ExportOptions | None = None, **values: Any) -> Program:
     """Quantise ``net`` for ``target`` (a name, a path or a :class:`Target`).
 
-    ``options`` go to the target module's ``quantise`` (``outputs``, ``freeze_plasticity_``,
-    and per-target policies). With ``check_fit`` the network is also mapped onto the chip's
-    cores and refused (:class:`~neurohop.errors.CapacityError`) when it does not fit.
+    The options are those of the target's arithmetic (:attr:`TargetArithmetic.options_type
+    <neurohop.export.plugin.TargetArithmetic.options_type>`: ``outputs``,
+    ``freeze_plasticity`` and per-arithmetic policies such as ``num_weight_bits``), given as
+    an options object or as keywords; an option the arithmetic lacks raises
+    :class:`~neurohop.export.plugin.OptionError` (a ``TypeError`` too). With ``check_fit``
+    the network is also mapped onto the chip's cores and refused
+    (:class:`~neurohop.errors.CapacityError`) when it does not fit.
     """
     tgt = target if isinstance(target, Target) else load_target(target)
-    if not isinstance(net, Network):
-        raise BuildError(f"fixed:{tgt.name}: expected a neurohop Network (got {type(net).__name__})")
-    for pop in net.populations:
-        for var in pop.initial:
-            raise BuildError(
-                f"fixed:{tgt.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
-                "supported by the integer targets; give the model one initial value"
-            )
-        for name in pop.parameters:
-            raise BuildError(
-                f"fixed:{tgt.name}: population {pop.name!r}.parameters[{name!r}]: per-neuron parameters are not "
-                "supported by the integer targets; split the population by parameter value"
-            )
-    program = arithmetic_module(tgt).quantise(net, tgt, dt, **options)
-    if check_fit:
-        from neurohop.export.mapping import map_program
-
-        map_program(program)
-    return program
+    plugin = arithmetic_of(tgt)
+    return plugin.quantise(net, tgt, dt, plugin.options(options, **values), check_fit=check_fit)
 
 
 def simulator_for(program: Program, batch: int | None = None, device: str = "cpu") -> Any:
     """The integer simulator of a program's target (matrix products on ``device``)."""
-    return arithmetic_module(program.target).SIMULATOR(program, batch, device)
+    return arithmetic_of(program.target).simulate(program, batch, device)
 
 
 #: Options of every ``fixed:<target>`` builder; each target adds its quantisation options.
@@ -87,12 +67,11 @@ def _target(variant: str | Target) -> Target:
 
 @functools.lru_cache(maxsize=None)
 def _target_options(variant: str) -> tuple[Option, ...]:
-    """The builder options of one target: the common ones plus its ``quantise`` keywords."""
-    quantise_fn = arithmetic_module(_target(variant)).quantise
+    """The builder options of one target: the common ones plus its arithmetic's options dataclass."""
+    plugin = arithmetic_of(_target(variant))
     extra = []
-    for param in inspect.signature(quantise_fn).parameters.values():
-        if param.kind is inspect.Parameter.KEYWORD_ONLY:
-            extra.append(Option(param.name, str(param.annotation), param.default, f"quantisation option of the {_target(variant).arithmetic} arithmetic (see its quantise)"))
+    for f in plugin.options_type.option_fields():
+        extra.append(Option(f.name, option_type(f), f.default, f"{f.metadata['help']} ({plugin.name} quantisation option)"))
     return BASE_OPTIONS + tuple(extra)
 
 
@@ -111,7 +90,7 @@ def _capabilities_of(tgt: Target) -> Capabilities:
         # one-neuron program rather than restated here
         net = Network((Population("s", 1, SpikeSource()), Population("n", 1, NEURON_MODELS[kind]())))
         try:
-            probe = arithmetic_module(tgt).quantise(net, tgt, None)
+            probe = arithmetic_of(tgt).quantise(net, tgt, None, check_fit=False)
             states[kind] = tuple(v for v in simulator_for(probe).state_variables("n") if v in RECORDABLE[kind])
         except NeurohopError:  # a model the target only takes with other parameters
             states[kind] = ()
@@ -277,7 +256,8 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
     check_fit : bool
         Map the network onto the chip's cores and refuse it when it does not fit.
     **options
-        Quantisation options of the target module (``freeze_plasticity_``, ``outputs``, ...).
+        Quantisation options of the target's arithmetic (``freeze_plasticity``, ``outputs``, ...;
+        see :func:`quantise`).
     """
     dev = str(device)
     if dev != "cpu" and not dev.startswith("cuda"):
