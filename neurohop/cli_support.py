@@ -105,7 +105,7 @@ def cli_message(exc: BaseException, flags: Mapping[str, str] | None = None) -> s
     Library errors start with the parameter they are about (``device: expected ...``); when
     that name (or the name without a trailing ``_``) is one of the command's options it is
     printed as the flag (``--device: expected ...``). ``name=True`` anywhere (a switch, e.g.
-    ``freeze_plasticity_=True``) becomes the flag too.
+    ``freeze_plasticity=True``) becomes the flag too.
     """
     text = str(exc)
     flags = dict(flags or {})

@@ -178,7 +178,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(capsys: pytest.C
         methods.method_spec("si")
     assert str(info.value).startswith("method: expected one of") and "--" not in str(info.value)
     assert cli_message(info.value, {"method": "--method"}).startswith("--method: expected one of")
-    msg = cli_message(InputError("loihi: projection 'p': export with freeze_plasticity_=True to run it"), {"freeze_plasticity": "--freeze-plasticity"})
+    msg = cli_message(InputError("loihi: projection 'p': export with freeze_plasticity=True to run it"), {"freeze_plasticity": "--freeze-plasticity"})
     assert msg == "loihi: projection 'p': export with --freeze-plasticity to run it"
     assert cli_message(InputError("input: x"), {}) == "input: x"
     # and end to end: a cl run with an unknown device names the flag
