@@ -11,7 +11,8 @@ Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 * lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
 * projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`
 * training methods: :func:`make_trainer` (bptt, dsr, ottt, fa, ss)
-* continual learning: :func:`run_continual`, :data:`METHODS`, :class:`RunResult`
+* continual learning: :func:`run_continual`, :class:`RunResult`; methods: :class:`ContinualMethod`,
+  :data:`METHODS`, :func:`register` (one file per method in :mod:`neurohop.hlop.methods`)
 * classifier files: :func:`save_classifier`, :func:`load_classifier`, :func:`run_classifier`,
   :func:`to_nir`, :func:`from_nir`
 * figures: :func:`plot_accuracy_matrix`
@@ -49,6 +50,9 @@ _EXPORTS = {
     "run_continual": "neurohop.hlop.runner",
     "RunResult": "neurohop.hlop.runner",
     "METHODS": "neurohop.hlop.methods",
+    "ContinualMethod": "neurohop.hlop.methods",
+    "MethodContext": "neurohop.hlop.methods",
+    "register": "neurohop.hlop.methods",
     "save_classifier": "neurohop.hlop.checkpoint",
     "load_classifier": "neurohop.hlop.checkpoint",
     "run_classifier": "neurohop.hlop.checkpoint",
