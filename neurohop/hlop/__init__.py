@@ -14,7 +14,7 @@ Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 * continual learning: :func:`run_continual`, :class:`RunResult`; methods: :class:`ContinualMethod`,
   :data:`METHODS`, :func:`register` (one file per method in :mod:`neurohop.hlop.methods`)
 * classifier files: :func:`save_classifier`, :func:`load_classifier`, :func:`run_classifier`,
-  :func:`to_nir`, :func:`from_nir`
+  :func:`to_nir`, :func:`from_nir`; as a shared network: :func:`to_network`, :func:`from_network`
 * figures: :func:`plot_accuracy_matrix`
 
 The CLI is ``neurohop cl run`` (:mod:`neurohop.hlop.cli`).
@@ -57,6 +57,8 @@ _EXPORTS = {
     "load_classifier": "neurohop.hlop.checkpoint",
     "run_classifier": "neurohop.hlop.checkpoint",
     "to_nir": "neurohop.hlop.checkpoint",
+    "to_network": "neurohop.hlop.as_network",
+    "from_network": "neurohop.hlop.as_network",
     "from_nir": "neurohop.hlop.checkpoint",
     "plot_accuracy_matrix": "neurohop.hlop.plotting",
 }
