@@ -11,7 +11,7 @@ Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 * lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
 * projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`
 * training methods: :func:`make_trainer` (bptt, dsr, ottt, fa, ss)
-* continual learning: :func:`run_continual`, :class:`RunResult`; methods: :class:`ContinualMethod`,
+* continual learning: :func:`run_continual`, :class:`ContinualResult`; methods: :class:`ContinualMethod`,
   :data:`METHODS`, :func:`register` (one file per method in :mod:`neurohop.hlop.methods`)
 * classifier files: :func:`save_classifier`, :func:`load_classifier`, :func:`run_classifier`,
   :func:`to_nir`, :func:`from_nir`; as a shared network: :func:`to_network`, :func:`from_network`
@@ -32,7 +32,7 @@ _EXPORTS = {
     "NetworkConfig": "neurohop.hlop.config",
     "TRAIN_METHODS": "neurohop.hlop.config",
     "SpikingMLP": "neurohop.hlop.network",
-    "Simulation": "neurohop.hlop.network",
+    "ClassifierOutput": "neurohop.hlop.network",
     "LIFParameters": "neurohop.hlop.neurons",
     "LIFState": "neurohop.hlop.neurons",
     "lif_step": "neurohop.hlop.neurons",
@@ -48,7 +48,7 @@ _EXPORTS = {
     "traced_linear": "neurohop.hlop.projection",
     "make_trainer": "neurohop.hlop.training",
     "run_continual": "neurohop.hlop.runner",
-    "RunResult": "neurohop.hlop.runner",
+    "ContinualResult": "neurohop.hlop.runner",
     "METHODS": "neurohop.hlop.methods",
     "ContinualMethod": "neurohop.hlop.methods",
     "MethodContext": "neurohop.hlop.methods",

@@ -43,7 +43,7 @@ from neurohop.errors import InputError, ModelFileError
 from neurohop.files import atomic_write, check_finite, check_keys, json_member, read_npz
 from neurohop.hlop.as_network import from_network, to_network
 from neurohop.hlop.config import NetworkConfig, check_network_memory
-from neurohop.hlop.network import Simulation, SpikingMLP
+from neurohop.hlop.network import ClassifierOutput, SpikingMLP
 
 __all__ = ["CHECKPOINT_FORMAT", "Classifier", "save_classifier", "load_classifier", "run_classifier", "to_network", "to_nir", "from_nir"]
 
@@ -259,7 +259,7 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
 
 
 @torch.no_grad()
-def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, head: int = 0) -> Simulation:
+def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, head: int = 0) -> ClassifierOutput:
     """Run the float spiking classifier on given input spikes (the reference for an export).
 
     Parameters
@@ -272,7 +272,7 @@ def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, hea
 
     Returns
     -------
-    Simulation
+    ClassifierOutput
         Hidden spikes per layer and logits (readout potential / timesteps).
     """
     s = torch.as_tensor(np.asarray(input_spikes) if isinstance(input_spikes, np.ndarray) else input_spikes)

@@ -3,7 +3,7 @@
 :func:`run_continual` trains a :class:`~neurohop.hlop.network.SpikingMLP` task after task with
 a training method (:mod:`neurohop.hlop.training`) and a continual-learning method
 (:mod:`neurohop.hlop.methods`), evaluates every seen task after each one (the accuracy matrix)
-and returns a :class:`RunResult` whose :meth:`RunResult.to_dict` is the JSON the CLI writes.
+and returns a :class:`ContinualResult` whose :meth:`ContinualResult.to_dict` is the JSON the CLI writes.
 
 Protocol, per task ``t``:
 
@@ -56,7 +56,7 @@ from neurohop.hlop.metrics import average_accuracy, backward_transfer, projectio
 from neurohop.hlop.network import SpikingMLP
 from neurohop.hlop.training import make_trainer
 
-__all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device", "clean_json", "CHECKPOINT_NAME"]
+__all__ = ["ContinualResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device", "clean_json", "CHECKPOINT_NAME"]
 
 #: File name of the per-task checkpoint inside ``checkpoint_dir``.
 CHECKPOINT_NAME = "state.pt"
@@ -78,7 +78,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 @dataclass
-class RunResult:
+class ContinualResult:
     """Outcome of one continual-learning run.
 
     Attributes
@@ -233,7 +233,7 @@ def run_continual(
     on_task_end: Callable[[int, SpikingMLP, list[torch.Tensor]], None] | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-) -> RunResult:
+) -> ContinualResult:
     """Learn ``sequence`` task after task and measure the accuracy matrix and diagnostics.
 
     Parameters
@@ -265,7 +265,7 @@ def run_continual(
 
     Returns
     -------
-    RunResult
+    ContinualResult
         ``diagnostics`` holds, for projection methods, one entry per projected layer with lists
         over tasks (rows added and in total, ``energy_captured`` vs ``energy_optimal`` of the
         task's residual activity, ``eig_min``/``eig_max`` of ``H^T H``) and ``residual_old``
@@ -449,7 +449,7 @@ def run_continual(
         "versions": _versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
     }
-    return RunResult(method, train, matrix, acc if joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, cl.lateral())
+    return ContinualResult(method, train, matrix, acc if joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, cl.lateral())
 
 
 def _run_identity(method: str, train: str, seed: int, config: HLOPConfig, sequence: TaskSequence) -> str:

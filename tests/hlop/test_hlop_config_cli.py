@@ -14,7 +14,7 @@ import pytest
 import neurohop.cli
 from neurohop.errors import ModelFileError
 from neurohop.hlop import cli as hlop_cli
-from neurohop.hlop.config import TRAIN_METHODS, config_from_dict, read_config
+from neurohop.hlop.config import config_from_dict, read_config
 
 
 @pytest.fixture
