@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from neurohop.data import load_digits, make_tasks
-from neurohop.errors import CapacityError, InputError
+from neurohop.errors import CapacityError, InputError, ModelFileError
 from neurohop.hlop.config import read_config
 from neurohop.hlop.metrics import ProjectionStabilityWarning, backward_transfer
 from neurohop.hlop.methods import METHODS
@@ -140,10 +141,15 @@ def test_a_new_method_is_one_registered_class_and_the_runner_calls_only_its_hook
 
     calls: list[str] = []
 
+    @dataclasses.dataclass(frozen=True)
+    class FrozenSettings:
+        from_task: int = 1
+
     class FrozenFirstLayer(methods.ContinualMethod):
-        """Freezes the first hidden layer from task 1 on (its gradient is zeroed)."""
+        """Freezes the first hidden layer from task ``methods.frozen.from_task`` on (its gradient is zeroed)."""
 
         name = "frozen-fc0"
+        settings_section, settings_class = "frozen", FrozenSettings
 
         def before_task(self, t, task):  # type: ignore[no-untyped-def]
             calls.append(f"before {t}")
@@ -153,14 +159,18 @@ def test_a_new_method_is_one_registered_class_and_the_runner_calls_only_its_hook
             return None
 
         def transform_gradient(self, net):  # type: ignore[no-untyped-def]
-            if self.context.net.layers[0].weight.grad is not None and calls.count("before 1"):
+            start = self.context.config.method_settings["frozen"].from_task
+            if self.context.net.layers[0].weight.grad is not None and calls.count(f"before {start}"):
                 net.layers[0].weight.grad.zero_()
 
         def after_task(self, t, task):  # type: ignore[no-untyped-def]
             calls.append(f"after {t}")
 
     monkeypatch.setitem(methods.METHODS, "frozen-fc0", FrozenFirstLayer)
-    cfg = read_config("hlop_digits", {"train.epochs": 1})
+    cfg = read_config("hlop_digits", {"train.epochs": 1, "methods.frozen.from_task": 1})  # its own settings section
+    assert cfg.method_settings["frozen"] == FrozenSettings(1)
+    with pytest.raises(ModelFileError, match="methods.frozen.from_tsk: unknown field"):
+        read_config("hlop_digits", {"methods.frozen.from_tsk": 1})
     seen: list[torch.Tensor] = []
     res = run_continual(_permuted(digits, 2), "frozen-fc0", "dsr", cfg, seed=0, on_task_end=lambda t, net, lat: seen.append(net.layers[0].weight.detach().clone()))
     assert [c for c in calls if c != "penalty"] == ["before 0", "after 0", "before 1", "after 1"]

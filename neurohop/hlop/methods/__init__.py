@@ -17,13 +17,19 @@ order, and never asks which method it runs:
 Checkpoints hold :meth:`~ContinualMethod.state_dict`; the result holds
 :meth:`~ContinualMethod.diagnostics` and :meth:`~ContinualMethod.lateral`.
 
-Adding a method is one file in this package (it is found by :data:`METHODS` on import)::
+Adding a method is one file in this package (it is found by :data:`METHODS` on import),
+its settings included::
+
+    @dataclass(frozen=True)
+    class MineSettings:
+        strength: float = 1.0
 
     @register
     class MyMethod(ContinualMethod):
         name = "mine"
-        settings = ("methods.ewc",)
-        def penalty(self, net): ...
+        settings = ("methods.mine",)
+        settings_section, settings_class = "mine", MineSettings
+        def penalty(self, net): ...  # self.context.config.method_settings["mine"].strength
 
 Method modules import no torch at module level (the command line lists the methods without
 loading torch); they import the working parts (:mod:`neurohop.hlop.parts`) when built.
@@ -98,12 +104,19 @@ class ContinualMethod:
         One line for listings.
     joint : bool
         Train once on all tasks together instead of task after task.
+    settings_section, settings_class : str and dataclass type, optional
+        A section of its own, ``methods.<settings_section>`` in the model file, read into a
+        ``settings_class`` instance (validated in its ``__post_init__``; unknown fields are
+        refused naming the file and field) and found at
+        ``context.config.method_settings[settings_section]``.
     """
 
     name: ClassVar[str] = ""
     settings: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     joint: ClassVar[bool] = False
+    settings_section: ClassVar[str | None] = None
+    settings_class: ClassVar[type | None] = None
 
     def __init__(self, context: MethodContext) -> None:
         self.context = context
