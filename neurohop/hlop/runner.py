@@ -5,19 +5,25 @@ a training method (:mod:`neurohop.hlop.training`) and a continual-learning metho
 (:mod:`neurohop.hlop.methods`), evaluates every seen task after each one (the accuracy matrix)
 and returns a :class:`ContinualResult` whose :meth:`ContinualResult.to_dict` is the JSON the CLI writes.
 
-Protocol, per task ``t``:
+Protocol, per task ``t`` (the continual-learning method acts only through the hooks of
+:class:`~neurohop.hlop.methods.ContinualMethod`, named in brackets):
 
-1. SGD with momentum over ``train.epochs`` passes of the task's training set. From task 1 on
-   only weight matrices train (biases of hidden layers and of a shared head, and all
-   thresholds, stay as after task 0). Projection methods project every weight update
-   orthogonal to the frozen lateral rows (``train.projection_path`` picks the cheaper of the
-   equivalent input and weight paths per layer).
-2. After training: projection methods add and learn the task's lateral rows on the firing
-   rates of each projected layer's input over the task's training set, then freeze them;
-   EWC adds the task's Fisher information; replay stores its memory samples.
+1. SGD with momentum over ``train.epochs`` passes of the task's training set [``before_task``;
+   per batch ``extend_batch``, ``input_bases``, ``penalty``, then ``transform_gradient``
+   between ``backward`` and the step]. From task 1 on only weight matrices train (biases of
+   hidden layers and of a shared head, and all thresholds, stay as after task 0). Projection
+   methods thus project every weight update orthogonal to the frozen lateral rows
+   (``train.projection_path`` picks the cheaper of the equivalent input and weight paths per
+   layer); EWC adds its penalty; replay mixes memory samples into each batch.
+2. After training [``after_task``]: projection methods add and learn the task's lateral rows
+   on the firing rates of each projected layer's input over the task's training set, then
+   freeze them; EWC adds the task's Fisher information; replay stores its memory samples.
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
-   measured and stay NaN / null). Projection methods also record, per layer, the residual
-   ``||x - (x H^T) H|| / ||x||`` of each seen task's test activity.
+   measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
+   also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
+   test activity.
+
+A method with ``joint = True`` (``multitask``) is trained once on all tasks together.
 
 Randomness: one ``numpy.random.SeedSequence(seed)`` spawns the generators of the initial weights,
 the lateral circuits, batch order and memory selection, so two methods with the same seed start
