@@ -63,7 +63,7 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
         if params:
             raise ModelFileError(f"{p}: a saved network takes no params (got {sorted(params)})")
         if not _has_network(p):
-            raise ModelFileError(f"{p}: network_json: missing (not a saved neurohop network; a classifier checkpoint written before checkpoints embedded their network: load and save it again with save_classifier)")
+            raise ModelFileError(f"{p}: network_json: missing (not a saved neurohop network; an HLOP classifier checkpoint holds one unless its meta_json.network says why not, or it predates embedded networks: save it again)")
         net = load(p)
         if "classifier" in net.metadata:  # e.g. an HLOP checkpoint: the network it embeds
             if dt is not None and dt != net.metadata.get("dt_ms", dt):

@@ -19,6 +19,8 @@ Checkpoint file (``.npz``, written atomically by :func:`save_classifier`):
     The lateral weights ``H`` of projected layer ``k`` (HLOP methods only).
 ``network_json`` / ``array:*``
     The classifier's readout head ``network_head`` (default 0) as a neurohop network
+    (absent, with the reason in ``meta_json.network.not_embedded``, when the layers do not
+    fit populations, e.g. per-neuron thresholds)
     (:func:`neurohop.hlop.as_network.to_network`), in the layout of
     :func:`neurohop.model.io.save_network`: the checkpoint is also a saved network, which
     :func:`neurohop.model.io.load_network` and ``neurohop export`` read without this package.
@@ -127,6 +129,12 @@ def save_classifier(
         "tasks": dict(tasks or {}),
         "info": dict(info or {}),
     }
+    try:
+        network = to_network(net, head=network_head)
+        meta["network"] = {"head": network_head}
+    except InputError as exc:  # e.g. per-neuron thresholds: a population shares one
+        network = None
+        meta["network"] = {"head": None, "not_embedded": str(exc)}
     arrays: dict[str, np.ndarray] = {"meta_json": np.array(json.dumps(meta))}
     for i, lin in enumerate(net.layers):
         arrays[f"fc{i}.weight"] = lin.weight.detach().cpu().numpy()
@@ -141,9 +149,10 @@ def save_classifier(
         arrays["task_permutations"] = np.stack([np.asarray(p, dtype=np.int64) for p in permutations])
     for k, h in enumerate(lateral or []):
         arrays[f"lateral{k}.weight"] = h.detach().cpu().numpy()
-    doc, net_arrays = network_to_dict(to_network(net, head=network_head))
-    arrays["network_json"] = np.array(json.dumps(doc))
-    arrays.update({f"array:{k}": v for k, v in net_arrays.items()})
+    if network is not None:
+        doc, net_arrays = network_to_dict(network)
+        arrays["network_json"] = np.array(json.dumps(doc))
+        arrays.update({f"array:{k}": v for k, v in net_arrays.items()})
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -173,7 +182,7 @@ def _meta_ints(p: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info")
+_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info", "network")
 
 
 def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Classifier:

@@ -72,7 +72,7 @@ def test_the_classifier_is_a_network_and_the_checkpoint_a_saved_network(tmp_path
     load_classifier(tmp_path / "clf.npz")  # and still a checkpoint
 
 
-def test_to_network_refuses_what_a_population_cannot_hold() -> None:
+def test_to_network_refuses_what_a_population_cannot_hold(tmp_path: Path) -> None:
     net = _net(heads=(3, 3))
     with pytest.raises(InputError, match="head: expected 0 .. 1"):
         to_network(net, head=2)
@@ -82,6 +82,12 @@ def test_to_network_refuses_what_a_population_cannot_hold() -> None:
         net.thresholds()[1][0] = 0.5
     with pytest.raises(InputError, match="layer lif1: thresholds differ between neurons"):
         to_network(net)
+    path = save_classifier(tmp_path / "clf.npz", net)  # still saved, without the network
+    assert "thresholds differ" in load_classifier(path).meta["network"]["not_embedded"]
+    from neurohop.export.sources import load_source
+
+    with pytest.raises(ModelFileError, match="network_json: missing"):
+        load_source(path)
 
 
 @pytest.mark.parametrize("beta", [0.9, 1.0, 0.75])
