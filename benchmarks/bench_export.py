@@ -81,7 +81,7 @@ def bench_classifier(checkpoint: str, bits: list[int]) -> dict[str, Any]:
     clf = load_classifier(checkpoint)
     data_name = str(clf.meta.get("info", {}).get("data", "mnist5k"))
     data = load_dataset(data_name)
-    net = classifier_network(clf)
+    net = classifier_network(checkpoint)  # the network the checkpoint embeds
     readout, T = readout_of(net), clf.net.timesteps
     perms = clf.arrays.get("task_permutations", np.arange(data.n_features)[None, :])
     out: dict[str, Any] = {

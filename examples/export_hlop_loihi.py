@@ -3,10 +3,11 @@
     python examples/export_hlop_loihi.py [--checkpoint CKPT.npz] [--bits 8] [--out BUNDLE_DIR]
 
 Without ``--checkpoint`` a small classifier is trained first on the 8x8 digits (two
-permuted tasks, one epoch; about 10 s) with ``neurohop cl run``. The checkpoint becomes a
-neurohop network through its NIR description, is quantised for ``loihi`` and every test
-image of every task is classified twice: by the float network (neurohop.hlop's own
-simulation) and by the integer simulation of the Lava-exact Loihi arithmetic.
+permuted tasks, one epoch; about 10 s) with ``neurohop cl run``. The checkpoint embeds the
+classifier as a neurohop network (``neurohop.hlop.to_network``), which is quantised for
+``loihi``; every test image of every task is classified twice: by the float network
+(neurohop.hlop's own simulation) and by the integer simulation of the Lava-exact Loihi
+arithmetic.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def main() -> int:
         subprocess.run(cmd, check=True, env=env, cwd=ROOT)
         args.data = "digits"
     clf = load_classifier(ckpt)
-    net = classifier_network(clf)
+    net = classifier_network(ckpt)  # the network the checkpoint embeds
     program = quantise(net, "loihi", 1.0, num_weight_bits=args.bits)
     if args.out:
-        write_bundle(program, args.out, source={"kind": "hlop-checkpoint", "path": ckpt}, force=True)
+        write_bundle(program, args.out, source={"kind": "classifier", "path": ckpt}, force=True)
     data = load_dataset(args.data)
     perms = clf.arrays.get("task_permutations", np.arange(data.n_features)[None, :])
     T, readout = clf.net.timesteps, readout_of(net)

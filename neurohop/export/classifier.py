@@ -1,19 +1,19 @@
-"""Spiking classifiers on fixed-point targets: the HLOP classifier as a network, readout by potential.
+"""Spiking classifiers on fixed-point targets: a saved classifier network, readout by potential.
 
-A classifier trained by :mod:`neurohop.hlop` (checkpoint of
-:func:`neurohop.hlop.checkpoint.save_classifier`) becomes a neurohop network through its
-own NIR description (:func:`neurohop.hlop.checkpoint.to_nir`, read by
-:func:`neurohop.export.nir_io.from_nir`): LIF layers ``v <- beta v + W x``, a non-spiking
-integrating readout, feed-forward connections acting in the same step. In neurohop every
-connection takes a step, so layer ``l`` runs ``l`` steps late (``metadata["latency_steps"]``);
-running ``T + L`` steps with the input of the first ``T`` reproduces the classifier's ``T``
-steps, and the readout's potential at the end is its logits times ``T``.
+A classifier arrives as a neurohop network whose ``metadata["classifier"]`` names its readout
+population, ``timesteps`` and encoder -- for example the network that every HLOP classifier
+checkpoint embeds (``save_classifier``), which makes the checkpoint file itself a saved
+network, read by :func:`neurohop.model.io.load_network`. Layers are
+feed-forward with one step per connection, so population ``p`` runs
+``metadata["latency_steps"][p]`` steps late: running ``T + L`` steps with the input of the
+first ``T`` reproduces the classifier's ``T`` steps, and the readout's potential at the end
+decides the class. Nothing here depends on how the classifier was trained.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -23,25 +23,29 @@ from neurohop.model.network import Network
 __all__ = ["classifier_network", "readout_of", "predict_fixed"]
 
 
-def classifier_network(checkpoint: Any, dt: float = 1.0, head: int = 0) -> Network:
-    """The network of an HLOP classifier checkpoint (a path or a loaded ``Classifier``)."""
-    from neurohop.export.nir_io import from_nir
-    from neurohop.hlop.checkpoint import load_classifier, to_nir
+def classifier_network(source: Network | str | os.PathLike[str]) -> Network:
+    """The classifier network of ``source``: a saved network file (``.npz``) or a network.
 
-    clf = load_classifier(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
-    graph = to_nir(clf.net, head=head, dt=dt / 1000.0)
-    net = from_nir(graph, dt=dt, name="hlop_classifier")
-    meta = dict(net.metadata)
-    meta["classifier"] = {"timesteps": int(clf.net.timesteps), "head": head, "readout": readout_of(net)}
-    return net.with_updates(metadata=meta)
+    Raises
+    ------
+    InputError
+        When the network has no ``metadata["classifier"]`` naming its readout.
+    """
+    from neurohop.model.io import load_network
+
+    net = source if isinstance(source, Network) else load_network(source)
+    readout_of(net)
+    return net
 
 
 def readout_of(net: Network) -> str:
-    """The output population (the classifier's integrating readout)."""
-    outs = list(net.metadata.get("outputs", []))
-    if len(outs) != 1:
-        raise InputError(f"classifier: expected one output population (got {outs})")
-    return outs[0]
+    """The population whose potential decides the class (``metadata["classifier"]["readout"]``)."""
+    info = net.metadata.get("classifier")
+    readout = info.get("readout") if isinstance(info, Mapping) else None
+    if not isinstance(readout, str):
+        raise InputError(f"classifier: network {net.name!r}: expected metadata['classifier']['readout'] naming the readout population (got {info!r})")
+    net.population(readout)
+    return readout
 
 
 def predict_fixed(program: Any, spikes: np.ndarray, timesteps: int, readout: str) -> np.ndarray:

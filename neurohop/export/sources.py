@@ -15,23 +15,20 @@ __all__ = ["load_source", "SOURCE_KINDS"]
 SOURCE_KINDS = {
     ".yaml": "neurohop model file (parameters with --param NAME=VALUE)",
     ".yml": "neurohop model file",
-    ".npz": "saved neurohop network (neurohop.model.save_network) or HLOP classifier checkpoint",
+    ".npz": "saved neurohop network (neurohop.model.save_network; an HLOP classifier checkpoint embeds one)",
     ".nir": "NIR graph (HDF5)",
 }
 
 
-def _is_hlop_checkpoint(path: Path) -> bool:
-    """Whether ``path`` holds an HLOP checkpoint (a malformed file is left to the network loader)."""
+def _has_network(path: Path) -> bool:
+    """Whether ``path`` holds a saved network (a malformed file is left to the network loader)."""
     from neurohop.errors import NeurohopError
-    from neurohop.files import json_member, read_npz
+    from neurohop.files import read_npz
 
     try:
-        data = read_npz(path)
-        if "meta_json" not in data:
-            return False
-        return str(json_member(data, "meta_json", str(path)).get("format", "")).startswith("neurohop-hlop-classifier/")
+        return "network_json" in read_npz(path)
     except NeurohopError:
-        return False
+        return True
 
 
 def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None = None, dt: float | None = None, convention: str = "nir") -> tuple[Network, dict[str, Any]]:
@@ -65,12 +62,14 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
             raise ModelFileError(f"{p}: file not found")
         if params:
             raise ModelFileError(f"{p}: a saved network takes no params (got {sorted(params)})")
-        if _is_hlop_checkpoint(p):
-            from neurohop.export.classifier import classifier_network
-
-            net = classifier_network(p, dt=1.0 if dt is None else dt)
-            return net, {"kind": "hlop-checkpoint", "path": str(p), "latency_steps": dict(net.metadata.get("latency_steps", {}))}
-        return load(p), {"kind": "network", "path": str(p)}
+        if not _has_network(p):
+            raise ModelFileError(f"{p}: network_json: missing (not a saved neurohop network; an HLOP classifier checkpoint holds one unless its meta_json.network says why not, or it predates embedded networks: save it again)")
+        net = load(p)
+        if "classifier" in net.metadata:  # e.g. an HLOP checkpoint: the network it embeds
+            if dt is not None and dt != net.metadata.get("dt_ms", dt):
+                raise ModelFileError(f"{p}: dt: the classifier network was built for dt = {net.metadata['dt_ms']} ms (got {dt})")
+            return net, {"kind": "classifier", "path": str(p), "latency_steps": dict(net.metadata.get("latency_steps", {}))}
+        return net, {"kind": "network", "path": str(p)}
     if p.suffix not in (".yaml", ".yml", ""):
         raise ModelFileError(f"{p}: unknown source type {p.suffix!r}; expected one of {sorted(SOURCE_KINDS)}")
     resolved = resolve_model_path(p)

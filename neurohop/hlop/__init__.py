@@ -11,9 +11,10 @@ Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 * lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
 * projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`
 * training methods: :func:`make_trainer` (bptt, dsr, ottt, fa, ss)
-* continual learning: :func:`run_continual`, :data:`METHODS`, :class:`RunResult`
+* continual learning: :func:`run_continual`, :class:`ContinualResult`; methods: :class:`ContinualMethod`,
+  :data:`METHODS`, :func:`register` (one file per method in :mod:`neurohop.hlop.methods`)
 * classifier files: :func:`save_classifier`, :func:`load_classifier`, :func:`run_classifier`,
-  :func:`to_nir`, :func:`from_nir`
+  :func:`to_nir`, :func:`from_nir`; as a shared network: :func:`to_network`, :func:`from_network`
 * figures: :func:`plot_accuracy_matrix`
 
 The CLI is ``neurohop cl run`` (:mod:`neurohop.hlop.cli`).
@@ -31,7 +32,7 @@ _EXPORTS = {
     "NetworkConfig": "neurohop.hlop.config",
     "TRAIN_METHODS": "neurohop.hlop.config",
     "SpikingMLP": "neurohop.hlop.network",
-    "Simulation": "neurohop.hlop.network",
+    "ClassifierOutput": "neurohop.hlop.network",
     "LIFParameters": "neurohop.hlop.neurons",
     "LIFState": "neurohop.hlop.neurons",
     "lif_step": "neurohop.hlop.neurons",
@@ -47,12 +48,17 @@ _EXPORTS = {
     "traced_linear": "neurohop.hlop.projection",
     "make_trainer": "neurohop.hlop.training",
     "run_continual": "neurohop.hlop.runner",
-    "RunResult": "neurohop.hlop.runner",
+    "ContinualResult": "neurohop.hlop.runner",
     "METHODS": "neurohop.hlop.methods",
+    "ContinualMethod": "neurohop.hlop.methods",
+    "MethodContext": "neurohop.hlop.methods",
+    "register": "neurohop.hlop.methods",
     "save_classifier": "neurohop.hlop.checkpoint",
     "load_classifier": "neurohop.hlop.checkpoint",
     "run_classifier": "neurohop.hlop.checkpoint",
     "to_nir": "neurohop.hlop.checkpoint",
+    "to_network": "neurohop.hlop.as_network",
+    "from_network": "neurohop.hlop.as_network",
     "from_nir": "neurohop.hlop.checkpoint",
     "plot_accuracy_matrix": "neurohop.hlop.plotting",
 }

@@ -17,9 +17,18 @@ Checkpoint file (``.npz``, written atomically by :func:`save_classifier`):
     (tasks x n_inputs) pixel permutation of each task (permuted scenario only).
 ``lateral{k}.weight``
     The lateral weights ``H`` of projected layer ``k`` (HLOP methods only).
+``network_json`` / ``array:*``
+    The classifier's readout head ``network_head`` (default 0) as a neurohop network
+    (absent, with the reason in ``meta_json.network.not_embedded``, when the layers do not
+    fit populations, e.g. per-neuron thresholds)
+    (:func:`neurohop.hlop.as_network.to_network`), in the layout of
+    :func:`neurohop.model.io.save_network`: the checkpoint is also a saved network, which
+    :func:`neurohop.model.io.load_network` and ``neurohop export`` read without this package.
 
 :func:`run_classifier` runs the float network on given input spikes -- the reference that a
-fixed-point export is compared with -- and :func:`to_nir` describes it as a NIR graph.
+fixed-point export is compared with; :func:`to_network` describes it with the shared model
+classes and :func:`to_nir` as a NIR graph (through :func:`neurohop.export.nir_io.to_nir`, as
+every network; ``for_peers=True`` writes the graph Norse and snnTorch load).
 """
 
 from __future__ import annotations
@@ -34,10 +43,11 @@ import torch
 
 from neurohop.errors import InputError, ModelFileError
 from neurohop.files import atomic_write, check_finite, check_keys, json_member, read_npz
+from neurohop.hlop.as_network import from_network, to_network
 from neurohop.hlop.config import NetworkConfig, check_network_memory
-from neurohop.hlop.network import Simulation, SpikingMLP
+from neurohop.hlop.network import ClassifierOutput, SpikingMLP
 
-__all__ = ["CHECKPOINT_FORMAT", "Classifier", "save_classifier", "load_classifier", "run_classifier", "to_nir", "from_nir"]
+__all__ = ["CHECKPOINT_FORMAT", "Classifier", "save_classifier", "load_classifier", "run_classifier", "to_network", "to_nir", "from_nir"]
 
 CHECKPOINT_FORMAT = "neurohop-hlop-classifier/1"
 
@@ -78,6 +88,7 @@ def save_classifier(
     permutations: Sequence[np.ndarray] | None = None,
     lateral: Sequence[torch.Tensor] | None = None,
     info: Mapping[str, Any] | None = None,
+    network_head: int = 0,
 ) -> Path:
     """Write a trained classifier to an ``.npz`` checkpoint (see the module docstring).
 
@@ -93,7 +104,11 @@ def save_classifier(
         Lateral weights of the projected layers.
     info : mapping, optional
         Free JSON-friendly information (method, accuracy, ...).
+    network_head : int
+        The head stored as a neurohop network (what ``neurohop export`` reads).
     """
+    from neurohop.model.io import network_to_dict
+
     c = net.config
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -114,6 +129,12 @@ def save_classifier(
         "tasks": dict(tasks or {}),
         "info": dict(info or {}),
     }
+    try:
+        network = to_network(net, head=network_head)
+        meta["network"] = {"head": network_head}
+    except InputError as exc:  # e.g. per-neuron thresholds: a population shares one
+        network = None
+        meta["network"] = {"head": None, "not_embedded": str(exc)}
     arrays: dict[str, np.ndarray] = {"meta_json": np.array(json.dumps(meta))}
     for i, lin in enumerate(net.layers):
         arrays[f"fc{i}.weight"] = lin.weight.detach().cpu().numpy()
@@ -128,6 +149,10 @@ def save_classifier(
         arrays["task_permutations"] = np.stack([np.asarray(p, dtype=np.int64) for p in permutations])
     for k, h in enumerate(lateral or []):
         arrays[f"lateral{k}.weight"] = h.detach().cpu().numpy()
+    if network is not None:
+        doc, net_arrays = network_to_dict(network)
+        arrays["network_json"] = np.array(json.dumps(doc))
+        arrays.update({f"array:{k}": v for k, v in net_arrays.items()})
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -157,7 +182,7 @@ def _meta_ints(p: Path, meta: Mapping[str, Any], key: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info")
+_META_KEYS = ("format", "n_inputs", "hidden", "head_sizes", "shared_head", "bias", "timesteps", "neuron", "surrogate", "encoder", "readout", "tasks", "info", "network")
 
 
 def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Classifier:
@@ -178,6 +203,8 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
         raise ModelFileError(f"{p}: meta_json: missing (not a neurohop HLOP checkpoint)")
     meta = json_member(arrays, "meta_json", str(p), error=ModelFileError)
     arrays.pop("meta_json")
+    # the embedded network (read by neurohop.model.io.load_network) is not part of the classifier
+    arrays = {k: v for k, v in arrays.items() if k != "network_json" and not k.startswith("array:")}
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(f"{p}: format: expected {CHECKPOINT_FORMAT!r} (got {meta.get('format')!r})")
     check_keys(meta, _META_KEYS, f"{p}: meta_json", error=ModelFileError)
@@ -241,7 +268,7 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
 
 
 @torch.no_grad()
-def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, head: int = 0) -> Simulation:
+def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, head: int = 0) -> ClassifierOutput:
     """Run the float spiking classifier on given input spikes (the reference for an export).
 
     Parameters
@@ -254,7 +281,7 @@ def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, hea
 
     Returns
     -------
-    Simulation
+    ClassifierOutput
         Hidden spikes per layer and logits (readout potential / timesteps).
     """
     s = torch.as_tensor(np.asarray(input_spikes) if isinstance(input_spikes, np.ndarray) else input_spikes)
@@ -263,42 +290,58 @@ def run_classifier(net: SpikingMLP, input_spikes: torch.Tensor | np.ndarray, hea
     return net.simulate(s.to(net.device, torch.float32), head)
 
 
-def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = False) -> Any:
+def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1.0, for_peers: bool = False) -> Any:
     """Describe the classifier (one head) as a ``nir.NIRGraph``.
 
-    Graph: ``input -> fc0 -> lif0 -> fc1 -> lif1 ... -> head -> readout -> output``, where
-    ``fc*``/``head`` are ``nir.Linear`` (``nir.Affine`` with a bias), hidden neurons are
-    ``nir.LIF`` (``nir.IF`` when ``beta = 1``) and the readout is an integrator ``nir.I``.
+    Parameters
+    ----------
+    net : SpikingMLP
+    head : int
+        Readout head.
+    dt : float
+        Timestep, ms (the graph states it in seconds, as NIR does).
+    for_peers : bool
+        False (default): the network of :func:`to_network` written by
+        :func:`neurohop.export.nir_io.to_nir`, as every neurohop network (exact for neurohop,
+        :func:`from_nir` reads it back; the classifier's metadata is kept in the graph's
+        ``metadata["neurohop_classifier"]``). NIR's ``IF`` node has no bias, so a classifier
+        with biases is refused on this path: use ``for_peers=True``. True: the graph
+        Norse 1.1 and snnTorch 1.0 load (below).
 
-    Time semantics: NIR neurons are continuous-time, ``tau dv/dt = (v_leak - v) + R I``. One
-    forward-Euler step of length ``dt`` gives ``v <- (1 - dt/tau) v + (dt R / tau) I``, which is
-    this network's ``v <- beta v + I`` for ``tau = dt / (1 - beta)`` and ``R = tau / dt =
-    1 / (1 - beta)``, ``v_leak = 0``, ``v_reset = 0``; ``nir.IF`` and ``nir.I`` take
-    ``R = 1 / dt``. Spikes are ``v > v_threshold`` followed by a reset to ``v_reset``, as here.
-    Consumers must step the graph with the same ``dt`` (in seconds), forward Euler, propagating
-    a spike through all layers within the step. The input are the encoder's spikes (the
-    encoder is not part of the graph); the readout's potential after ``T`` steps divided by
-    ``T`` equals the logits of :meth:`SpikingMLP.simulate`.
-
-    ``for_peers=True`` writes a graph that Norse 1.1 and snnTorch 1.0 load (``dt = 1e-4`` s
-    for snnTorch, whose importer fixes it): Norse ignores a ``LIF``'s ``r`` and snnTorch wants
-    one threshold per layer, so each hidden ``LIF`` gets ``r = 1`` and ``v_threshold = 1``
-    with ``r / v_threshold`` of each neuron folded into its incoming weights and bias (the
-    same spikes: the reset is to 0 and there is no leak potential); neither maps ``nir.I``,
-    so the readout is a ``nir.LIF`` with ``tau = dt``, ``r = 1`` and an infinite threshold,
-    whose potential at each step is the head's output of that step: the logits are the
-    mean of that potential over the ``T`` steps. The default graph stays exact for neurohop
-    (:func:`from_nir` and :func:`neurohop.export.classifier.classifier_network` read it
-    without rounding); the folded one differs from it by float32 rounding of the weights.
+    Notes
+    -----
+    ``for_peers=True`` writes ``input -> fc0 -> lif0 -> fc1 -> lif1 ... -> head -> readout ->
+    output`` with ``nir.Linear`` (``nir.Affine`` with a bias) connections acting in the same
+    step, as the classifier and the peers do. One forward-Euler step of ``tau dv/dt = (v_leak
+    - v) + R I`` is this network's ``v <- beta v + I`` for ``tau = dt / (1 - beta)`` and
+    ``R = 1 / (1 - beta)``. Norse ignores a ``LIF``'s ``r`` and snnTorch wants one threshold
+    per layer, so each hidden ``LIF`` gets ``r = 1`` and ``v_threshold = 1`` with ``r /
+    v_threshold`` of each neuron folded into its incoming weights and bias (the same spikes:
+    the reset is to 0 and there is no leak potential; ``nir.IF`` with ``r = 1 / dt`` when
+    ``beta = 1``); neither maps ``nir.I``, so the readout is a ``nir.LIF`` with ``tau = dt``,
+    ``r = 1`` and an infinite threshold, whose potential at each step is the head's output of
+    that step: the logits are the mean of that potential over the ``T`` steps. The folded
+    weights differ from the classifier's by float32 rounding. snnTorch's importer fixes
+    ``dt = 0.1`` ms.
     """
+    if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < len(net.heads):
+        raise InputError(f"to_nir: head: expected 0 .. {len(net.heads) - 1} (got {head!r})")
+    if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise InputError(f"to_nir: dt: expected a positive step in ms (got {dt!r})")
+    if not for_peers:
+        from neurohop.export.nir_io import to_nir as network_to_nir
+
+        network = to_network(net, head=head, dt=dt)
+        if len(network.populations) > len(net.layers) + 2:  # bias populations
+            raise InputError("to_nir: net: a classifier with biases has no exact NIR form on the common path (NIR's IF node has no bias); write the peer graph with for_peers=True")
+        graph = network_to_nir(network, dt=dt)
+        graph.metadata["neurohop_classifier"] = json.dumps(network.metadata["classifier"])
+        return graph
     from neurohop._optional import require
 
     nir = require("nir", "exporting to NIR")
-    if not 0 <= head < len(net.heads):
-        raise InputError(f"to_nir: head: expected 0 .. {len(net.heads) - 1} (got {head})")
-    if not dt > 0:
-        raise InputError(f"to_nir: dt: expected a positive step in seconds (got {dt})")
     beta = float(net.config.beta)
+    dt = dt / 1000.0  # NIR time is in seconds
 
     def lin_node(lin: torch.nn.Linear, gain: np.ndarray | None = None) -> Any:
         """``Linear``/``Affine`` of a layer; ``gain`` (per output, float32) scales its rows."""
@@ -315,30 +358,18 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = F
         n = lin.out_features
         vth = net.thresholds()[i].detach().cpu().numpy().astype(np.float32)
         nodes[f"fc{i}"] = lin_node(lin)
-        if for_peers and beta < 1.0:  # r / v_threshold folded into the incoming weights
+        if beta < 1.0:  # r / v_threshold folded into the incoming weights
             nodes[f"fc{i}"] = lin_node(lin, (1.0 / ((1.0 - beta) * vth.astype(np.float64))).astype(np.float32))
             one = np.ones(n, dtype=np.float32)
             nodes[f"lif{i}"] = nir.LIF(tau=np.full(n, dt / (1.0 - beta), dtype=np.float32), r=one, v_leak=0 * one, v_threshold=one, v_reset=0 * one)
-        elif beta < 1.0:
-            tau = dt / (1.0 - beta)
-            nodes[f"lif{i}"] = nir.LIF(
-                tau=np.full(n, tau, dtype=np.float32),
-                r=np.full(n, 1.0 / (1.0 - beta), dtype=np.float32),
-                v_leak=np.zeros(n, dtype=np.float32),
-                v_threshold=vth,
-                v_reset=np.zeros(n, dtype=np.float32),
-            )
         else:
             nodes[f"lif{i}"] = nir.IF(r=np.full(n, 1.0 / dt, dtype=np.float32), v_threshold=vth, v_reset=np.zeros(n, dtype=np.float32))
         edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
         prev = f"lif{i}"
     out = net.heads[head]
     nodes["head"] = lin_node(out)
-    if for_peers:
-        one = np.ones(out.out_features, dtype=np.float32)
-        nodes["readout"] = nir.LIF(tau=np.full(out.out_features, dt, dtype=np.float32), r=one, v_leak=0 * one, v_threshold=np.full(out.out_features, np.inf, dtype=np.float32), v_reset=0 * one)
-    else:
-        nodes["readout"] = nir.I(r=np.full(out.out_features, 1.0 / dt, dtype=np.float32))
+    one = np.ones(out.out_features, dtype=np.float32)
+    nodes["readout"] = nir.LIF(tau=np.full(out.out_features, dt, dtype=np.float32), r=one, v_leak=0 * one, v_threshold=np.full(out.out_features, np.inf, dtype=np.float32), v_reset=0 * one)
     nodes["output"] = nir.Output(output_type={"output": np.array([out.out_features])})
     edges += [(prev, "head"), ("head", "readout"), ("readout", "output")]
     metadata = {
@@ -348,67 +379,30 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1e-3, for_peers: bool = F
         "beta": beta,
         "encoder_levels": net.config.encoder_levels,
         "head": head,
-        "for_peers": for_peers,
+        "for_peers": True,
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
-def from_nir(graph: Any, timesteps: int | None = None, encoder_levels: int = 255) -> SpikingMLP:
-    """Rebuild a single-head :class:`SpikingMLP` from a graph made by :func:`to_nir`.
+def from_nir(graph: Any) -> SpikingMLP:
+    """Rebuild a single-head :class:`SpikingMLP` from a graph written by :func:`to_nir`.
 
-    Only that chain layout is understood; anything else raises :class:`InputError` naming the
-    node. ``timesteps`` defaults to the graph's metadata.
+    The graph is read as every NIR graph (:func:`neurohop.export.nir_io.from_nir`) and the
+    network turned back into the classifier (:func:`neurohop.hlop.as_network.from_network`).
+
+    Raises
+    ------
+    InputError
+        For a ``for_peers=True`` graph (weights rescaled) or a graph without the classifier's
+        metadata.
     """
-    import nir
+    from neurohop.export.nir_io import from_nir as network_from_nir
 
     meta = dict(getattr(graph, "metadata", {}) or {})
     if bool(meta.get("for_peers", False)):
         raise InputError("from_nir: graph: written with for_peers=True (weights rescaled for Norse/snnTorch); rebuild from the default graph")
-    dt = float(meta.get("dt", 1e-3))
-    nodes = graph.nodes
-    i = 0
-    weights: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = []
-    beta: float | None = None
-    while f"fc{i}" in nodes:
-        fc, neuron = nodes[f"fc{i}"], nodes.get(f"lif{i}")
-        if not isinstance(fc, (nir.Linear, nir.Affine)):
-            raise InputError(f"from_nir: node fc{i}: expected nir.Linear or nir.Affine (got {type(fc).__name__})")
-        if isinstance(neuron, nir.LIF):
-            b = float(1.0 - dt / float(np.asarray(neuron.tau).reshape(-1)[0]))
-            if "beta" in meta and abs(float(meta["beta"]) - b) < 1e-5:
-                b = float(meta["beta"])  # tau is float32: take the exact value when it agrees
-        elif isinstance(neuron, nir.IF):
-            b = 1.0
-        else:
-            raise InputError(f"from_nir: node lif{i}: expected nir.LIF or nir.IF (got {type(neuron).__name__})")
-        if beta is not None and abs(b - beta) > 1e-6:
-            raise InputError(f"from_nir: node lif{i}: expected the same beta in every layer ({beta}) (got {b})")
-        beta = b
-        bias = np.asarray(fc.bias) if isinstance(fc, nir.Affine) else None
-        weights.append((np.asarray(fc.weight), bias, np.asarray(neuron.v_threshold)))
-        i += 1
-    if not weights or "head" not in nodes:
-        raise InputError("from_nir: expected nodes fc0, lif0, ..., head (a graph written by neurohop.hlop.to_nir)")
-    head = nodes["head"]
-    hb = np.asarray(head.bias) if isinstance(head, nir.Affine) else None
-    has_bias = hb is not None
-    if any((w[1] is not None) != has_bias for w in weights):
-        raise InputError("from_nir: expected all layers with a bias or none")
-    cfg = NetworkConfig(
-        hidden=tuple(int(w[0].shape[0]) for w in weights),
-        timesteps=int(timesteps or meta.get("timesteps", 10)),
-        beta=float(beta),  # type: ignore[arg-type]
-        bias=has_bias,
-        encoder_levels=int(meta.get("encoder_levels", encoder_levels)),
-    )
-    net = SpikingMLP(int(weights[0][0].shape[1]), (int(np.asarray(head.weight).shape[0]),), cfg, torch.Generator().manual_seed(0), True)
-    with torch.no_grad():
-        for lin, (w, b, vth), th in zip(net.layers, weights, net.thresholds()):
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)))
-            if b is not None:
-                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)))
-            th.copy_(torch.from_numpy(np.ascontiguousarray(vth, dtype=np.float32)))
-        net.heads[0].weight.copy_(torch.from_numpy(np.ascontiguousarray(head.weight, dtype=np.float32)))
-        if hb is not None:
-            net.heads[0].bias.copy_(torch.from_numpy(np.ascontiguousarray(hb, dtype=np.float32)))
-    return net
+    if "neurohop_classifier" not in meta:
+        raise InputError("from_nir: graph: expected metadata['neurohop_classifier'] (a graph written by neurohop.hlop.checkpoint.to_nir)")
+    info = json.loads(str(meta["neurohop_classifier"]))
+    network = network_from_nir(graph)
+    return from_network(network.with_updates(metadata={**network.metadata, "classifier": info}))

@@ -24,12 +24,10 @@ from typing import Any
 
 from neurohop.errors import InputError
 
-__all__ = ["register", "default_model", "METHOD_NAMES", "TRAIN_NAMES"]
+from neurohop.hlop.config import TRAIN_METHODS
+from neurohop.hlop.methods import METHODS
 
-#: Kept in sync with neurohop.hlop.methods.METHODS and config.TRAIN_METHODS (checked by a test);
-#: duplicated here so that building the parser does not import torch.
-METHOD_NAMES = ("hlop", "baseline", "ewc", "replay", "gpm", "hlop+replay", "multitask", "svd-oracle")
-TRAIN_NAMES = ("bptt", "dsr", "ottt", "fa", "ss")
+__all__ = ["register", "default_model"]
 
 
 def default_model(data: str, scenario: str) -> str:
@@ -53,8 +51,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--data", default="mnist5k", help="mnist5k (built-in, default), digits, a directory of MNIST IDX files, or an .npz with X and y")
     run.add_argument("--scenario", default="permuted", help="permuted (default) or split")
     run.add_argument("--tasks", type=int, default=None, help="number of tasks (default: 10 for permuted MNIST, else 5)")
-    run.add_argument("--method", default="hlop", help=f"one of {', '.join(METHOD_NAMES)} (default hlop)")
-    run.add_argument("--train", default="dsr", help=f"one of {', '.join(TRAIN_NAMES)} (default dsr)")
+    run.add_argument("--method", default="hlop", help=f"one of {', '.join(METHODS)} (default hlop)")
+    run.add_argument("--train", default="dsr", help=f"one of {', '.join(TRAIN_METHODS)} (default dsr)")
     run.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's train.epochs)")
     run.add_argument("--seed", type=int, default=0, help="seed of every random generator (default 0)")
     run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
@@ -78,8 +76,8 @@ def register(subparsers: Any) -> None:
         "in OUT/runs (finished runs are skipped on a restart, interrupted ones resume from their last task), and write "
         "OUT/table.md, table.json and table.png with ACC and BWT as mean ± std over seeds.",
     )
-    sweep.add_argument("--method", nargs="+", required=True, help=f"methods, among {', '.join(METHOD_NAMES)}")
-    sweep.add_argument("--train", nargs="+", default=["dsr"], help=f"training methods, among {', '.join(TRAIN_NAMES)} (default dsr)")
+    sweep.add_argument("--method", nargs="+", required=True, help=f"methods, among {', '.join(METHODS)}")
+    sweep.add_argument("--train", nargs="+", default=["dsr"], help=f"training methods, among {', '.join(TRAIN_METHODS)} (default dsr)")
     sweep.add_argument("--seeds", default="0-4", help="seeds: 0-4 (default), 0,2,5 or 3")
     sweep.add_argument("--data", default="mnist5k", help="as for cl run")
     sweep.add_argument("--scenario", default="permuted", help="permuted (default) or split")
@@ -107,10 +105,10 @@ def _format_matrix(matrix: list[list[float | None]]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.method not in METHOD_NAMES:
-        raise InputError(f"--method: expected one of {list(METHOD_NAMES)} (got {args.method!r})")
-    if args.train not in TRAIN_NAMES:
-        raise InputError(f"--train: expected one of {list(TRAIN_NAMES)} (got {args.train!r})")
+    if args.method not in METHODS:
+        raise InputError(f"--method: expected one of {list(METHODS)} (got {args.method!r})")
+    if args.train not in TRAIN_METHODS:
+        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {args.train!r})")
     if args.scenario not in ("permuted", "split"):
         raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
     if args.tasks is None:

@@ -411,6 +411,9 @@ class HLOPConfig:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     gpm: GPMConfig = field(default_factory=GPMConfig)
     source: str = "<defaults>"
+    #: Settings of registered methods that declare their own section (``methods.<section>``),
+    #: by section name (see :class:`neurohop.hlop.methods.ContinualMethod.settings_class`).
+    method_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_proj = len(self.network.hidden) + 1
@@ -577,14 +580,19 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
     methods = doc.get("methods") or {}
     if not isinstance(methods, Mapping):
         raise ModelFileError(f"{source}: methods: expected a mapping")
+    from neurohop.hlop.methods import METHODS  # torch-free
+
+    own = {c.settings_section: c.settings_class for c in METHODS.values() if c.settings_section and c.settings_class is not None}
+    known = ("ewc", "gpm", "replay", *sorted(own))
     for key in methods:
-        if key not in ("ewc", "replay", "gpm"):
-            raise ModelFileError(f"{source}: methods.{key}: unknown section{suggest(str(key), ('ewc', 'gpm', 'replay'))} (expected one of ['ewc', 'gpm', 'replay'])")
+        if key not in known:
+            raise ModelFileError(f"{source}: methods.{key}: unknown section{suggest(str(key), known)} (expected one of {list(known)})")
     ewc = _build(EWCConfig, methods.get("ewc"), "methods.ewc", source, rename={"lam": "lambda"})
     replay = _build(ReplayConfig, methods.get("replay"), "methods.replay", source)
     gpm = _build(GPMConfig, methods.get("gpm"), "methods.gpm", source, convert={"threshold": _tuple})
     name = doc.get("name", Path(source).stem)
-    return HLOPConfig(str(name), net, train, lateral, ewc, replay, gpm, source)
+    method_settings = {sec: _build(cls, methods.get(sec), f"methods.{sec}", source) for sec, cls in sorted(own.items())}
+    return HLOPConfig(str(name), net, train, lateral, ewc, replay, gpm, source, method_settings)
 
 
 def read_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> HLOPConfig:

@@ -25,10 +25,10 @@ from neurohop.errors import InputError
 from neurohop.hlop.config import NetworkConfig
 from neurohop.hlop.neurons import LIFParameters, encode_if, lif_scan
 
-__all__ = ["SpikingMLP", "Simulation"]
+__all__ = ["SpikingMLP", "ClassifierOutput"]
 
 
-class Simulation(NamedTuple):
+class ClassifierOutput(NamedTuple):
     """Result of :meth:`SpikingMLP.simulate`.
 
     Attributes
@@ -135,7 +135,7 @@ class SpikingMLP(nn.Module):
             raise InputError(f"SpikingMLP.encode: x: expected shape (batch, {self.n_inputs}) (got {tuple(x.shape)})")
         return encode_if(x.to(self.device, torch.float32), self.config.timesteps, self.config.encoder_levels)
 
-    def simulate(self, spikes: torch.Tensor, head: int = 0) -> Simulation:
+    def simulate(self, spikes: torch.Tensor, head: int = 0) -> ClassifierOutput:
         """Run the float spiking network on input spikes (the reference semantics).
 
         Parameters
@@ -156,7 +156,7 @@ class SpikingMLP(nn.Module):
             out.append(x)
         lin = self.heads[head]
         logits = lin(x).sum(0) / x.shape[0]  # integrator: o <- o + W z[t] (+ b), read out as o / T
-        return Simulation(tuple(out), logits)
+        return ClassifierOutput(tuple(out), logits)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, head: int = 0) -> torch.Tensor:

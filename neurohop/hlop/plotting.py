@@ -12,7 +12,7 @@ __all__ = ["plot_accuracy_matrix"]
 
 
 def plot_accuracy_matrix(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Draw the accuracy matrix of a run (the dictionary of :meth:`RunResult.to_dict`) to ``path``.
+    """Draw the accuracy matrix of a run (the dictionary of :meth:`ContinualResult.to_dict`) to ``path``.
 
     Rows are "after training task i", columns "tested on task j"; cells show the accuracy in
     percent, unmeasured cells are blank. The title carries method, training method, ACC and BWT.

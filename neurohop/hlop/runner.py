@@ -3,21 +3,27 @@
 :func:`run_continual` trains a :class:`~neurohop.hlop.network.SpikingMLP` task after task with
 a training method (:mod:`neurohop.hlop.training`) and a continual-learning method
 (:mod:`neurohop.hlop.methods`), evaluates every seen task after each one (the accuracy matrix)
-and returns a :class:`RunResult` whose :meth:`RunResult.to_dict` is the JSON the CLI writes.
+and returns a :class:`ContinualResult` whose :meth:`ContinualResult.to_dict` is the JSON the CLI writes.
 
-Protocol, per task ``t``:
+Protocol, per task ``t`` (the continual-learning method acts only through the hooks of
+:class:`~neurohop.hlop.methods.ContinualMethod`, named in brackets):
 
-1. SGD with momentum over ``train.epochs`` passes of the task's training set. From task 1 on
-   only weight matrices train (biases of hidden layers and of a shared head, and all
-   thresholds, stay as after task 0). Projection methods project every weight update
-   orthogonal to the frozen lateral rows (``train.projection_path`` picks the cheaper of the
-   equivalent input and weight paths per layer).
-2. After training: projection methods add and learn the task's lateral rows on the firing
-   rates of each projected layer's input over the task's training set, then freeze them;
-   EWC adds the task's Fisher information; replay stores its memory samples.
+1. SGD with momentum over ``train.epochs`` passes of the task's training set [``before_task``;
+   per batch ``extend_batch``, ``input_bases``, ``penalty``, then ``transform_gradient``
+   between ``backward`` and the step]. From task 1 on only weight matrices train (biases of
+   hidden layers and of a shared head, and all thresholds, stay as after task 0). Projection
+   methods thus project every weight update orthogonal to the frozen lateral rows
+   (``train.projection_path`` picks the cheaper of the equivalent input and weight paths per
+   layer); EWC adds its penalty; replay mixes memory samples into each batch.
+2. After training [``after_task``]: projection methods add and learn the task's lateral rows
+   on the firing rates of each projected layer's input over the task's training set, then
+   freeze them; EWC adds the task's Fisher information; replay stores its memory samples.
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
-   measured and stay NaN / null). Projection methods also record, per layer, the residual
-   ``||x - (x H^T) H|| / ||x||`` of each seen task's test activity.
+   measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
+   also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
+   test activity.
+
+A method with ``joint = True`` (``multitask``) is trained once on all tasks together.
 
 Randomness: one ``numpy.random.SeedSequence(seed)`` spawns the generators of the initial weights,
 the lateral circuits, batch order and memory selection, so two methods with the same seed start
@@ -51,12 +57,12 @@ import torch
 from neurohop.data.tasks import Task, TaskSequence
 from neurohop.errors import InputError
 from neurohop.hlop.config import TRAIN_METHODS, HLOPConfig
-from neurohop.hlop.methods import EWC, Projector, Replay, method_spec
+from neurohop.hlop.methods import ContinualMethod, MethodContext, build_method, method_class
 from neurohop.hlop.metrics import average_accuracy, backward_transfer, projection_residual
 from neurohop.hlop.network import SpikingMLP
 from neurohop.hlop.training import make_trainer
 
-__all__ = ["RunResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device", "CHECKPOINT_NAME"]
+__all__ = ["ContinualResult", "run_continual", "collect_activity", "evaluate_task", "resolve_device", "clean_json", "CHECKPOINT_NAME"]
 
 #: File name of the per-task checkpoint inside ``checkpoint_dir``.
 CHECKPOINT_NAME = "state.pt"
@@ -78,7 +84,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 @dataclass
-class RunResult:
+class ContinualResult:
     """Outcome of one continual-learning run.
 
     Attributes
@@ -130,17 +136,18 @@ class RunResult:
             "accuracy_matrix": matrix,
             "wall_time_s": round(self.wall_time_s, 3),
             "task_times_s": [round(t, 3) for t in self.task_times_s],
-            "diagnostics": _clean(self.diagnostics),
-            "settings": _clean(self.settings),
-            "config": _clean(self.config.to_dict()),
+            "diagnostics": clean_json(self.diagnostics),
+            "settings": clean_json(self.settings),
+            "config": clean_json(self.config.to_dict()),
         }
 
 
-def _clean(obj: Any) -> Any:
+def clean_json(obj: Any) -> Any:
+    """``obj`` with NumPy scalars as Python numbers and NaN / infinity as None (for JSON)."""
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): clean_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [clean_json(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         return None if math.isnan(float(obj)) or math.isinf(float(obj)) else float(obj)
     if isinstance(obj, np.integer):
@@ -232,7 +239,7 @@ def run_continual(
     on_task_end: Callable[[int, SpikingMLP, list[torch.Tensor]], None] | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-) -> RunResult:
+) -> ContinualResult:
     """Learn ``sequence`` task after task and measure the accuracy matrix and diagnostics.
 
     Parameters
@@ -264,14 +271,15 @@ def run_continual(
 
     Returns
     -------
-    RunResult
+    ContinualResult
         ``diagnostics`` holds, for projection methods, one entry per projected layer with lists
         over tasks (rows added and in total, ``energy_captured`` vs ``energy_optimal`` of the
         task's residual activity, ``eig_min``/``eig_max`` of ``H^T H``) and ``residual_old``
         (after task ``i``, for every seen task ``j``: the relative residual of its test
         activity), plus the stability ``warnings`` raised.
     """
-    spec = method_spec(method)
+    method_cls = method_class(method)
+    joint = method_cls.joint
     if train not in TRAIN_METHODS:
         raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {train!r})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -294,28 +302,32 @@ def run_continual(
     n_tasks = len(tasks)
     net = SpikingMLP(sequence.n_features, sequence.head_sizes, config.network, init_gen, sequence.head == "shared", dev)
     trainer = make_trainer(train, net, init_gen)
-    projector = Projector(spec.projection, config, net, n_tasks, lateral_gen) if spec.projection else None
-    ewc = EWC(config, net) if spec.ewc else None
-    replay = Replay(config) if spec.replay else None
     tc = config.train
 
-    # projection path per projected layer: input path when it multiplies fewer trace rows
-    rows = trainer.trace_rows_per_sample * (tc.batch_size + (config.replay.batch_size if replay else 0))
-    paths = []
-    for _, lin in net.projected_layers():
-        if tc.projection_path == "auto":
-            paths.append("input" if rows <= lin.out_features else "weight")
-        else:
-            paths.append(tc.projection_path)
-    weight_path = [i for i, p in enumerate(paths) if p == "weight"]
+    def sample_loss(t: int, r: int) -> torch.Tensor:
+        x, y, h = _make_batch(tasks, [(t, r)], sequence, net)
+        return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev))
+
+    context = MethodContext(
+        config=config,
+        net=net,
+        trainer=trainer,
+        n_tasks=n_tasks,
+        lateral_generator=lateral_gen,
+        order_rng=order_rng,
+        memory_rng=memory_rng,
+        sample_loss=sample_loss,
+        activity=lambda task: collect_activity(net, task, "train", tc.eval_batch_size),
+        label_offset=lambda task: task.label_offset if sequence.head == "shared" else 0,
+    )
+    cl = build_method(method, context)
 
     matrix = np.full((n_tasks, n_tasks), np.nan)
     residual_old: list[list[list[float]]] = []  # [task i][layer][seen task j]
     task_times: list[float] = []
     eval_time = 0.0
-    lateral_time = 0.0
     steps_per_epoch = [math.ceil(t.size("train") / tc.batch_size) for t in tasks]
-    total_steps = tc.epochs * (sum(steps_per_epoch) if not spec.joint else math.ceil(sum(t.size("train") for t in tasks) / tc.batch_size))
+    total_steps = tc.epochs * (sum(steps_per_epoch) if not joint else math.ceil(sum(t.size("train") for t in tasks) / tc.batch_size))
 
     from tqdm.auto import tqdm
 
@@ -328,18 +340,18 @@ def run_continual(
     if ckpt_path is not None and resume and ckpt_path.exists():
         state = _load_state(ckpt_path, identity)
         first_task = int(state["task"]) + 1
-        eval_time, lateral_time = float(state["eval_time"]), float(state["lateral_time"])
+        eval_time = float(state["eval_time"])
         task_times = [float(v) for v in state["task_times"]]
         residual_old = state["residual_old"]
         matrix = state["matrix"].numpy().copy()
         elapsed = (float(state["wall"]), float(state["cpu"]))
-        _restore_parts(state, net, trainer, projector, ewc, replay, generators)
-        bar.update(tc.epochs * sum(steps_per_epoch[:first_task]) if not spec.joint else total_steps)
+        _restore_parts(state, net, trainer, cl, generators)
+        bar.update(tc.epochs * sum(steps_per_epoch[:first_task]) if not joint else total_steps)
 
     def checkpoint(t: int) -> None:
         if ckpt_path is None:
             return
-        parts = _state_of_parts(net, trainer, projector, ewc, replay, generators)
+        parts = _state_of_parts(net, trainer, cl, generators)
         parts.update(
             identity=identity,
             task=t,
@@ -347,7 +359,6 @@ def run_continual(
             residual_old=residual_old,
             task_times=list(task_times),
             eval_time=eval_time,
-            lateral_time=lateral_time,
             wall=elapsed[0] + time.perf_counter() - start,
             cpu=elapsed[1] + time.process_time() - cpu_start,
         )
@@ -363,24 +374,17 @@ def run_continual(
 
     def train_on(batches: list[list[tuple[int, int]]], t: int, label: str) -> None:
         opt = torch.optim.SGD(trainable(t), lr=tc.lr[train], momentum=tc.momentum)
-        bases = projector.bases() if projector else None
-        input_bases = [b if p == "input" else None for b, p in zip(bases, paths)] if bases else None
+        input_bases = cl.input_bases()
         for rows_ in batches:
-            x, y, h = _make_batch(tasks, rows_, sequence, net)
-            if replay is not None and t > 0:
-                mem = replay.sample(memory_rng)
-                if mem is not None:
-                    x, y, h = np.concatenate([x, mem[0]]), np.concatenate([y, mem[1]]), np.concatenate([h, mem[2]])
+            x, y, h = cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))
             spikes = net.encode(torch.from_numpy(x))
             loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
-            if ewc is not None:
-                pen = ewc.penalty(net)
-                if pen is not None:
-                    loss = loss + pen
+            pen = cl.penalty(net)
+            if pen is not None:
+                loss = loss + pen
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if projector is not None:
-                projector.project_gradients(net, weight_path)
+            cl.transform_gradient(net)
             opt.step()
             bar.update(1)
         bar.set_postfix_str(label)
@@ -388,29 +392,30 @@ def run_continual(
     def evaluate_row(i: int) -> None:
         nonlocal eval_time
         t0 = time.perf_counter()
-        bases = [c.weight for c in projector.circuits] if projector else None
+        bases = cl.evaluation_bases()
         res_row: list[list[float]] = [[] for _ in (bases or [])]
         for j in range(i + 1):
             acc, res = evaluate_task(net, tasks[j], sequence, tc.eval_batch_size, bases)
             matrix[i, j] = acc
             for k, r in enumerate(res):
                 res_row[k].append(r)
-        if projector:
+        if bases is not None:
             residual_old.append(res_row)
         eval_time += time.perf_counter() - t0
 
-    if spec.joint and first_task == 0:
+    if joint and first_task == 0:
         t0 = time.perf_counter()
         everything = [(t, r) for t in range(n_tasks) for r in range(tasks[t].size("train"))]
         batches = []
         for _ in range(tc.epochs):
             order = order_rng.permutation(len(everything))
             batches += [[everything[k] for k in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
+        cl.before_task(0, None)
         train_on(batches, 0, "joint")
         task_times.append(time.perf_counter() - t0)
         evaluate_row(n_tasks - 1)
         checkpoint(n_tasks - 1)
-    elif not spec.joint:
+    elif not joint:
         for t, task in enumerate(tasks):
             if t < first_task:
                 continue
@@ -419,45 +424,22 @@ def run_continual(
             for _ in range(tc.epochs):
                 order = order_rng.permutation(task.size("train"))
                 batches += [[(t, int(r)) for r in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
+            cl.before_task(t, task)
             train_on(batches, t, f"task {t + 1}/{n_tasks}")
-            if projector is not None:
-                t1 = time.perf_counter()
-                projector.learn(t, collect_activity(net, task, "train", tc.eval_batch_size))
-                lateral_time += time.perf_counter() - t1
-            if ewc is not None:
-                rows_ = order_rng.choice(task.size("train"), size=min(config.ewc.fisher_samples, task.size("train")), replace=False)
-
-                def loss_of(r: int, task: Task = task, t: int = t) -> torch.Tensor:
-                    x, y, h = _make_batch(tasks, [(t, r)], sequence, net)
-                    return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev))
-
-                ewc.consolidate(net, loss_of, rows_)
-            if replay is not None:
-                replay.store(task, net.head_index(t), task.label_offset if sequence.head == "shared" else 0, memory_rng)
+            cl.after_task(t, task)
             task_times.append(time.perf_counter() - t0)
             evaluate_row(t)
             checkpoint(t)
             if on_task_end is not None:
-                on_task_end(t, net, [c.weight for c in projector.circuits] if projector else [])
+                on_task_end(t, net, cl.lateral())
     bar.close()
     wall = elapsed[0] + time.perf_counter() - start
     cpu = elapsed[1] + time.process_time() - cpu_start
 
     final = matrix[-1]
     acc = float(np.nanmean(final))
-    bwt = None if spec.joint else backward_transfer(matrix)
-    diagnostics: dict[str, Any] = {"layers": [], "warnings": [], "projection_path": {}}
-    if projector is not None:
-        diagnostics["warnings"] = list(projector.warnings)
-        diagnostics["projection_path"] = dict(zip(projector.names, paths))
-        for k, circuit in enumerate(projector.circuits):
-            entries = [h["layers"][k] for h in projector.history]  # type: ignore[index]
-            layer: dict[str, Any] = {"name": circuit.name, "width": circuit.n_inputs}
-            for key in ("rows_added", "rows_total", "energy_captured", "energy_optimal", "eig_min", "eig_max", "threshold", "spiking_threshold"):
-                if key in entries[0]:
-                    layer[key] = [e[key] for e in entries]
-            layer["residual_old"] = [row[k] for row in residual_old]
-            diagnostics["layers"].append(layer)
+    bwt = None if joint else backward_transfer(matrix)
+    diagnostics = cl.diagnostics(residual_old)
     settings = {
         "scenario": sequence.scenario,
         "head": sequence.head,
@@ -468,13 +450,12 @@ def run_continual(
         "torch_threads": torch.get_num_threads(),
         "cpu_time_s": round(cpu, 3),
         "eval_time_s": round(eval_time, 3),
-        "lateral_time_s": round(lateral_time, 3),
+        **{k: round(v, 3) for k, v in cl.timings().items()},
         "resumed_after_task": first_task - 1 if first_task > 0 else None,
         "versions": _versions(),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
     }
-    lateral = [c.weight.detach().clone() for c in projector.circuits] if projector else []
-    return RunResult(method, train, matrix, acc if spec.joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, lateral)
+    return ContinualResult(method, train, matrix, acc if joint else average_accuracy(matrix), bwt, wall, task_times, diagnostics, settings, config, net, cl.lateral())
 
 
 def _run_identity(method: str, train: str, seed: int, config: HLOPConfig, sequence: TaskSequence) -> str:
@@ -488,15 +469,15 @@ def _run_identity(method: str, train: str, seed: int, config: HLOPConfig, sequen
         "method": method,
         "train": train,
         "seed": seed,
-        "config": _clean(config.to_dict()),
-        "tasks": _clean(sequence.describe()),
-        "data": _clean(sequence.tasks[0].dataset.summary()),
+        "config": clean_json(config.to_dict()),
+        "tasks": clean_json(sequence.describe()),
+        "data": clean_json(sequence.tasks[0].dataset.summary()),
         "order": digest.hexdigest(),
     }
     return json.dumps(doc, sort_keys=True)
 
 
-def _state_of_parts(net: SpikingMLP, trainer: Any, projector: Projector | None, ewc: EWC | None, replay: Replay | None, generators: tuple[Any, ...]) -> dict[str, Any]:
+def _state_of_parts(net: SpikingMLP, trainer: Any, cl: ContinualMethod, generators: tuple[Any, ...]) -> dict[str, Any]:
     init_gen, lateral_gen, order_rng, memory_rng = generators
 
     def cpu(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -512,25 +493,11 @@ def _state_of_parts(net: SpikingMLP, trainer: Any, projector: Projector | None, 
             "memory": json.dumps(memory_rng.bit_generator.state),
         },
     }
-    if projector is not None:
-        state["projector"] = {
-            "weights": [c.weight.detach().cpu().clone() for c in projector.circuits],
-            "n_frozen": [c.n_frozen for c in projector.circuits],
-            "history": json.dumps(_clean(projector.history)),
-            "warnings": list(projector.warnings),
-        }
-    if ewc is not None:
-        state["ewc"] = {"fisher": cpu(ewc.fisher), "anchor": cpu(ewc.anchor)}
-    if replay is not None:
-        state["replay"] = {
-            "x": None if replay.x is None else torch.from_numpy(replay.x.copy()),
-            "y": torch.from_numpy(replay.y.copy()),
-            "heads": torch.from_numpy(replay.heads.copy()),
-        }
+    state.update(cl.state_dict())
     return state
 
 
-def _restore_parts(state: dict[str, Any], net: SpikingMLP, trainer: Any, projector: Projector | None, ewc: EWC | None, replay: Replay | None, generators: tuple[Any, ...]) -> None:
+def _restore_parts(state: dict[str, Any], net: SpikingMLP, trainer: Any, cl: ContinualMethod, generators: tuple[Any, ...]) -> None:
     init_gen, lateral_gen, order_rng, memory_rng = generators
     dev = net.device
     net.load_state_dict(state["net"])
@@ -539,21 +506,7 @@ def _restore_parts(state: dict[str, Any], net: SpikingMLP, trainer: Any, project
     lateral_gen.set_state(state["rng"]["lateral"])
     order_rng.bit_generator.state = json.loads(state["rng"]["order"])
     memory_rng.bit_generator.state = json.loads(state["rng"]["memory"])
-    if projector is not None:
-        p = state["projector"]
-        for c, w, k in zip(projector.circuits, p["weights"], p["n_frozen"]):
-            c.weight = w.to(dev)
-            c.n_frozen = int(k)
-        projector.history = json.loads(p["history"])
-        projector.warnings = list(p["warnings"])
-    if ewc is not None:
-        ewc.fisher = {k: v.to(dev) for k, v in state["ewc"]["fisher"].items()}
-        ewc.anchor = {k: v.to(dev) for k, v in state["ewc"]["anchor"].items()}
-    if replay is not None:
-        r = state["replay"]
-        replay.x = None if r["x"] is None else r["x"].numpy().copy()
-        replay.y = r["y"].numpy().copy()
-        replay.heads = r["heads"].numpy().copy()
+    cl.load_state_dict(state)
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:

@@ -129,14 +129,15 @@ def _write_json(path: Path, doc: Any) -> None:
 
 
 def _check_names(methods: Sequence[str], trains: Sequence[str]) -> None:
-    from neurohop.hlop.cli import METHOD_NAMES, TRAIN_NAMES
+    from neurohop.hlop.config import TRAIN_METHODS
+    from neurohop.hlop.methods import METHODS
 
     for name in methods:
-        if name not in METHOD_NAMES:
-            raise InputError(f"method: expected one of {list(METHOD_NAMES)} (got {name!r})")
+        if name not in METHODS:
+            raise InputError(f"method: expected one of {list(METHODS)} (got {name!r})")
     for name in trains:
-        if name not in TRAIN_NAMES:
-            raise InputError(f"train: expected one of {list(TRAIN_NAMES)} (got {name!r})")
+        if name not in TRAIN_METHODS:
+            raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {name!r})")
     if not methods or not trains:
         raise InputError(f"sweep: expected at least one method and one training method (got {list(methods)} and {list(trains)})")
 

@@ -175,7 +175,7 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(capsys: pytest.C
     import neurohop.hlop.methods as methods
 
     with pytest.raises(InputError) as info:
-        methods.method_spec("si")
+        methods.method_class("si")
     assert str(info.value).startswith("method: expected one of") and "--" not in str(info.value)
     assert cli_message(info.value, {"method": "--method"}).startswith("--method: expected one of")
     msg = cli_message(InputError("loihi: projection 'p': export with freeze_plasticity=True to run it"), {"freeze_plasticity": "--freeze-plasticity"})

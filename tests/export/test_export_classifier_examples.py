@@ -1,4 +1,4 @@
-"""HLOP classifiers through NIR onto loihi, and the export examples run end to end."""
+"""HLOP classifiers (the network each checkpoint embeds) onto loihi, and the export examples run end to end."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def _classifier(tmp_path: Path, n_inputs: int = 30, bias: bool = False) -> Path:
 
 @pytest.mark.parametrize("bias", [False, True])
 def test_classifier_network_reproduces_the_float_classifier(tmp_path: Path, bias: bool) -> None:
-    clf = load_classifier(_classifier(tmp_path, bias=bias))
-    net = classifier_network(clf)
+    path = _classifier(tmp_path, bias=bias)
+    clf = load_classifier(path)
+    net = classifier_network(path)
     T, readout = clf.net.timesteps, readout_of(net)
     lat = net.metadata["latency_steps"]
     x = torch.rand(64, 30, generator=torch.Generator().manual_seed(0))

@@ -321,8 +321,9 @@ def test_hlop_classifier_for_peers_matches_its_own_simulation(peer: str, capsys:
             th.copy_(torch.round((0.5 + torch.rand(th.shape, generator=gen)) * 64) / 64)
     x = (torch.rand(20, 8, 50, generator=torch.Generator().manual_seed(2)) < 0.3).float()
     sim = net.simulate(x)
-    dts = NORSE_DT_MS / 1000.0 if peer == "norse" else SNNTORCH_DT_MS / 1000.0
-    graph = classifier_to_nir(net, dt=dts, for_peers=True)
+    dt_ms = NORSE_DT_MS if peer == "norse" else SNNTORCH_DT_MS
+    dts = dt_ms / 1000.0
+    graph = classifier_to_nir(net, dt=dt_ms, for_peers=True)
     assert not any(isinstance(n, nir.I) for n in graph.nodes.values())
     if peer == "norse":
         import norse.torch as norse

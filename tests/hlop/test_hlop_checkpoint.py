@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurohop.errors import ModelFileError
+from neurohop.errors import InputError, ModelFileError
+from neurohop.hlop.as_network import from_network, to_network
 from neurohop.hlop.checkpoint import from_nir, load_classifier, run_classifier, save_classifier, to_nir
 from neurohop.hlop.config import NetworkConfig
 from neurohop.hlop.network import SpikingMLP
@@ -51,53 +52,75 @@ def test_bad_checkpoint(tmp_path: Path) -> None:
         load_classifier(tmp_path / "x.npz")
 
 
-def _run_nir_graph(graph, spikes: np.ndarray, dt: float) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """A minimal discrete-time NIR interpreter: forward Euler with step dt, same-step propagation."""
-    import nir
-
-    order = ["input"]
-    while order[-1] != "output":
-        order.append(next(b for a, b in graph.edges if a == order[-1]))
-    state = {name: None for name in order}
-    for t in range(spikes.shape[0]):
-        x = spikes[t]
-        for name in order[1:]:
-            node = graph.nodes[name]
-            if isinstance(node, (nir.Linear, nir.Affine)):
-                x = x @ node.weight.T + (node.bias if isinstance(node, nir.Affine) else 0.0)
-            elif isinstance(node, (nir.LIF, nir.IF, nir.I)):
-                v = np.zeros_like(x) if state[name] is None else state[name]
-                if isinstance(node, nir.LIF):
-                    v = v + dt / node.tau * ((node.v_leak - v) + node.r * x)
-                else:
-                    v = v + dt * node.r * x
-                if isinstance(node, nir.I):
-                    state[name] = v
-                    x = v
-                else:
-                    z = (v > node.v_threshold).astype(x.dtype)
-                    state[name] = np.where(z > 0, node.v_reset, v)
-                    x = z
-    return x / spikes.shape[0]
-
-
 @pytest.mark.parametrize("beta, bias", [(0.9, False), (1.0, True), (0.75, True)])
-def test_nir_graph_has_the_network_time_semantics(tmp_path: Path, beta: float, bias: bool) -> None:
+def test_the_classifier_is_a_network_and_the_checkpoint_a_saved_network(tmp_path: Path, beta: float, bias: bool) -> None:
+    from neurohop.model.io import load_network
+
+    net = _net(beta=beta, bias=bias)
+    network = to_network(net)
+    assert [p.name for p in network.populations][:4] == ["input", "lif0", "lif1", "readout"]
+    assert network.metadata["latency_steps"] == {"input": 0, "lif0": 1, "lif1": 2, "readout": 3}
+    assert network.metadata["classifier"]["readout"] == "readout" and network.metadata["classifier"]["timesteps"] == 8
+    assert network.population("lif0").model.tau_mem == {0.9: 10.0, 0.75: 4.0, 1.0: float("inf")}[beta]  # dt / (1 - beta), 12 digits
+    assert any(p.name == "fc0_bias" for p in network.populations) == bias
+    spikes = _spikes(net)
+    assert torch.equal(from_network(network).simulate(spikes).logits, net.simulate(spikes).logits)
+    saved = load_network(save_classifier(tmp_path / "clf.npz", net))  # the checkpoint is also a saved network
+    assert [p.model for p in saved.populations] == [p.model for p in network.populations]
+    assert all(np.array_equal(a.weight, b.weight) and a.name == b.name for a, b in zip(saved.projections, network.projections))
+    assert dict(saved.metadata["classifier"]) == network.metadata["classifier"]
+    load_classifier(tmp_path / "clf.npz")  # and still a checkpoint
+
+
+def test_to_network_refuses_what_a_population_cannot_hold(tmp_path: Path) -> None:
+    net = _net(heads=(3, 3))
+    with pytest.raises(InputError, match="head: expected 0 .. 1"):
+        to_network(net, head=2)
+    with pytest.raises(InputError, match="dt: expected a positive step in ms"):
+        to_network(net, dt=0)
+    with torch.no_grad():
+        net.thresholds()[1][0] = 0.5
+    with pytest.raises(InputError, match="layer lif1: thresholds differ between neurons"):
+        to_network(net)
+    path = save_classifier(tmp_path / "clf.npz", net)  # still saved, without the network
+    assert "thresholds differ" in load_classifier(path).meta["network"]["not_embedded"]
+    from neurohop.export.sources import load_source
+
+    with pytest.raises(ModelFileError, match="network_json: missing"):
+        load_source(path)
+
+
+@pytest.mark.parametrize("beta", [0.9, 1.0, 0.75])
+def test_nir_export_goes_through_the_common_network_path(tmp_path: Path, beta: float) -> None:
     import nir
 
-    net = _net(beta=beta, bias=bias).double()
-    dt = 1e-3
-    graph = to_nir(net, dt=dt)
-    kinds = [type(graph.nodes[k]).__name__ for k in ("input", "fc0", "lif0", "fc1", "lif1", "head", "readout", "output")]
-    assert kinds == ["Input", "Affine" if bias else "Linear", "LIF" if beta < 1 else "IF", "Affine" if bias else "Linear", "LIF" if beta < 1 else "IF", "Affine" if bias else "Linear", "I", "Output"]
-    if beta < 1:
-        assert np.allclose(graph.nodes["lif0"].tau, dt / (1 - beta)) and np.allclose(graph.nodes["lif0"].r, 1 / (1 - beta))
-    spikes = _spikes(net).double()
-    reference = net.simulate(spikes).logits.detach().numpy()
-    logits = _run_nir_graph(graph, spikes.numpy(), dt)
-    assert np.allclose(logits, reference, atol=1e-4), float(np.abs(logits - reference).max())
-    assert spikes.sum() > 0 and np.abs(reference).max() > 0
+    from neurohop.export.nir_io import from_nir as network_from_nir
+
+    net = _net(beta=beta)
+    graph = to_nir(net, dt=1.0)  # ms, as everywhere
+    assert graph.metadata["dt"] == 1e-3  # NIR states seconds
     nir.write(tmp_path / "g.nir", graph)
-    back = from_nir(nir.read(tmp_path / "g.nir"))
-    assert back.config.beta == beta and back.config.timesteps == 8
-    assert torch.equal(back.simulate(spikes.float()).logits, net.float().simulate(spikes.float()).logits)
+    read = nir.read(tmp_path / "g.nir")
+    back = network_from_nir(read)
+    direct = to_network(net)
+    assert [p.model for p in back.populations] == [p.model for p in direct.populations]
+    assert all(np.array_equal(a.weight, b.weight) for a, b in zip(back.projections, direct.projections))
+    spikes = _spikes(net)
+    assert torch.equal(from_nir(read).simulate(spikes).logits, net.simulate(spikes).logits)
+    with pytest.raises(InputError, match="for_peers=True"):
+        to_nir(_net(bias=True))
+    with pytest.raises(InputError, match="neurohop_classifier"):
+        from_nir(nir.NIRGraph(nodes={}, edges=[], metadata={}))
+
+
+def test_export_imports_nothing_of_hlop() -> None:
+    """The exporter reads classifiers as saved networks: no module of neurohop.export imports neurohop.hlop."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "neurohop" / "export"
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name}: {n}" for n in names if n == "neurohop.hlop" or n.startswith("neurohop.hlop.")]
+    assert offenders == []

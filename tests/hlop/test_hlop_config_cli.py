@@ -14,7 +14,7 @@ import pytest
 import neurohop.cli
 from neurohop.errors import ModelFileError
 from neurohop.hlop import cli as hlop_cli
-from neurohop.hlop.config import TRAIN_METHODS, config_from_dict, read_config
+from neurohop.hlop.config import config_from_dict, read_config
 
 
 @pytest.fixture
@@ -35,13 +35,17 @@ def test_benchmark_configuration_is_the_default() -> None:
     assert (args.data, args.scenario, args.train, args.tasks, args.epochs, args.model) == ("mnist5k", "permuted", "dsr", None, None, None)
 
 
-def test_all_model_files_read_and_names_stay_in_sync() -> None:
+def test_all_model_files_read_and_the_cli_offers_the_registered_methods(main, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     from neurohop.hlop.methods import METHODS
 
     for name in ("hlop_pmnist", "hlop_split", "hlop_digits"):
         read_config(name)
-    assert tuple(METHODS) == hlop_cli.METHOD_NAMES
-    assert TRAIN_METHODS == hlop_cli.TRAIN_NAMES
+    assert {"baseline", "hlop", "svd-oracle", "gpm", "ewc", "replay", "hlop+replay", "multitask"} <= set(METHODS)
+    assert all(cls.name == name for name, cls in METHODS.items())
+    assert main(["cl", "run", "--data", "digits", "--tasks", "1", "--epochs", "1", "--quiet", "--method", "si"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurohop: --method: expected one of") or "--method: expected one of" in err
+    assert all(repr(name) in err for name in METHODS)
 
 
 def test_overrides_and_errors_name_file_and_field() -> None:
@@ -111,7 +115,7 @@ def test_cli_bad_npz(main, tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 
 
 def test_building_the_parser_does_not_import_torch() -> None:
-    code = "import sys, neurohop.hlop.cli, neurohop.data; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, neurohop.hlop.cli, neurohop.hlop.methods, neurohop.data; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from neurohop.data import load_digits, make_tasks
-from neurohop.errors import CapacityError, InputError
+from neurohop.errors import CapacityError, InputError, ModelFileError
 from neurohop.hlop.config import read_config
 from neurohop.hlop.metrics import ProjectionStabilityWarning, backward_transfer
 from neurohop.hlop.methods import METHODS
@@ -133,3 +134,49 @@ def test_backward_transfer_definition() -> None:
     a = np.array([[90.0, np.nan, np.nan], [80.0, 92.0, np.nan], [70.0, 85.0, 95.0]])
     assert backward_transfer(a) == pytest.approx(((70 - 90) + (85 - 92)) / 2)
     assert backward_transfer(a[:1, :1]) is None
+
+
+def test_a_new_method_is_one_registered_class_and_the_runner_calls_only_its_hooks(digits, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from neurohop.hlop import methods
+
+    calls: list[str] = []
+
+    @dataclasses.dataclass(frozen=True)
+    class FrozenSettings:
+        from_task: int = 1
+
+    class FrozenFirstLayer(methods.ContinualMethod):
+        """Freezes the first hidden layer from task ``methods.frozen.from_task`` on (its gradient is zeroed)."""
+
+        name = "frozen-fc0"
+        settings_section, settings_class = "frozen", FrozenSettings
+
+        def before_task(self, t, task):  # type: ignore[no-untyped-def]
+            calls.append(f"before {t}")
+
+        def penalty(self, net):  # type: ignore[no-untyped-def]
+            calls.append("penalty")
+            return None
+
+        def transform_gradient(self, net):  # type: ignore[no-untyped-def]
+            start = self.context.config.method_settings["frozen"].from_task
+            if self.context.net.layers[0].weight.grad is not None and calls.count(f"before {start}"):
+                net.layers[0].weight.grad.zero_()
+
+        def after_task(self, t, task):  # type: ignore[no-untyped-def]
+            calls.append(f"after {t}")
+
+    monkeypatch.setitem(methods.METHODS, "frozen-fc0", FrozenFirstLayer)
+    cfg = read_config("hlop_digits", {"train.epochs": 1, "methods.frozen.from_task": 1})  # its own settings section
+    assert cfg.method_settings["frozen"] == FrozenSettings(1)
+    with pytest.raises(ModelFileError, match="methods.frozen.from_tsk: unknown field"):
+        read_config("hlop_digits", {"methods.frozen.from_tsk": 1})
+    seen: list[torch.Tensor] = []
+    res = run_continual(_permuted(digits, 2), "frozen-fc0", "dsr", cfg, seed=0, on_task_end=lambda t, net, lat: seen.append(net.layers[0].weight.detach().clone()))
+    assert [c for c in calls if c != "penalty"] == ["before 0", "after 0", "before 1", "after 1"]
+    assert calls.count("penalty") > 2  # once per batch
+    assert torch.equal(seen[0], seen[1])  # the method's gradient change took effect
+    base = run_continual(_permuted(digits, 2), "baseline", "dsr", cfg, seed=0)
+    assert res.accuracy_matrix[0, 0] == base.accuracy_matrix[0, 0]  # task 0 untouched by the method
+    with pytest.raises(InputError, match="already registered"):
+        methods.register(type("Other", (methods.ContinualMethod,), {"name": "hlop"}))

@@ -1,6 +1,6 @@
-"""Continual-learning methods: HLOP, its SVD oracle, GPM, EWC, replay and their combinations.
+"""The working parts of the continual-learning methods: lateral projection, EWC, replay memory.
 
-A method is a combination of three optional parts that the runner calls around each task:
+The methods themselves (:mod:`neurohop.hlop.methods`) combine these parts:
 
 * :class:`Projector` -- lateral circuits on every projected layer; during task ``t > 0`` the
   weight updates are projected orthogonal to the frozen rows; after each task new rows learn
@@ -11,15 +11,11 @@ A method is a combination of three optional parts that the runner calls around e
 * :class:`EWC` -- a quadratic penalty weighted by the diagonal empirical Fisher information.
 * :class:`Replay` -- a fixed memory of ``per_class`` samples per class and task, mixed into
   every update.
-
-``baseline`` uses none of them (plain sequential fine-tuning); ``multitask`` trains once on all
-tasks together (the joint upper bound; handled by the runner).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,45 +28,7 @@ from neurohop.hlop.metrics import ProjectionStabilityWarning, eigen_range, subsp
 from neurohop.hlop.network import SpikingMLP
 from neurohop.hlop.projection import project_weight_gradient
 
-__all__ = ["METHODS", "MethodSpec", "Projector", "EWC", "Replay", "method_spec"]
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """Which parts a method combines.
-
-    Attributes
-    ----------
-    projection : str or None
-        'hebbian', 'oracle', 'gpm' or None.
-    ewc, replay, joint : bool
-        EWC penalty, replay memory, joint (multitask) training.
-    """
-
-    projection: str | None = None
-    ewc: bool = False
-    replay: bool = False
-    joint: bool = False
-
-
-#: Method names accepted by the runner and the CLI.
-METHODS: dict[str, MethodSpec] = {
-    "hlop": MethodSpec(projection="hebbian"),
-    "baseline": MethodSpec(),
-    "ewc": MethodSpec(ewc=True),
-    "replay": MethodSpec(replay=True),
-    "gpm": MethodSpec(projection="gpm"),
-    "hlop+replay": MethodSpec(projection="hebbian", replay=True),
-    "multitask": MethodSpec(joint=True),
-    "svd-oracle": MethodSpec(projection="oracle"),
-}
-
-
-def method_spec(name: str) -> MethodSpec:
-    """The parts of method ``name``; :class:`InputError` listing the known ones otherwise."""
-    if name not in METHODS:
-        raise InputError(f"method: expected one of {list(METHODS)} (got {name!r})")
-    return METHODS[name]
+__all__ = ["Projector", "EWC", "Replay"]
 
 
 class Projector:

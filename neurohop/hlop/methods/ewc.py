@@ -1,0 +1,48 @@
+"""``ewc``: elastic weight consolidation (a quadratic penalty weighted by the Fisher information)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from neurohop.hlop.methods import ContinualMethod, MethodContext, register
+
+if TYPE_CHECKING:
+    import torch
+
+    from neurohop.data.tasks import Task
+    from neurohop.hlop.network import SpikingMLP
+
+
+@register
+class EWCMethod(ContinualMethod):
+    """After each task, ``methods.ewc.fisher_samples`` samples add their diagonal Fisher."""
+
+    name = "ewc"
+    settings = ("methods.ewc",)
+    summary = "elastic weight consolidation (diagonal empirical Fisher)"
+
+    def __init__(self, context: MethodContext) -> None:
+        super().__init__(context)
+        from neurohop.hlop.parts import EWC
+
+        self.ewc = EWC(context.config, context.net)
+
+    def penalty(self, net: SpikingMLP) -> torch.Tensor | None:
+        return self.ewc.penalty(net)
+
+    def after_task(self, t: int, task: Task) -> None:
+        ctx = self.context
+        n = task.size("train")
+        rows = ctx.order_rng.choice(n, size=min(ctx.config.ewc.fisher_samples, n), replace=False)
+        self.ewc.consolidate(ctx.net, lambda r: ctx.sample_loss(t, r), rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        def cpu(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {k: v.detach().cpu().clone() for k, v in d.items()}
+
+        return {"ewc": {"fisher": cpu(self.ewc.fisher), "anchor": cpu(self.ewc.anchor)}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        dev = self.context.net.device
+        self.ewc.fisher = {k: v.to(dev) for k, v in state["ewc"]["fisher"].items()}
+        self.ewc.anchor = {k: v.to(dev) for k, v in state["ewc"]["anchor"].items()}
