@@ -73,6 +73,42 @@ def test_every_kind_of_resource_is_packaged() -> None:
     assert (resources.packaged_dir("recordings") / "README.md").is_file(), "the recording's provenance ships with it"
 
 
+def test_a_recording_is_found_by_its_bare_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from neurohop.cam.replay import load_recording, resolve_recording_path
+    from neurohop.errors import RecordingError
+
+    packaged = resources.recording_path()
+    monkeypatch.chdir(tmp_path)  # outside the checkout: nothing of that name in the current folder
+    for name in ("spinnaker_ca3_functional", "spinnaker_ca3_functional.json"):
+        assert Path(resolve_recording_path(name)) == packaged
+    assert load_recording("spinnaker_ca3_functional").spike_count == 262
+    # a file in the current folder wins over a packaged name; a path is never looked up
+    (tmp_path / "spinnaker_ca3_functional.json").write_text("{}")
+    assert resolve_recording_path("spinnaker_ca3_functional.json") == "spinnaker_ca3_functional.json"
+    assert resolve_recording_path("sub/spinnaker_ca3_functional") == "sub/spinnaker_ca3_functional"
+    # NEUROHOP_PATH adds folders (the files directly or in recordings/)
+    (tmp_path / "mine" / "recordings").mkdir(parents=True)
+    shutil.copy(packaged, tmp_path / "mine" / "recordings" / "my_run.json")
+    monkeypatch.setenv("NEUROHOP_PATH", str(tmp_path / "mine"))
+    assert Path(resolve_recording_path("my_run")) == tmp_path / "mine" / "recordings" / "my_run.json"
+    with pytest.raises(RecordingError, match=r"no_such_run: recording not found .*'my_run', 'spinnaker_ca3_functional'.*NEUROHOP_PATH"):
+        load_recording("no_such_run")
+
+
+def test_cam_replay_defaults_to_the_packaged_recording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from neurohop.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["cam", "replay", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert Path(report["recording"]) == resources.recording_path()
+    assert report["compared_spikes"] == 262 and report["mismatches"] == 0
+    assert main(["cam", "replay", "no_such_run"]) == 2
+    assert "no_such_run: recording not found" in capsys.readouterr().err
+
+
 # -- no module looks outside the package -----------------------------------------------------
 
 def _file_based_paths(tree: ast.AST) -> list[int]:
