@@ -35,9 +35,11 @@ from neurohop.cam import ContentAddressableMemory, Operation, bits_to_vector  # 
 from neurohop.cam.reference import ideal_answers, matches  # noqa: E402
 from neurohop.cam.replay import load_recording, replay  # noqa: E402
 from neurohop.model import load_model  # noqa: E402
+from neurohop.resources import recording_path  # noqa: E402
 from neurohop.testing import random_operations  # noqa: E402
 
-DEFAULT_RECORDING = ROOT.parent / "shared" / "data" / "spinnaker_ca3_functional.json"
+#: The SpiNNaker recording that ships with neurohop (neurohop/resources/recordings/).
+DEFAULT_RECORDING = recording_path()
 
 
 def best_of(fn, repeats: int) -> float:

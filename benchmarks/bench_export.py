@@ -37,9 +37,11 @@ from neurohop.export.backend import quantise
 from neurohop.export.classifier import classifier_network, predict_fixed, readout_of
 from neurohop.export.mapping import map_program
 from neurohop.model import AllToAll, CubaLIF, Network, Population, Projection, SpikeSource
+from neurohop.resources import recording_path
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORDING = Path(os.environ.get("NEUROHOP_SHARED_DATA", ROOT.parent / "shared" / "data")) / "spinnaker_ca3_functional.json"
+#: The SpiNNaker recording that ships with neurohop (neurohop/resources/recordings/).
+RECORDING = recording_path()
 
 
 def median_time(fn: Any, repeats: int) -> float:

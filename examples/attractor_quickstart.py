@@ -1,6 +1,6 @@
 """CA3 attractor memory in a few seconds: store sparse patterns by spikes, complete them from half cues.
 
-    PYTHONPATH=. python examples/attractor_quickstart.py
+    python examples/attractor_quickstart.py
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 N, K, M = 256, 8, 150
 rng = np.random.default_rng(0)
 
-mem = AttractorMemory(N, K)  # models/ca3_attractor.yaml on the event-driven torch backend
+mem = AttractorMemory(N, K)  # the packaged model file ca3_attractor, on the event-driven torch backend
 patterns = random_patterns(rng, M, N, K)
 mem.store(patterns)  # each pattern fires through the mossy fibres; the synapses learn from the spikes
 w = mem.weights()

@@ -19,18 +19,19 @@ from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
 from neurohop.export.mapping import map_program
 from neurohop.model import load_model
+from neurohop.model.io import resolve_model_path
 from neurohop.resources import recording_path
-
 
 
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "ca3_spinnaker1"
     recording = Path(sys.argv[2]) if len(sys.argv) > 2 else recording_path()
     rec = json.loads(recording.read_text())
-    net = load_model("ca3_cam", C=rec["cue_size"], K=rec["content_size"])
+    params = {"C": rec["cue_size"], "K": rec["content_size"]}
+    net = load_model("ca3_cam", **params)  # the packaged model file, found by its name
     program = quantise(net, "spinnaker1")
     mapping = map_program(program)
-    write_bundle(program, out, source={"kind": "model", "path": "models/ca3_cam.yaml"}, mapping=mapping, force=True)
+    write_bundle(program, out, source={"kind": "model", "path": str(resolve_model_path("ca3_cam")), "parameters": params}, mapping=mapping, force=True)
     t = mapping.totals
     print(f"bundle {out}: {t['neurons']} neurons, {t['synapses']} synapses, {t['cores']} cores on {t['chips']} chip; {len(program.report.warnings)} quantisation warnings")
     for pop in program.populations:

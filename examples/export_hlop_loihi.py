@@ -13,8 +13,6 @@ arithmetic.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neurohop.cli import main as neurohop_cli
 from neurohop.data import load_dataset
 from neurohop.export.backend import quantise
 from neurohop.export.bundle import write_bundle
 from neurohop.export.classifier import classifier_network, predict_fixed, readout_of
 from neurohop.hlop.checkpoint import load_classifier, run_classifier
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
@@ -41,9 +38,9 @@ def main() -> int:
     ckpt = args.checkpoint
     if ckpt is None:
         ckpt = str(Path(tempfile.mkdtemp()) / "hlop_digits.npz")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        cmd = [sys.executable, "-m", "neurohop", "cl", "run", "--data", "digits", "--scenario", "permuted", "--tasks", "2", "--method", "hlop", "--epochs", "1", "--save", ckpt, "--quiet", "--threads", "1"]
-        subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+        cmd = ["cl", "run", "--data", "digits", "--scenario", "permuted", "--tasks", "2", "--method", "hlop", "--epochs", "1", "--save", ckpt, "--quiet", "--threads", "1"]
+        if neurohop_cli(cmd) != 0:  # the `neurohop` command, run in this process
+            return 1
         args.data = "digits"
     clf = load_classifier(ckpt)
     net = classifier_network(ckpt)  # the network the checkpoint embeds

@@ -2,7 +2,7 @@
 
 Run: python examples/hlop_quickstart.py [--tasks 3] [--epochs 3] [--train dsr]
 
-The same network (64-100-100 LIF, 10 timesteps, shared head; ``models/hlop_digits.yaml``) and
+The same network (64-100-100 LIF, 10 timesteps, shared head; the packaged model file ``hlop_digits``) and
 the same seed learn the tasks once by plain fine-tuning (``baseline``) and once with Hebbian
 orthogonal projection (``hlop``). Prints each accuracy matrix (rows: after task i; columns:
 task j), ACC and BWT, and the lateral circuits' diagnostics. Takes a few seconds on one core.

@@ -23,7 +23,8 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_ci_checks_the_wheel_outside_the_checkout() -> None:
     assert "bash .ci/wheel-check" in _ci_commands()
     check = ROOT.joinpath(".ci", "wheel-check").read_text()
-    for needed in ("pip wheel", "neurohop\" cam demo", "neurohop\" hw targets", "mktemp -d"):
+    for needed in ("pip wheel", "git ls-files", 'nh="$tmp/venv/bin/neurohop"', '"$nh" cam demo', '"$nh" hw targets', '"$nh" cam replay',
+                   '"$nh" export ca3_cam', '"$nh" hw report', '"$nh" cl run', "mktemp -d", "NEUROHOP_PATH="):
         assert needed in check, needed
 
 

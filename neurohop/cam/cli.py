@@ -46,13 +46,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = cam_sub.add_parser("demo", help="run the paper's functional test, print what was recalled, plot a raster")
     _add_backend_args(demo)
     demo.add_argument("--out", default=".", help="folder for the raster PNG (default: current directory)")
-    demo.add_argument("--model", default="ca3_cam", help="model file (default: models/ca3_cam.yaml)")
+    demo.add_argument("--model", default="ca3_cam", help="model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (default: ca3_cam, neurohop/resources/models/ca3_cam.yaml)")
     demo.set_defaults(handler=_demo)
 
     rep = cam_sub.add_parser("replay", help="replay a hardware recording and count spike mismatches")
-    rep.add_argument("recording", help="recording JSON (format: see the README)")
+    rep.add_argument(
+        "recording", nargs="?", default="spinnaker_ca3_functional",
+        help="recording JSON: a path, or the name of a packaged recording (default: spinnaker_ca3_functional, "
+        "the CA3 paper's SpiNNaker recording; format: neurohop/resources/recordings/README.md)",
+    )
     _add_backend_args(rep)
-    rep.add_argument("--model", default="ca3_cam", help="model file (default: models/ca3_cam.yaml)")
+    rep.add_argument("--model", default="ca3_cam", help="model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (default: ca3_cam, neurohop/resources/models/ca3_cam.yaml)")
     rep.add_argument("--json", action="store_true", help="print only a JSON object on stdout")
     rep.set_defaults(handler=_replay)
 

@@ -6,7 +6,7 @@
 (1, 1, 0, 0, 0, 0, 0, 0, 1, 1)
 
 Every operation is decoded from the spikes of the output population in the operation's
-answer window (``protocol:`` in ``models/ca3_cam.yaml``); nothing is remembered outside
+answer window (``protocol:`` in the model file, packaged as ``neurohop/resources/models/ca3_cam.yaml``); nothing is remembered outside
 the simulated synapses. Operations are placed at the earliest legal step unless ``at`` is
 given. When an answer ends after the point where the next operation may start, the
 simulation looks ahead and rolls back (the answer cannot depend on later input, since
@@ -121,7 +121,8 @@ class ContentAddressableMemory:
         Where the backend runs (``"cpu"``, ``"cuda"``...); each backend accepts the devices
         of its capabilities (:attr:`~neurohop.backends.base.Capabilities.devices`).
     model : str or path
-        The model file (default: the project's ``models/ca3_cam.yaml``).
+        The model file: a path, or a name on ``NEUROHOP_PATH`` or packaged (default ``ca3_cam``,
+        ``neurohop/resources/models/ca3_cam.yaml``).
     extra_spacing : int
         Steps added to the protocol's minimum spacing after every operation (default 0:
         operations at the minimum legal spacing). Consecutive learns at the minimum spacing

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -22,7 +23,7 @@ from neurohop.errors import NeurohopError, RecordingError
 from neurohop.files import check_keys, check_memory, is_finite_number, read_json, suggest
 from neurohop.model.io import ModelSpec, parse_ref, read_model
 
-__all__ = ["Recording", "load_recording", "replay"]
+__all__ = ["Recording", "resolve_recording_path", "load_recording", "replay"]
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,36 @@ def _trains(path: str, where: str, value: Any, count: int, steps: int) -> tuple[
     return tuple(out)
 
 
+def resolve_recording_path(path: str | os.PathLike[str]) -> str:
+    """A path, or the bare name of a recording on the search path (``"spinnaker_ca3_functional"``).
+
+    A bare name (no folder, with or without ``.json``) that is not a file in the current folder
+    is looked up in the ``recordings/`` folders of ``NEUROHOP_PATH``, then among the recordings
+    that ship with neurohop (:mod:`neurohop.resources`); anything else is returned unchanged.
+    """
+    from neurohop import resources
+
+    text = str(path)
+    if os.path.exists(text) or Path(text).name != text:
+        return text
+    found = resources.find("recordings", text, suffixes=(".json",))
+    return text if found is None else str(found)
+
+
 def load_recording(path: str | os.PathLike[str], spec: ModelSpec | None = None) -> Recording:
-    """Read and validate a recording; errors name the file and the field.
+    """Read and validate a recording (a path, or a packaged recording's bare name); errors name the file and the field.
 
     Refused with :class:`~neurohop.errors.RecordingError`: malformed or too deeply nested JSON,
     NaN/Infinity, unknown fields (closest known one suggested), sizes that are not positive
     integers or would not fit in memory, a timestep other than the model's, spike times that are
     negative, fractional, past ``sim_time_ms`` or listed twice, and lists of the wrong count.
     """
-    p = str(path)
+    p = resolve_recording_path(path)
+    if not os.path.exists(p) and Path(p).name == p:
+        from neurohop import resources
+
+        known = resources.names("recordings", ".json")
+        raise RecordingError(f"{p}: recording not found (not a file; packaged recordings: {known}; more folders: the {resources.ENV_VAR} environment variable)")
     doc = read_json(p, error=RecordingError)
     if not isinstance(doc, dict):
         raise RecordingError(f"{p}: expected a JSON object at the top level (got {type(doc).__name__})")

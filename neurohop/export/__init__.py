@@ -1,6 +1,6 @@
 """Export to neuromorphic fixed-point targets.
 
-Targets are files (``hardware/*.yaml``, :mod:`neurohop.export.targets`); each names the
+Targets are files (``neurohop/resources/hardware/*.yaml``, :mod:`neurohop.export.targets`); each names the
 module that implements its integer arithmetic (:mod:`~neurohop.export.spinnaker1`,
 :mod:`~neurohop.export.loihi`, :mod:`~neurohop.export.xylo`). :func:`quantise` turns a
 :class:`~neurohop.model.network.Network` into a :class:`~neurohop.export.program.Program`

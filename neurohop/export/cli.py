@@ -44,7 +44,7 @@ def _kv(text: str) -> tuple[str, Any]:
 def register(subparsers: Any) -> None:
     """Add the ``export`` and ``hw`` command groups."""
     ex = subparsers.add_parser("export", help="quantise a network for a neuromorphic target and write an export bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ex.add_argument("source", help="model file (.yaml or a name under models/), saved network (.npz) or NIR graph (.nir)")
+    ex.add_argument("source", help="model file (.yaml path, or a name on NEUROHOP_PATH or packaged with neurohop, e.g. ca3_cam), saved network (.npz) or NIR graph (.nir)")
     ex.add_argument("--target", required=True, help="target name (see `neurohop hw targets`), a target .yaml file, or pynn (writes a PyNN script to --out)")
     ex.add_argument("--out", required=True, help="bundle directory to create")
     ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")

@@ -1,7 +1,7 @@
 """Loihi integer arithmetic, exactly as Lava models it: quantisation and bit-accurate simulation.
 
 Semantics (lava-nc 0.10.0 ``PyLifModelBitAcc``, ``PyDenseModelBitAcc``,
-``PyDelayDenseModelBitAcc``; the numbers come from ``hardware/loihi.yaml``):
+``PyDelayDenseModelBitAcc``; the numbers come from ``neurohop/resources/hardware/loihi.yaml``):
 
 * **Weights** (per connection = one Dense process): clipped to 8 bits by sign mode
   (excitatory 0..255, inhibitory -255..0, mixed -256..255), then truncated to

@@ -38,7 +38,7 @@ def load_source(path: str | os.PathLike[str], params: Mapping[str, Any] | None =
     ----------
     path : path
         A model file (``.yaml``), a saved network (``.npz``) or a NIR graph (``.nir``); a bare
-        name resolves to a file of the project's ``models/`` folder.
+        name is a model on ``NEUROHOP_PATH`` or packaged in ``neurohop/resources/models/``.
     params : mapping, optional
         Model-file parameters.
     dt : float, optional

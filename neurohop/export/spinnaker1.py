@@ -1,6 +1,6 @@
 """SpiNNaker 1 integer arithmetic: quantisation and bit-accurate simulation.
 
-The numbers and rules come from ``hardware/spinnaker1.yaml``. What runs each step is
+The numbers and rules come from ``neurohop/resources/hardware/spinnaker1.yaml``. What runs each step is
 neurohop's LIF kernel (:func:`neurohop.kernels.lif.lif_step`) and STDP kernel
 (:func:`neurohop.kernels.stdp.stdp_step`) with the integer arithmetic below, so the order
 of operations is the float backends' by construction.

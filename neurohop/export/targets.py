@@ -1,4 +1,5 @@
-"""Hardware targets as data: the files of ``hardware/`` and their reader.
+"""Hardware targets as data: the target files (packaged in ``neurohop/resources/hardware/``,
+more on ``NEUROHOP_PATH``, or any path) and their reader.
 
 A target file (``format: neurohop-target/1``) states a chip's number formats
 (``numbers:``), its arithmetic rules (``rules:``), its resource limits (``limits:``), the

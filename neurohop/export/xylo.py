@@ -1,6 +1,6 @@
 """Xylo-class integer arithmetic: quantisation and bit-accurate simulation.
 
-The numbers and rules come from ``hardware/xylo.yaml``; every rule is the behaviour of
+The numbers and rules come from ``neurohop/resources/hardware/xylo.yaml``; every rule is the behaviour of
 SynSense's bit-accurate simulator xylosim (0.1.3, ``xylosim.v2``, which Rockpool's
 ``XyloSim`` wraps), checked against it in ``tests/export/test_export_xylo_xylosim.py``.
 A Xylo core has input channels, hidden neurons (recurrently connected) and output neurons.

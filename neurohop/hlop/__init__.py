@@ -6,7 +6,7 @@ activity, and later weight updates are projected orthogonal to it (Xiao et al., 
 
 Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 
-* settings: :func:`read_config`, :class:`HLOPConfig` (``models/hlop_*.yaml``)
+* settings: :func:`read_config`, :class:`HLOPConfig` (``neurohop/resources/models/hlop_*.yaml``)
 * network: :class:`SpikingMLP`, :func:`lif_step`, :func:`encode_if`
 * lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
 * projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`

@@ -7,8 +7,9 @@
 ``neurohop cl sweep --method M ... --train T ... --seeds 0-4 --out DIR [--scheduler tcp://...]``
 runs the grid on Dask, one JSON per finished run, and writes the ACC / BWT table over seeds.
 
-Settings come from a model file (``--model``; by default ``models/hlop_pmnist.yaml`` for the
-permuted scenario, ``models/hlop_split.yaml`` for split, ``models/hlop_digits.yaml`` for the
+Settings come from a model file (``--model``: a path, or a bare name looked up on
+``NEUROHOP_PATH`` and then among the packaged ``neurohop/resources/models/``; by default
+``hlop_pmnist`` for the permuted scenario, ``hlop_split`` for split, ``hlop_digits`` for the
 8x8 digits) and can be overridden with ``--set section.field=value``. torch is imported only
 when a command runs.
 """
@@ -58,7 +59,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     run.add_argument("--json", dest="json_out", default=None, metavar="OUT.json", help="write the full result here")
     run.add_argument("--plot", default=None, metavar="OUT.png", help="draw the accuracy matrix here")
-    run.add_argument("--model", default=None, help="HLOP model file (path or name under models/)")
+    run.add_argument("--model", default=None, help="HLOP model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (hlop_pmnist, hlop_split, hlop_digits)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field, e.g. train.lr=0.05 (repeatable)")
     run.add_argument("--head", default=None, help="split scenario: multi (task-incremental, default) or shared")
     run.add_argument("--lateral-spiking", action="store_true", help="spiking lateral neurons (signed spike counts) instead of rates")
@@ -83,7 +84,7 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--scenario", default="permuted", help="permuted (default) or split")
     sweep.add_argument("--tasks", type=int, default=None, help="number of tasks (default: as for cl run)")
     sweep.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
-    sweep.add_argument("--model", default=None, help="HLOP model file (path or name under models/)")
+    sweep.add_argument("--model", default=None, help="HLOP model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (hlop_pmnist, hlop_split, hlop_digits)")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field (repeatable)")
     sweep.add_argument("--head", default=None, help="split scenario: multi (default) or shared")
     sweep.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (on the workers)")

@@ -1,4 +1,5 @@
-"""Settings of HLOP continual-learning runs, read from ``models/hlop_*.yaml``.
+"""Settings of HLOP continual-learning runs, read from model files such as the packaged
+``neurohop/resources/models/hlop_*.yaml``.
 
 The files use their own format, ``format: neurohop-hlop/1`` (not the network-template format
 ``neurohop-model/1``): four sections, ``network``, ``train``, ``lateral`` and ``methods``. Every
@@ -457,7 +458,7 @@ def check_network_memory(net: NetworkConfig, batch_size: int, n_inputs: int, n_o
 
 
 def resolve_config_path(path: str | os.PathLike[str]) -> Path:
-    """A path, or a bare name of a file in the project's ``models/`` folder."""
+    """A path, or a bare name on the search path (``NEUROHOP_PATH``, then the packaged models)."""
     return resolve_model_path(path, what="HLOP model file")
 
 
@@ -596,7 +597,7 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
 
 
 def read_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None) -> HLOPConfig:
-    """Read a ``neurohop-hlop/1`` model file (a path or a name under ``models/``).
+    """Read a ``neurohop-hlop/1`` model file (a path, or a packaged or ``NEUROHOP_PATH`` model name).
 
     Parameters
     ----------

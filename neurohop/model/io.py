@@ -2,7 +2,8 @@
 
 Two file kinds:
 
-* **Model files** (``models/*.yaml``): a parametrised template. Sizes, weights and slices
+* **Model files** (``*.yaml``; the packaged ones in ``neurohop/resources/models/``, found by
+  bare name, :func:`resolve_model_path`): a parametrised template. Sizes, weights and slices
   may be expressions in the declared parameters (``size: C + K``, ``pre: "input[C:C+K]"``).
   :func:`read_model` parses and checks one; :meth:`ModelSpec.build` turns it into a
   :class:`~neurohop.model.network.Network` for given parameter values. Extra top-level

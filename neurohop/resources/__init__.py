@@ -7,7 +7,10 @@ recordings used as golden data (provenance in ``recordings/README.md``).
 A bare name (``"ca3_cam"``, ``"loihi"``) is looked up in the folders of the search path
 first, then in the packaged folder: the search path is the ``NEUROHOP_PATH`` environment
 variable (folders separated by ``os.pathsep``) plus any folders a caller passes. A folder of
-the search path may hold the files directly or in ``models/`` and ``hardware/`` subfolders.
+the search path may hold the files directly or in ``models/``, ``hardware/`` and ``recordings/``
+subfolders. Model files are found by :func:`neurohop.model.io.resolve_model_path`, targets by
+:func:`neurohop.export.targets.load_target`, recordings by
+:func:`neurohop.cam.replay.resolve_recording_path` (``neurohop cam replay NAME``).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument("--backend", default="torch_event", help="simulation backend with STDP: torch_event (default), torch, brian2, fixed:spinnaker1")
     cap.add_argument("--device", default="cpu", help="device of the backend (default cpu)")
     cap.add_argument("--dtype", default=None, choices=["float64", "float32"], help="float type of the torch backends (default float64)")
-    cap.add_argument("--model", default="ca3_attractor", help="model file (default models/ca3_attractor.yaml)")
+    cap.add_argument("--model", default="ca3_attractor", help="model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (default: ca3_attractor, neurohop/resources/models/ca3_attractor.yaml)")
     cap.add_argument("--probes", type=int, default=100, help="recalls per checkpoint (default 100)")
     cap.add_argument("--seed", type=int, default=0, help="seed of patterns and cues (default 0)")
     cap.add_argument("--grid-ratio", type=float, default=1.25, help="ratio of successive checkpoints of M (default 1.25)")

@@ -5,7 +5,8 @@
 >>> result = mem.recall(cues)                                       # doctest: +SKIP
 >>> result.sets[0], result.mean_missing, result.mean_false           # doctest: +SKIP
 
-The network and every number of its operation come from ``models/ca3_attractor.yaml``
+The network and every number of its operation come from the model file
+``ca3_attractor`` (packaged as ``neurohop/resources/models/ca3_attractor.yaml``)
 (see the comments there for why they make a Willshaw net). Storage feeds each pattern
 through the mossy-fibre route and lets the plasticity rule of the recurrent collaterals
 write it; nothing computes a weight outside the simulation. Recall switches plasticity off
@@ -253,7 +254,7 @@ class AttractorMemory:
     k : int
         Active cells per pattern (1 <= k < N).
     model : str
-        Model file (default ``models/ca3_attractor.yaml``).
+        Model file: a path, or a name on ``NEUROHOP_PATH`` or packaged (default ``ca3_attractor``).
     backend : str
         Any registered backend that runs plastic projections (see
         :func:`neurohop.backends.capabilities`): ``"torch_event"`` (default: event-driven,
