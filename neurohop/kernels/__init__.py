@@ -3,12 +3,13 @@
 The kernels take and return plain arrays (NumPy or torch: only ``+ - * >=``, indexing,
 ``.clip`` and ``where`` are used) in NamedTuple states, and never hold state themselves.
 Their docstrings are the one place where the order of operations in a timestep is stated;
-the Brian2 backend generates code that performs the same operations in the same order,
-which is what makes spike trains identical across backends.
+the Brian2 backend generates its code by running the step functions on symbolic values
+(:mod:`neurohop.backends.brian2.codegen`), so it performs the same operations in the same
+order, which is what makes spike trains identical across backends.
 
 :data:`NEURON_KERNELS` maps each simulated neuron model class to its
 :class:`NeuronKernel`. A new neuron model is added by writing its kernel module and one
-entry here (plus its Brian2 code template in ``neurohop.backends.brian2.templates``).
+entry here.
 """
 
 from __future__ import annotations

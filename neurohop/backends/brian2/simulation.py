@@ -10,8 +10,10 @@ code: no ODE solver is involved. How the order of operations is obtained:
   pushed in the same step, so a delay of d steps is a Brian2 delay of ``(d - 1) * dt``:
   the weight lands at step t + d - 1 and is consumed by the update of step t + d. Spikes are
   never left in flight between two ``run`` calls, so runs can be split anywhere.
-* The neuron update is a ``run_regularly`` operation in ``groups``; the synaptic decay is a
-  second one in ``end``. Refractoriness is an integer counter.
+* The neuron code is generated from the kernel's step function
+  (:mod:`neurohop.backends.brian2.codegen`): the update is a ``run_regularly`` operation in
+  ``groups``, the spike condition the group's threshold and the kernel's
+  ``where(spikes, ...)`` the group's reset. Refractoriness is an integer counter.
 * STDP runs in the *arrival* frame: a pre spike is processed when its weight is delivered
   (step t + d - 1), a post spike reaches the synapse at t_post + 2d - 1 (Brian2 delay 2d - 1). All lags are then
   those of the kernel, and the weight applied on arrival is the one the kernel delivers.
@@ -35,7 +37,7 @@ import numpy as np
 from neurohop._optional import require
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
 from neurohop.errors import BuildError, InputError
-from neurohop.backends.brian2.templates import BRIAN2_TEMPLATES
+from neurohop.backends.brian2.codegen import generate
 from neurohop.kernels import NEURON_KERNELS, population_constants, population_initial
 from neurohop.kernels.stdp import NEVER, stdp_constants
 from neurohop.model.network import Network, Population
@@ -133,12 +135,6 @@ class Brian2Simulation(Simulation):
             by_model = neuron_order(net)
         except BuildError as exc:
             raise BuildError(f"brian2: {exc}") from None
-        for pops in by_model:
-            if type(pops[0].model) not in BRIAN2_TEMPLATES:
-                raise BuildError(
-                    f"brian2: cannot build population {pops[0].name!r}: neuron model {type(pops[0].model).__name__} has no Brian2 template; "
-                    f"supported: {[c.__name__ for c in BRIAN2_TEMPLATES]} and SpikeSource"
-                )
         self.target = target
         self._codeobj = _codeobj_class(target)
         self._clock = b2.Clock(dt=self.dt * b2.ms, name="nh_clock")
@@ -207,15 +203,16 @@ class Brian2Simulation(Simulation):
 
     def _neuron_group(self, pops: list[Population], n: int, common: Mapping[str, Any]) -> Any:
         kernel = NEURON_KERNELS[type(pops[0].model)]
-        tpl = BRIAN2_TEMPLATES[type(pops[0].model)]
         name = f"nh_{kernel.name}"
-        group = b2.NeuronGroup(n, tpl.model, threshold=tpl.threshold, reset=tpl.reset, name=name, **common)
-        for var, values in population_constants(kernel, pops, self.dt)._asdict().items():
+        constants = population_constants(kernel, pops, self.dt)
+        initial = population_initial(kernel, pops)
+        code = generate(kernel.step, initial, constants, owner=f"neuron model {type(pops[0].model).__name__}")
+        group = b2.NeuronGroup(n, code.model, threshold=code.threshold, reset=code.reset, name=name, **common)
+        for var, values in constants._asdict().items():
             setattr(group, var, values)
-        for var, values in population_initial(kernel, pops)._asdict().items():
+        for var, values in initial._asdict().items():
             setattr(group, var, values)
-        group.run_regularly(tpl.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
-        group.run_regularly(tpl.end, when="end", name=f"{name}_end", codeobj_class=self._codeobj)
+        group.run_regularly(code.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
         return group
 
     def _static_synapses(self, net: Network, common: Mapping[str, Any]) -> list[Any]:
