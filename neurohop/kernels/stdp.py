@@ -28,6 +28,7 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, NamedTuple
 
+from neurohop.kernels.registry import plasticity_kernel
 from neurohop.model.synapses import STDP
 
 __all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "stdp_event_step", "NEVER"]
@@ -194,3 +195,6 @@ def _put(a: Any, idx: Any, axis: int, values: Any) -> None:
         a[idx, :] = values
     else:
         a[:, idx] = values
+
+
+plasticity_kernel(STDP, "stdp", stdp_constants, stdp_step, stdp_event_step)

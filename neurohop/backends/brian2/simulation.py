@@ -38,8 +38,9 @@ from neurohop._optional import require
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
 from neurohop.errors import BuildError, InputError
 from neurohop.backends.brian2.codegen import generate
-from neurohop.kernels import NEURON_KERNELS, population_constants, population_initial
-from neurohop.kernels.stdp import NEVER, stdp_constants
+from neurohop.kernels import NEURON_KERNELS, plasticity_kernel_for, population_constants, population_initial
+from neurohop.kernels.stdp import NEVER
+from neurohop.model.synapses import STDP
 from neurohop.model.network import Network, Population
 
 __all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS"]
@@ -248,7 +249,10 @@ class Brian2Simulation(Simulation):
         source, dest, gpre, gpost = self._global(proj, pre, post)
         target = "in_i" if proj.sign < 0 else "in_e"
         dt_q = self.dt * b2.ms
-        c = stdp_constants(proj.plasticity, self.dt)
+        kernel = plasticity_kernel_for(proj.plasticity, f"brian2: projection {proj.name!r}")
+        if type(proj.plasticity) is not STDP:
+            raise BuildError(f"brian2: projection {proj.name!r}: plasticity rule {type(proj.plasticity).__name__} has no Brian2 code; supported: ['STDP']")
+        c = kernel.constants(proj.plasticity, self.dt)
         delay = int(proj.delay)
         namespace = {
             "a_plus": c.a_plus,
