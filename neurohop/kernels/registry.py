@@ -74,21 +74,40 @@ class PlasticityKernel(NamedTuple):
         The clock-driven step on a dense block of synapses.
     event_step : callable
         The same rule restricted to the synapses the step's spikes can change.
+    synapse_initial : callable
+        ``synapse_initial(w) -> state`` with one value per synapse in every field (the
+        initial weights ``w`` and fresh traces).
+    on_pre, on_post : callable
+        ``on_x(state, t, constants) -> state`` on per-synapse values, for the synapses whose
+        pre neuron spikes / whose post neuron is seen at step ``t`` (the Brian2 backend
+        generates its synapse code from them).
     """
 
     name: str
     constants: Callable[[Any, float], Any]
     step: Callable[..., Any]
     event_step: Callable[..., Any]
+    synapse_initial: Callable[[Any], Any]
+    on_pre: Callable[..., Any]
+    on_post: Callable[..., Any]
 
 
 #: Plasticity rules (classes) and their kernels.
 PLASTICITY_KERNELS: dict[type, PlasticityKernel] = {}
 
 
-def plasticity_kernel(rule: type, name: str, constants: Callable[[Any, float], Any], step: Callable[..., Any], event_step: Callable[..., Any]) -> PlasticityKernel:
+def plasticity_kernel(
+    rule: type,
+    name: str,
+    constants: Callable[[Any, float], Any],
+    step: Callable[..., Any],
+    event_step: Callable[..., Any],
+    synapse_initial: Callable[[Any], Any],
+    on_pre: Callable[..., Any],
+    on_post: Callable[..., Any],
+) -> PlasticityKernel:
     """Register the kernel of plasticity rule class ``rule``."""
-    kernel = PlasticityKernel(name, constants, step, event_step)
+    kernel = PlasticityKernel(name, constants, step, event_step, synapse_initial, on_pre, on_post)
     PLASTICITY_KERNELS[rule] = kernel
     return kernel
 

@@ -17,6 +17,7 @@ from neurohop.backends.brian2.codegen import generate  # noqa: E402
 from neurohop.errors import BuildError  # noqa: E402
 from neurohop.kernels import NEURON_KERNELS, population_constants, population_initial  # noqa: E402
 from neurohop.kernels.lif import LIFState  # noqa: E402
+from neurohop.kernels.stdp import NEVER, stdp_constants  # noqa: E402
 from neurohop.model import LIF, AllToAll, CubaLIF, Network, OneToOne, Population, Projection, SpikeSource  # noqa: E402
 from neurohop.testing import random_inputs, random_network  # noqa: E402
 
@@ -89,6 +90,34 @@ _CUBA_RESET = """
 v_sub = v - v_th
 v = int(subtract) * v_sub + (1 - int(subtract)) * v_reset
 """
+_STDP_MODEL = """
+w : 1
+apre : 1
+apost : 1
+lastpre : integer
+lastpost : integer
+"""
+_STDP_ON_PRE = """
+lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
+apost_now = apost * table_minus(lag_post * dt)
+shrink = a_minus * apost_now
+w = clip(w - shrink, w_min, w_max)
+lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
+apre_now = apre * table_plus(lag_pre * dt)
+apre = apre_now + 1
+lastpre = t_in_timesteps
+{target}_post += w
+"""
+_STDP_ON_POST = """
+lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
+apre_now = apre * table_plus(lag_pre * dt)
+grow = a_plus * apre_now
+w = clip(w + grow, w_min, w_max)
+lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
+apost_seen = apost * table_minus(lag_post * dt)
+apost = apost_seen + 1
+lastpost = t_in_timesteps
+"""
 _REFERENCE = {
     LIF: (_LIF_MODEL, "v >= v_thresh", "v = v_reset\nrefrac = n_refrac", _LIF_UPDATE, _LIF_DECAY),
     CubaLIF: (_CUBA_MODEL, "v > v_th", _CUBA_RESET, _CUBA_UPDATE, ""),
@@ -111,6 +140,34 @@ def _reference_neuron_group(self: Any, pops: list, n: int, common: Any) -> Any:
     return group
 
 
+def _reference_plastic_synapses(self: Any, k: int, proj: Any, common: Any) -> Any:
+    """A plastic projection as it was built from the hand-written STDP code."""
+    b2 = b2sim.b2
+    pre, post, w, _ = proj.synapses(self.net.sizes)
+    source, dest, gpre, gpost = self._global(proj, pre, post)
+    target = "in_i" if proj.sign < 0 else "in_e"
+    dt_q = self.dt * b2.ms
+    c = stdp_constants(proj.plasticity, self.dt)
+    delay = int(proj.delay)
+    namespace = {
+        "a_plus": c.a_plus, "a_minus": c.a_minus, "w_min": c.w_min, "w_max": c.w_max,
+        "table_plus": b2.TimedArray(c.table_plus, dt=dt_q, name=f"nh_tplus_{k}"),
+        "table_minus": b2.TimedArray(c.table_minus, dt=dt_q, name=f"nh_tminus_{k}"),
+        "last_plus": len(c.table_plus) - 1, "last_minus": len(c.table_minus) - 1,
+    }
+    syn = b2.Synapses(
+        source, dest, _STDP_MODEL, on_pre=_STDP_ON_PRE.format(target=target), on_post=_STDP_ON_POST,
+        delay={"pre": (delay - 1) * dt_q, "post": (2 * delay - 1) * dt_q}, namespace=namespace, name=f"nh_plastic_{k}", **common,
+    )
+    syn.connect(i=gpre, j=gpost)
+    syn.w = w
+    syn.lastpre = NEVER
+    syn.lastpost = NEVER
+    syn.pre.order = 1
+    syn.post.order = 0
+    return syn
+
+
 def _with_cuba(rng: np.random.Generator) -> Network:
     """A random LIF network plus CUBA populations (hard and subtractive resets, a readout)."""
     base = random_network(rng, plastic=True)
@@ -131,6 +188,19 @@ def _with_cuba(rng: np.random.Generator) -> Network:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_generated_code_is_bit_identical_to_the_hand_written_code(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    _compare_with_reference(seed, monkeypatch)
+
+
+def test_the_comparison_covers_learning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guard against a vacuous comparison: some of the random networks learn."""
+    learned = 0
+    for seed in range(6):
+        learned += _compare_with_reference(seed, monkeypatch)
+        monkeypatch.undo()
+    assert learned >= 2
+
+
+def _compare_with_reference(seed: int, monkeypatch: pytest.MonkeyPatch) -> int:
     rng = np.random.default_rng(100 + seed)
     net = _with_cuba(rng)
     inputs = random_inputs(rng, net, 120, rate=0.2)
@@ -138,6 +208,7 @@ def test_generated_code_is_bit_identical_to_the_hand_written_code(seed: int, mon
     new = generated.run(120, inputs)
     state_new = {p.name: generated.state(p.name) for p in net.neurons}
     monkeypatch.setattr(b2sim.Brian2Simulation, "_neuron_group", _reference_neuron_group)
+    monkeypatch.setattr(b2sim.Brian2Simulation, "_plastic_synapses", _reference_plastic_synapses)
     reference = neurohop.build(net, backend="brian2", target="numpy")
     old = reference.run(120, inputs)
     assert sum(int(old.spikes[p.name].sum()) for p in net.neurons) > 0
@@ -152,8 +223,12 @@ def test_generated_code_is_bit_identical_to_the_hand_written_code(seed: int, mon
         ref = reference.state(p.name)
         for var, values in ref.items():
             assert state_new[p.name][var].tobytes() == values.tobytes(), f"state {p.name}.{var}"
+    learned = 0
     for proj in net.projections:
-        np.testing.assert_array_equal(generated.weights(proj.name), reference.weights(proj.name))
+        w_new, w_old = generated.weights(proj.name), reference.weights(proj.name)
+        assert w_new.tobytes() == w_old.tobytes(), f"weights of {proj.name}"
+        learned += proj.plasticity is not None and not np.array_equal(w_old, proj.synapses(net.sizes)[2])
+    return learned
 
 
 def _code(cls: type, model: Any) -> Any:

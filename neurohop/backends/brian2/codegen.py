@@ -32,7 +32,7 @@ import numpy as np
 
 from neurohop.errors import BuildError
 
-__all__ = ["Expr", "Brian2Code", "generate"]
+__all__ = ["Expr", "SymbolicTable", "Brian2Code", "generate", "SynapseCode", "generate_synapses"]
 
 #: Names of the accumulators that the synapses fill with the arriving weights.
 INPUTS = ("in_e", "in_i")
@@ -87,6 +87,9 @@ class Expr:
     def __lt__(self, other: Any) -> "Expr":
         return Expr("<", (self, _wrap(other)), "bool")
 
+    def clip(self, lo: Any, hi: Any) -> "Expr":
+        return Expr("clip", (self, _wrap(lo), _wrap(hi)), self.kind)
+
     def __bool__(self) -> bool:
         raise BuildError("brian2: a neuron kernel branches on a state value in Python; use where(...) so that the step can be generated as code")
 
@@ -120,6 +123,30 @@ def _where(cond: Any, a: Any, b: Any) -> Expr:
         raise BuildError(f"brian2: where(): expected a boolean condition (got a {cond.kind} value)")
     kind = "float" if "float" in (a.kind, b.kind) else "int"
     return Expr("where", (cond, a, b), kind)
+
+
+class _Length:
+    """The length of a symbolic table: only ``length - 1`` (its last index) is used."""
+
+    def __init__(self, last: str) -> None:
+        self.last = last
+
+    def __sub__(self, one: Any) -> Expr:
+        if one != 1:
+            raise BuildError("brian2: a kernel used a table length other than as its last index (length - 1)")
+        return Expr.var(self.last, "int")
+
+
+class SymbolicTable:
+    """A table of a kernel held in a Brian2 ``TimedArray`` called ``name`` (indexed by whole
+    steps), whose last index is the variable ``name + "_last"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shape = (_Length(f"{name}_last"),)
+
+    def __getitem__(self, index: Any) -> Expr:
+        return Expr("table", (self.name, _wrap(index)), "float")
 
 
 def _literal(value: Any) -> str:
@@ -159,6 +186,12 @@ class _Writer:
             return _literal(node.args[0])
         if node.kind == "bool":
             return self.condition(node)
+        if node.op == "clip":
+            x, lo, hi = (self.operand(a) for a in node.args)
+            return self.temp(f"clip({x}, {lo}, {hi})", node)
+        if node.op == "table":
+            name, index = node.args
+            return self.temp(f"{name}({self.operand(index)} * dt)", node)
         if node.op == "where":
             cond, a, b = node.args
             on, off = self.flag(cond)
@@ -293,3 +326,61 @@ def generate(step: Callable[..., tuple[Any, Any]], state: Any, constants: Any, o
     model += [f"{name} : {_BRIAN2_TYPES[node.kind]} (constant)" for name, node in zip(constants._fields, sym_const)]
     return Brian2Code("\n".join(model) + "\n", threshold, "\n".join(reset_lines) + "\n", "\n".join(lines) + "\n")
 
+
+
+class SynapseCode(NamedTuple):
+    """The Brian2 form of one plasticity kernel (see :func:`generate_synapses`)."""
+
+    model: str  #: per-synapse variables (the fields of the kernel's state)
+    on_pre: str  #: for the synapses of a pre spike, when it arrives
+    on_post: str  #: for the synapses of a post spike, when it reaches them
+    namespace: dict[str, Any]  #: the constants: numbers, and tables (NumPy arrays) with their last index
+    names: dict[str, str]  #: Brian2 variable of each state field (Brian2 reserves the suffixes _pre and _post)
+
+
+def _synapse_name(field: str) -> str:
+    for suffix in ("_pre", "_post"):
+        if field.endswith(suffix):
+            return field[: -len(suffix)] + suffix[1:]
+    return field
+
+
+def generate_synapses(on_pre: Callable[..., Any], on_post: Callable[..., Any], state: Any, constants: Any) -> SynapseCode:
+    """Brian2 synapse code running a plasticity kernel's per-synapse event operations.
+
+    Parameters
+    ----------
+    on_pre, on_post : callable
+        ``on_x(state, t, constants) -> state`` (see
+        :class:`~neurohop.kernels.registry.PlasticityKernel`), run symbolically with ``t`` the
+        current step ``t_in_timesteps``.
+    state : NamedTuple of arrays
+        Example per-synapse state (field names and types).
+    constants : NamedTuple
+        The rule's constants: numbers become Brian2 constants of the same name, 1-D arrays
+        tables (``name(step * dt)``) with their last index ``name_last``.
+    """
+    names = {name: _synapse_name(name) for name in state._fields}
+    if len(set(names.values())) != len(names):
+        raise BuildError(f"brian2: plasticity state fields {list(names)} collide once Brian2's reserved suffixes _pre/_post are dropped")
+    sym_state = type(state)(*(Expr.var(names[name], _kind(v)) for name, v in state._asdict().items()))
+    sym_const: list[Any] = []
+    namespace: dict[str, Any] = {}
+    for name, value in constants._asdict().items():
+        if np.ndim(value) == 1:
+            sym_const.append(SymbolicTable(name))
+            namespace[name] = np.asarray(value)
+            namespace[f"{name}_last"] = len(value) - 1
+        else:
+            sym_const.append(Expr.var(name, _kind(value)))
+            namespace[name] = value
+    consts = type(constants)(*sym_const)
+    t = Expr.var("t_in_timesteps", "int")
+    counter = [0]
+    blocks = []
+    for event in (on_pre, on_post):
+        new = event(sym_state, t, consts)
+        targets = {names[name]: _wrap(node) for name, node in new._asdict().items()}
+        blocks.append("\n".join(_write(_Writer({}, counter), targets)) + "\n")
+    model = "".join(f"{names[name]} : {_BRIAN2_TYPES[node.kind]}\n" for name, node in zip(state._fields, sym_state))
+    return SynapseCode(model, blocks[0], blocks[1], namespace, names)

@@ -37,10 +37,8 @@ import numpy as np
 from neurohop._optional import require
 from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
 from neurohop.errors import BuildError, InputError
-from neurohop.backends.brian2.codegen import generate
+from neurohop.backends.brian2.codegen import generate, generate_synapses
 from neurohop.kernels import NEURON_KERNELS, plasticity_kernel_for, population_constants, population_initial
-from neurohop.kernels.stdp import NEVER
-from neurohop.model.synapses import STDP
 from neurohop.model.network import Network, Population
 
 __all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS"]
@@ -50,38 +48,6 @@ b2 = require("brian2", "the brian2 backend")
 #: Flags for Brian2's C/C++ compilation: IEEE arithmetic, no fused multiply-add.
 EXACT_COMPILE_ARGS = ["-w", "-O2", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
 SCHEDULE = ["start", "groups", "thresholds", "synapses", "resets", "end"]
-
-_STDP_MODEL = """
-w : 1
-apre : 1
-apost : 1
-lastpre : integer
-lastpost : integer
-"""
-# the kernel's steps 3-5, processed when the pre spike arrives
-_STDP_ON_PRE = """
-lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
-apost_now = apost * table_minus(lag_post * dt)
-shrink = a_minus * apost_now
-w = clip(w - shrink, w_min, w_max)
-lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
-apre_now = apre * table_plus(lag_pre * dt)
-apre = apre_now + 1
-lastpre = t_in_timesteps
-{target}_post += w
-"""
-# the kernel's steps 1-2, processed when the post spike reaches the synapse
-_STDP_ON_POST = """
-lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
-apre_now = apre * table_plus(lag_pre * dt)
-grow = a_plus * apre_now
-w = clip(w + grow, w_min, w_max)
-lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
-apost_seen = apost * table_minus(lag_post * dt)
-apost = apost_seen + 1
-lastpost = t_in_timesteps
-"""
-
 
 @contextlib.contextmanager
 def _exact_compilation() -> Iterator[None]:
@@ -249,36 +215,31 @@ class Brian2Simulation(Simulation):
         source, dest, gpre, gpost = self._global(proj, pre, post)
         target = "in_i" if proj.sign < 0 else "in_e"
         dt_q = self.dt * b2.ms
-        kernel = plasticity_kernel_for(proj.plasticity, f"brian2: projection {proj.name!r}")
-        if type(proj.plasticity) is not STDP:
-            raise BuildError(f"brian2: projection {proj.name!r}: plasticity rule {type(proj.plasticity).__name__} has no Brian2 code; supported: ['STDP']")
-        c = kernel.constants(proj.plasticity, self.dt)
         delay = int(proj.delay)
+        kernel = plasticity_kernel_for(proj.plasticity, f"brian2: projection {proj.name!r}")
+        constants = kernel.constants(proj.plasticity, self.dt)
+        initial = kernel.synapse_initial(np.asarray(w, dtype=np.float64))
+        code = generate_synapses(kernel.on_pre, kernel.on_post, initial, constants)
         namespace = {
-            "a_plus": c.a_plus,
-            "a_minus": c.a_minus,
-            "w_min": c.w_min,
-            "w_max": c.w_max,
-            "table_plus": b2.TimedArray(c.table_plus, dt=dt_q, name=f"nh_tplus_{k}"),
-            "table_minus": b2.TimedArray(c.table_minus, dt=dt_q, name=f"nh_tminus_{k}"),
-            "last_plus": len(c.table_plus) - 1,
-            "last_minus": len(c.table_minus) - 1,
+            name: b2.TimedArray(value, dt=dt_q, name=f"nh_{name}_{k}") if isinstance(value, np.ndarray) else value
+            for name, value in code.namespace.items()
         }
         syn = b2.Synapses(
             source,
             dest,
-            _STDP_MODEL,
-            on_pre=_STDP_ON_PRE.format(target=target),
-            on_post=_STDP_ON_POST,
+            code.model,
+            # the kernel's steps 3-4, then the spike delivers the updated weight (step 5)
+            on_pre=code.on_pre + f"{target}_post += w\n",
+            # the kernel's steps 1-2
+            on_post=code.on_post,
             delay={"pre": (delay - 1) * dt_q, "post": (2 * delay - 1) * dt_q},
             namespace=namespace,
             name=f"nh_plastic_{k}",
             **common,
         )
         syn.connect(i=gpre, j=gpost)
-        syn.w = w
-        syn.lastpre = NEVER
-        syn.lastpost = NEVER
+        for name, value in initial._asdict().items():
+            setattr(syn, code.names[name], value)
         # post events before pre events within a step (kernel steps 1-2 before 3-5)
         syn.pre.order = 1
         syn.post.order = 0
