@@ -277,6 +277,13 @@ def test_a_kernel_that_cannot_be_written_as_code_is_refused() -> None:
     with pytest.raises(BuildError, match="depends on the spikes"):
         generate(spikes_feed_back, kernel.initial([(LIF(), 1)]), kernel.constants([(LIF(), 1)], 1.0))
 
+    def threshold_on_the_old_value(state: LIFState, in_e: Any, in_i: Any, p: Any, where: Any) -> Any:
+        spikes = state.v >= p.v_thresh  # before the update: Brian2's threshold runs after it
+        return spikes, state._replace(v=where(spikes, p.v_reset, state.v + in_e))
+
+    with pytest.raises(BuildError, match="reads 'v' from before the update"):
+        generate(threshold_on_the_old_value, kernel.initial([(LIF(), 1)]), kernel.constants([(LIF(), 1)], 1.0))
+
 
 def test_one_to_one_smoke_on_numpy() -> None:
     """A CUBA neuron driven every step fires on the generated code as the kernel says."""

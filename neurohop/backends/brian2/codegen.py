@@ -162,8 +162,9 @@ def _literal(value: Any) -> str:
 class _Writer:
     """Writes one block of statements; ``names`` maps nodes already held in a variable."""
 
-    def __init__(self, names: dict[int, str], counter: list[int]) -> None:
+    def __init__(self, names: dict[int, str], counter: list[int], stale: frozenset[str] = frozenset()) -> None:
         self.names = dict(names)
+        self.stale = stale  #: variables whose value from before the update is gone
         self.lines: list[str] = []
         self.counter = counter
         self.flags: dict[int, tuple[str, str]] = {}
@@ -181,7 +182,7 @@ class _Writer:
         if id(node) in self.names:
             return self.names[id(node)]
         if node.op == "var":
-            return node.args[0]
+            return self._var(node)
         if node.op == "lit":
             return _literal(node.args[0])
         if node.kind == "bool":
@@ -201,10 +202,21 @@ class _Writer:
         x, y = node.args
         return self.temp(f"{self.operand(x)} {node.op} {self.operand(y)}", node)
 
+    def _var(self, node: Expr) -> str:
+        name = node.args[0]
+        if name in self.stale:
+            raise BuildError(
+                f"brian2: the spike condition or reset of a neuron kernel reads {name!r} from before the update; "
+                "Brian2 runs them after it, so they may only read the updated state"
+            )
+        return name
+
     def condition(self, node: Expr) -> str:
         """A boolean expression for ``node`` (comparisons are exact, so they stay inline)."""
+        if id(node) in self.names:
+            return self.names[id(node)]
         if node.op == "var":
-            return node.args[0]
+            return self._var(node)
         if node.op == "lit":
             return _literal(node.args[0])
         if node.op in (">=", ">", "<=", "<"):
@@ -315,11 +327,12 @@ def generate(step: Callable[..., tuple[Any, Any]], state: Any, constants: Any, o
     lines = _write(_Writer({}, counter), update_of) + [f"{name} = 0" for name in INPUTS]
     # after the update, each field's variable holds its node
     held = {id(node): name for name, node in update_of.items()}
-    threshold_writer = _Writer(held, counter)
+    stale = frozenset(name for name, node in update_of.items() if not (node.op == "var" and node.args[0] == name))
+    threshold_writer = _Writer(held, counter, stale)
     threshold = threshold_writer.condition(spikes)
     if threshold_writer.lines:
         raise BuildError(f"brian2: {owner}: the spike condition must compare state fields and constants (got {spikes!r})")
-    reset_lines = _write(_Writer(held, counter), reset_of)
+    reset_lines = _write(_Writer(held, counter, stale), reset_of)
 
     model = [f"{name} : {_BRIAN2_TYPES[node.kind]}" for name, node in zip(state._fields, sym_state)]
     model += [f"{name} : 1" for name in INPUTS]
