@@ -17,7 +17,10 @@ code: no ODE solver is involved. How the order of operations is obtained:
 * STDP runs in the *arrival* frame: a pre spike is processed when its weight is delivered
   (step t + d - 1), a post spike reaches the synapse at t_post + 2d - 1 (Brian2 delay 2d - 1). All lags are then
   those of the kernel, and the weight applied on arrival is the one the kernel delivers.
-  Trace decays come from the same tables (TimedArrays indexed by whole steps).
+  Trace decays come from the same tables (TimedArrays indexed by whole steps). The
+  ``on_pre``/``on_post`` code is generated from the rule kernel's per-synapse event
+  operations (:func:`~neurohop.kernels.stdp.stdp_on_pre`, :func:`~neurohop.kernels.stdp.stdp_on_post`),
+  looked up in :data:`~neurohop.kernels.PLASTICITY_KERNELS`.
 * Every arithmetic step is a separate statement, so code generation cannot regroup
   floating-point operations; C code is compiled without ``-ffast-math`` and with
   ``-ffp-contract=off`` (no fused multiply-add), so float64 results equal torch's.
