@@ -1,45 +1,34 @@
 """Simulation backends and their registry.
 
-``"torch"`` (PyTorch, CPU or CUDA, batched) and ``"brian2"`` (Brian2 runtime device,
-Cython or NumPy target) compile the same :class:`~neurohop.model.network.Network` and give
-the same spikes; ``"fixed:<target>"`` runs the network quantised for a hardware target in a
-bit-accurate integer simulator (:mod:`neurohop.export`). Backends are imported lazily, so that using one never imports the other.
+``"torch"`` (PyTorch, CPU or CUDA, batched), ``"torch_event"`` (event-driven torch for large
+recurrent memories) and ``"brian2"`` (Brian2 runtime device, Cython or NumPy target) compile
+the same :class:`~neurohop.model.network.Network` and give the same spikes;
+``"fixed:<target>"`` runs the network quantised for a hardware target in a bit-accurate
+integer simulator. The registry names each backend's :class:`Simulation` class by its
+import path, so using one backend never imports another, and this package imports nothing
+above it (the integer simulators live in :mod:`neurohop.export`).
+
+What a backend can do is declared in its :class:`Capabilities`
+(:func:`capabilities` before building, ``sim.capabilities`` after); what it accepts, in its
+``OPTIONS`` (:func:`options`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from neurohop.backends.base import RunResult, Simulation, available, register
+from neurohop.backends.base import Capabilities, Option, RunResult, Simulation, available, capabilities, options, register, simulation_class
 from neurohop.backends.base import build as _build
 from neurohop.model.network import Network
 
-__all__ = ["build", "available", "register", "RunResult", "Simulation"]
+__all__ = ["build", "available", "register", "capabilities", "options", "simulation_class", "Capabilities", "Option", "RunResult", "Simulation"]
 
-
-def _lazy(module: str, attr: str) -> Any:
-    def builder(net: Network, **options: Any) -> Simulation:
-        import importlib
-
-        return getattr(importlib.import_module(module), attr)(net, **options)
-
-    return builder
-
-
-register("torch", _lazy("neurohop.backends.torch", "build_torch"))
-register("brian2", _lazy("neurohop.backends.brian2", "build_brian2"))
+register("torch", "neurohop.backends.torch.simulation:TorchSimulation")
+register("brian2", "neurohop.backends.brian2.simulation:Brian2Simulation")
 # event-driven torch (shared plastic weights, batched frozen recall): large recurrent memories
-register("torch_event", _lazy("neurohop.backends.torch.event", "build_torch_event"))
-
-
-def _fixed(net: Network, target: str, **options: Any) -> Simulation:
-    from neurohop.export.backend import build_fixed
-
-    return build_fixed(net, target, **options)
-
-
+register("torch_event", "neurohop.backends.torch.event:EventSimulation")
 # bit-accurate integer simulation of a hardware target: backend="fixed:<target>"
-register("fixed", _fixed, family=True)
+register("fixed", "neurohop.export.backend:FixedSimulation", family=True)
 
 
 def build(net: Network, backend: str = "torch", **options: Any) -> Simulation:

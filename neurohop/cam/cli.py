@@ -12,26 +12,28 @@ __all__ = ["register"]
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.backend == "torch":
-        options["device"] = args.device
-        options["dtype"] = args.dtype
-    elif args.device != "cpu" or args.dtype != "float64":
-        from neurohop.errors import InputError
+    """The backend options given on the command line, for the options the backend declares.
 
-        raise InputError(f"--device/--dtype apply to the torch backend only (got --backend {args.backend})")
-    if args.backend != "brian2" and args.target != "auto":
-        from neurohop.errors import InputError
+    ``--device`` goes to every backend (each accepts its declared devices); ``--dtype`` and
+    ``--target`` only to a backend that declares them, and refused elsewhere unless left at
+    their defaults.
+    """
+    from neurohop.backends import options as declared
+    from neurohop.errors import InputError
 
-        raise InputError(f"--target applies to the brian2 backend only (got --backend {args.backend})")
-    if args.backend == "brian2":
-        options["target"] = args.target
+    accepted = {o.name for o in declared(args.backend)}
+    options: dict[str, Any] = {"device": args.device}
+    for name, value, default in (("dtype", args.dtype, "float64"), ("target", args.target, "auto")):
+        if name in accepted:
+            options[name] = value
+        elif value != default:
+            raise InputError(f"--{name}: backend {args.backend!r} takes no {name} option; its options: {sorted(accepted)}")
     return options
 
 
 def _add_backend_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    p.add_argument("--backend", default="torch", required=required, help="torch, brian2 or fixed:<target> (default: torch)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--backend", default="torch", required=required, help="torch, torch_event, brian2 or fixed:<target> (default: torch)")
+    p.add_argument("--device", default="cpu", help="device, e.g. cpu or cuda (default: cpu)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch dtype (default: float64, exact)")
     p.add_argument("--target", default="auto", choices=["auto", "cython", "numpy"], help="brian2 code target (default: auto)")
 

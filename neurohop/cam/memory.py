@@ -114,9 +114,12 @@ class ContentAddressableMemory:
     content_size : int
         Content width K in bits.
     backend : str
-        ``"torch"``, ``"brian2"`` or ``"fixed:<target>"``.
+        Any registered backend: ``"torch"``, ``"torch_event"``, ``"brian2"``,
+        ``"fixed:<target>"``. The memory needs only :meth:`~neurohop.backends.base.Simulation.run`
+        and snapshot/restore, which every backend provides.
     device : str
-        Torch device (torch backend only).
+        Where the backend runs (``"cpu"``, ``"cuda"``...); each backend accepts the devices
+        of its capabilities (:attr:`~neurohop.backends.base.Capabilities.devices`).
     model : str or path
         The model file (default: the project's ``models/ca3_cam.yaml``).
     extra_spacing : int
@@ -142,14 +145,15 @@ class ContentAddressableMemory:
         self.protocol = Protocol.from_spec(self.spec)
         self.params = {"C": self.cue_size, "K": self.content_size}
         self.network: Network = self.spec.build(**self.params)
-        if backend == "torch":
-            options.setdefault("device", device)
-        elif device != "cpu":
-            raise BuildError(f"ContentAddressableMemory: device={device!r} applies to the torch backend only (backend={backend!r})")
         import neurohop
 
         self.backend = backend
-        self.sim: Simulation = neurohop.build(self.network, backend=backend, dt=self.protocol.timestep_ms, **options)
+        try:
+            self.sim: Simulation = neurohop.build(self.network, backend=backend, dt=self.protocol.timestep_ms, device=device, **options)
+        except BuildError as exc:
+            raise BuildError(f"ContentAddressableMemory: {exc}") from None
+        if not self.sim.capabilities.snapshot:  # answers that end late are looked ahead and rolled back
+            raise BuildError(f"ContentAddressableMemory: backend {backend!r} lacks the capability 'snapshot' (needed to look ahead)")
         self.ports = {name: self.protocol.port(name, self.params) for name in self.protocol.ports}
         self._earliest = 0
         self._records: list[RunResult] = []

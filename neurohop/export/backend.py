@@ -6,67 +6,123 @@
 It honours the :class:`~neurohop.backends.base.Simulation` contract of the float backends
 (same ``run``/``RunResult``, ``weights`` in nA, ``state`` in model units), so any code
 written against a backend (for example ``neurohop cam replay``) runs the integer simulator
-unchanged. :meth:`FixedSimulation.raw_state` gives the integer state.
+unchanged. :meth:`FixedSimulation.raw_state` gives the integer state. Its capabilities
+are declared per target (:meth:`FixedSimulation.declared_capabilities`): the neuron models
+and plasticity rules of the target file, the state variables its arithmetic keeps, batched
+runs, and frozen recall on the learned integer weights.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+import dataclasses
+import functools
 from typing import Any, Mapping
 
 import numpy as np
 
-from neurohop.backends.base import RunResult, Simulation, check_inputs
-from neurohop.errors import BuildError, InputError
+from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed
+from neurohop.errors import BuildError, InputError, NeurohopError
+from neurohop.export.plugin import ExportOptions, arithmetic_of, option_type
 from neurohop.export.program import Program
-from neurohop.export.targets import ARITHMETIC_MODULES, Target, load_target
+from neurohop.export.targets import Target, load_target
 from neurohop.model.network import Network
 
-__all__ = ["build_fixed", "FixedSimulation", "arithmetic_module", "quantise", "simulator_for"]
+__all__ = ["build_fixed", "FixedSimulation", "quantise", "simulator_for"]
 
 
-def arithmetic_module(target: Target) -> ModuleType:
-    """The module implementing ``target``'s integer arithmetic."""
-    return importlib.import_module(ARITHMETIC_MODULES[target.arithmetic])
-
-
-def quantise(net: Network, target: str | Target, dt: float | None = None, check_fit: bool = True, **options: Any) -> Program:
+def quantise(net: Network, target: str | Target, dt: float | None = None, check_fit: bool = True, options: ExportOptions | None = None, **values: Any) -> Program:
     """Quantise ``net`` for ``target`` (a name, a path or a :class:`Target`).
 
-    ``options`` go to the target module's ``quantise`` (``outputs``, ``freeze_plasticity_``,
-    and per-target policies). With ``check_fit`` the network is also mapped onto the chip's
-    cores and refused (:class:`~neurohop.errors.CapacityError`) when it does not fit.
+    The options are those of the target's arithmetic (:attr:`TargetArithmetic.options_type
+    <neurohop.export.plugin.TargetArithmetic.options_type>`: ``outputs``,
+    ``freeze_plasticity`` and per-arithmetic policies such as ``num_weight_bits``), given as
+    an options object or as keywords; an option the arithmetic lacks raises
+    :class:`~neurohop.export.plugin.OptionError` (a ``TypeError`` too). With ``check_fit``
+    the network is also mapped onto the chip's cores and refused
+    (:class:`~neurohop.errors.CapacityError`) when it does not fit.
     """
     tgt = target if isinstance(target, Target) else load_target(target)
-    if not isinstance(net, Network):
-        raise BuildError(f"fixed:{tgt.name}: expected a neurohop Network (got {type(net).__name__})")
-    for pop in net.populations:
-        for var in pop.initial:
-            raise BuildError(
-                f"fixed:{tgt.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
-                "supported by the integer targets; give the model one initial value"
-            )
-        for name in pop.parameters:
-            raise BuildError(
-                f"fixed:{tgt.name}: population {pop.name!r}.parameters[{name!r}]: per-neuron parameters are not "
-                "supported by the integer targets; split the population by parameter value"
-            )
-    program = arithmetic_module(tgt).quantise(net, tgt, dt, **options)
-    if check_fit:
-        from neurohop.export.mapping import map_program
-
-        map_program(program)
-    return program
+    plugin = arithmetic_of(tgt)
+    return plugin.quantise(net, tgt, dt, plugin.options(options, **values), check_fit=check_fit)
 
 
 def simulator_for(program: Program, batch: int | None = None, device: str = "cpu") -> Any:
     """The integer simulator of a program's target (matrix products on ``device``)."""
-    return arithmetic_module(program.target).SIMULATOR(program, batch, device)
+    return arithmetic_of(program.target).simulate(program, batch, device)
+
+
+#: Options of every ``fixed:<target>`` builder; each target adds its quantisation options.
+BASE_OPTIONS: tuple[Option, ...] = (
+    Option("dt", "float > 0 or None", None, "timestep, ms (None: the target's; must match a target with a fixed timestep)"),
+    Option("batch", "int >= 1 or None", None, "independent instances run side by side"),
+    Option("device", "str", "cpu", "where the synaptic matrix products run: 'cpu' or a CUDA device (the state stays NumPy int64 on the CPU)"),
+    Option("check_fit", "bool", True, "map the network onto the chip's cores and refuse it (CapacityError) when it does not fit"),
+    dataclasses.replace(SEED_OPTION, doc=SEED_OPTION.doc + " The integer simulators are deterministic."),
+)
+
+
+def _target(variant: str | Target) -> Target:
+    return variant if isinstance(variant, Target) else load_target(variant)
+
+
+@functools.lru_cache(maxsize=None)
+def _target_options(variant: str) -> tuple[Option, ...]:
+    """The builder options of one target: the common ones plus its arithmetic's options dataclass."""
+    plugin = arithmetic_of(_target(variant))
+    extra = []
+    for f in plugin.options_type.option_fields():
+        extra.append(Option(f.name, option_type(f), f.default, f"{f.metadata['help']} ({plugin.name} quantisation option)"))
+    return BASE_OPTIONS + tuple(extra)
+
+
+@functools.lru_cache(maxsize=None)
+def _target_capabilities(variant: str) -> Capabilities:
+    return _capabilities_of(_target(variant))
+
+
+def _capabilities_of(tgt: Target) -> Capabilities:
+    from neurohop.model.network import RECORDABLE, Population
+    from neurohop.model.neurons import NEURON_MODELS, SpikeSource
+
+    states: dict[str, tuple[str, ...]] = {}
+    for kind in tgt.neuron_models:
+        # the state variables the target's arithmetic keeps for this model, read from a
+        # one-neuron program rather than restated here
+        net = Network((Population("s", 1, SpikeSource()), Population("n", 1, NEURON_MODELS[kind]())))
+        try:
+            probe = arithmetic_of(tgt).quantise(net, tgt, None, check_fit=False)
+            states[kind] = tuple(v for v in simulator_for(probe).state_variables("n") if v in RECORDABLE[kind])
+        except NeurohopError:  # a model the target only takes with other parameters
+            states[kind] = ()
+    return Capabilities(
+        learning_switch=False,
+        weights=True,
+        weight_matrix=False,
+        batch=True,
+        batched_frozen_recall=False,
+        snapshot=True,
+        plasticity=tuple(tgt.plasticity_rules),
+        neuron_models=tuple(tgt.neuron_models),
+        states=states,
+        devices=("cpu", "cuda"),
+        dtypes=(),
+        float_reference=False,
+        topology=_topology(tgt),
+        per_neuron_parameters=False,
+        per_synapse_delays=_topology(tgt) == "any",
+    )
+
+
+def _topology(tgt: Target) -> str:
+    """``"layered"`` for a target whose core has fixed input/hidden/output weight matrices."""
+    return "layered" if tgt.limits.get("hidden_neurons") is not None else "any"
 
 
 class FixedSimulation(Simulation):
     """A :class:`~neurohop.backends.base.Simulation` running a :class:`Program` in integers."""
+
+    backend = "fixed"
+    OPTIONS = BASE_OPTIONS
 
     def __init__(self, program: Program, batch: int | None = None, device: str = "cpu") -> None:
         if program.network is None:
@@ -74,7 +130,48 @@ class FixedSimulation(Simulation):
         self.backend = f"fixed:{program.target.name}"
         super().__init__(program.network, program.dt, batch)
         self.program = program
+        self.device = device
         self.sim = simulator_for(program, batch, device)
+        for pop in self.net.neurons:
+            have = self.sim.state_variables(pop.name)
+            missing = [v for v in pop.record if v != "spikes" and v not in have]
+            if missing:
+                raise BuildError(f"{self.backend}: population {pop.name!r}.record: {missing} not kept by this target's arithmetic; recordable: {['spikes', *have]}")
+
+    # ------------------------------------------------------------------ contract
+    @classmethod
+    def declared_capabilities(cls, variant: str | None = None) -> Capabilities:
+        """A target's capabilities: its neuron models and plasticity rules, the state
+        variables its arithmetic keeps, batched runs; no learning switch."""
+        if variant is None:
+            raise BuildError("fixed: capabilities: name a target, e.g. 'fixed:spinnaker1'")
+        return _target_capabilities(variant)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return _capabilities_of(self.program.target)
+
+    @classmethod
+    def declared_options(cls, variant: str | None = None) -> tuple[Option, ...]:
+        """The common options plus the target's quantisation options."""
+        return BASE_OPTIONS if variant is None else _target_options(variant)
+
+    @classmethod
+    def _from_options(cls, net: Network, variant: str | None, **options: Any) -> "FixedSimulation":
+        return build_fixed(net, str(variant), **options)
+
+    def frozen_copy(self, batch: int | None) -> "FixedSimulation":
+        """A new simulation at step 0 whose plastic projections are static at their current
+        *integer* weights (no re-quantisation, so recall is bit-exact with the learned state)."""
+        if self.batch is not None:
+            raise InputError(f"{self.backend}: frozen_copy: a batched simulation has one set of weights per instance")
+        projections = []
+        for proj in self.program.projections:
+            if proj.plastic:
+                proj = dataclasses.replace(proj, arrays={**proj.arrays, "weight": np.asarray(self.sim.weights(proj.name), dtype=np.int64)}, plastic=False)
+            projections.append(proj)
+        program = dataclasses.replace(self.program, projections=projections, network=self.frozen_network())
+        return FixedSimulation(program, batch, self.device)
 
     @property
     def events(self) -> dict[str, int]:
@@ -136,7 +233,7 @@ class FixedSimulation(Simulation):
         self.sim.restore(snap)
 
 
-def build_fixed(net: Network, target: str, dt: float | None = None, batch: int | None = None, seed: Any = None, device: Any = "cpu", **options: Any) -> FixedSimulation:
+def build_fixed(net: Network, target: str, dt: float | None = None, batch: int | None = None, seed: Any = None, device: Any = "cpu", check_fit: bool = True, **options: Any) -> FixedSimulation:
     """Quantise ``net`` for ``target`` and return its bit-accurate :class:`FixedSimulation`.
 
     Parameters
@@ -148,15 +245,19 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
         Timestep, ms (must match a target with a fixed timestep).
     batch : int, optional
         Independent instances.
-    seed : ignored
-        Accepted for interface compatibility; the integer simulators are deterministic.
+    seed : int or None
+        See :data:`~neurohop.backends.base.SEED_OPTION`; the integer simulators are
+        deterministic and draw no random numbers.
     device : str
         Where the synaptic matrix products run: ``"cpu"`` or a CUDA device (``"cuda"``,
         ``"cuda:1"``). The state stays NumPy int64 on the CPU; the products are exact in
         float64 where every partial sum fits in 53 bits (checked once per matrix), and
         those that do not fit run in int64 on the CPU (torch has no int64 product on CUDA).
+    check_fit : bool
+        Map the network onto the chip's cores and refuse it when it does not fit.
     **options
-        Quantisation options of the target module (``freeze_plasticity_``, ``outputs``, ...).
+        Quantisation options of the target's arithmetic (``freeze_plasticity``, ``outputs``, ...;
+        see :func:`quantise`).
     """
     dev = str(device)
     if dev != "cpu" and not dev.startswith("cuda"):
@@ -166,5 +267,6 @@ def build_fixed(net: Network, target: str, dt: float | None = None, batch: int |
 
         if not torch.cuda.is_available():
             raise BuildError(f"fixed:{target}: device: {dev!r} was asked for but torch sees no CUDA device; use 'cpu'")
-    program = quantise(net, target, dt, **options)
+    check_seed(f"fixed:{target}", seed)
+    program = quantise(net, target, dt, check_fit=check_fit, **options)
     return FixedSimulation(program, batch, dev)

@@ -61,14 +61,10 @@ def _array_entry(key: str, arr: np.ndarray, doc: str) -> dict[str, Any]:
     return {"key": key, "dtype": str(arr.dtype), "shape": list(arr.shape), "doc": doc}
 
 
-def _arithmetic_module(program: Program) -> Any:
-    import importlib
-
-    return importlib.import_module(ARITHMETIC_MODULES[program.target.arithmetic])
-
-
 def _docs(program: Program) -> dict[str, str]:
-    return getattr(_arithmetic_module(program), "ARRAY_DOCS", {})
+    from neurohop.export.plugin import arithmetic_of
+
+    return dict(arithmetic_of(program.target).array_docs)
 
 
 def manifest_of(program: Program, source: dict[str, Any] | None = None, files: dict[str, str | None] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -225,9 +221,9 @@ def _write_contents(program: Program, tmp: Path, source: dict[str, Any] | None, 
     manifest, arrays = manifest_of(program, source, files)
     with open(tmp / "parameters.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)
-    bundle_files = getattr(_arithmetic_module(program), "bundle_files", None)
-    if bundle_files is not None:  # files a target adds (loihi: run_lava.py), listed in the manifest
-        bundle_files(manifest, tmp)
+    from neurohop.export.plugin import arithmetic_of
+
+    arithmetic_of(program.target).bundle_files(manifest, tmp)  # files a target adds (loihi: run_lava.py), listed in the manifest
     manifest["checksums"] = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
     (tmp / "manifest.json").write_text(json.dumps(as_json(manifest), indent=1))
 
@@ -380,12 +376,9 @@ def read_bundle(bundle: str | os.PathLike[str], load_network: bool = True) -> tu
 
         network = _load(member_path(root, files["network"]))
     program = Program(target, float(dt), pops, projs, inputs, outputs, report, network)
-    import importlib
+    from neurohop.export.plugin import arithmetic_of
 
-    module = importlib.import_module(ARITHMETIC_MODULES[target.arithmetic])
-    validate = getattr(module, "validate", None)
-    if validate is not None:
-        validate(program, str(ppath))
+    arithmetic_of(target).validate(program, str(ppath))
     mapping = _read_report(root, files["mapping"], MappingReport.from_dict, "mapping report")
     return program, mapping, manifest
 

@@ -49,15 +49,11 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--out", required=True, help="bundle directory to create")
     ex.add_argument("--param", action="append", type=_kv, default=[], metavar="NAME=VALUE", help="model-file parameter (repeatable)")
     ex.add_argument("--dt", type=float_range(0, 1e4, open_lo=True), default=None, help="timestep in ms (default: the target's, else 1)")
-    ex.add_argument("--outputs", default=None, help="comma-separated output populations (default: the network's sinks)")
-    ex.add_argument("--freeze-plasticity", action="store_true", help="run plastic projections with fixed weights on targets without plasticity")
     ex.add_argument("--nir-convention", default="nir", choices=["nir", "norse-1.1"], help="how to read a NIR source (norse-1.1 undoes Norse 1.1.0's to_nir errors)")
-    ex.add_argument("--num-weight-bits", type=int_range(1, 64), default=None, help="loihi: weight precision 1..8")
-    ex.add_argument("--headroom-bits", type=int_range(0, 64), default=None, help="loihi/xylo: threshold headroom bits")
-    ex.add_argument("--weight-shift", default=None, choices=["worst_case", "statistical"], help="spinnaker1: ring-buffer shift policy")
-    ex.add_argument("--rate-hz", type=float_range(0, 1e6), default=None, help="assumed firing rate for the statistical shift and the mapping report")
+    ex.add_argument("--rate-hz", type=float_range(0, 1e6), default=None, help="assumed firing rate (Hz) of the mapping report, and of a target's statistical weight shift")
     ex.add_argument("--no-nir", action="store_true", help="do not write model.nir")
     ex.add_argument("--force", action="store_true", help="replace an existing bundle")
+    _add_quantisation_flags(ex)
     ex.set_defaults(handler=_export)
 
     hw = subparsers.add_parser("hw", help="inspect and run export bundles (bit-accurate integer simulation)")
@@ -90,6 +86,74 @@ def register(subparsers: Any) -> None:
     lv.add_argument("bundle")
     lv.add_argument("--out", required=True, help="script to write, e.g. run_lava.py")
     lv.set_defaults(handler=_on_bundle(_lava))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated population names (got {text!r:.60})")
+    return names
+
+
+def _add_quantisation_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per field of the registered arithmetics' options dataclasses.
+
+    A field becomes ``--field-name`` (``help`` from the field's documentation, the type
+    and bounds from its ``kind``); a flag of some arithmetics only says which in its help.
+    A field whose name is already an option of the command (``rate_hz``) shares its flag.
+    Every flag defaults to None (not given), so the handler passes only what was given.
+    """
+    from neurohop.export.plugin import arithmetic_of, registered_arithmetics
+
+    owners: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {}
+    for name in registered_arithmetics():
+        for f in arithmetic_of(name).options_type.option_fields():
+            owners.setdefault(f.name, []).append(name)
+            fields.setdefault(f.name, f)
+    taken = {a.dest for a in parser._actions}
+    everyone = len(registered_arithmetics())
+    for name, f in fields.items():
+        if name in taken:
+            continue
+        meta = f.metadata
+        text = meta["help"] if len(owners[name]) == everyone else f"{'/'.join(owners[name])}: {meta['help']}"
+        kind = meta["kind"]
+        kw: dict[str, Any]
+        if kind == "switch":
+            kw = {"action": "store_const", "const": True}
+        elif kind == "names":
+            kw = {"type": _names, "metavar": "NAME[,NAME...]"}
+        elif kind == "choice":
+            kw = {"choices": list(meta["choices"])}
+        elif kind == "int":
+            kw = {"type": int_range(meta["lo"], meta["hi"])}
+        else:
+            kw = {"type": float_range(meta["lo"], meta["hi"])}
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None, help=text, **kw)
+
+
+def _quantisation_options(args: argparse.Namespace, plugin: Any, target_name: str) -> Any:
+    """The plugin's options dataclass from the flags given; a flag of another arithmetic is refused."""
+    from neurohop.export.plugin import arithmetic_of, registered_arithmetics
+
+    own = {f.name for f in plugin.options_type.option_fields()}
+    values: dict[str, Any] = {}
+    for name in registered_arithmetics():
+        for f in arithmetic_of(name).options_type.option_fields():
+            value = getattr(args, f.name, None)
+            if value is None or f.name in values:
+                continue
+            if f.name in own:
+                values[f.name] = value
+            elif f.name not in _EXPORT_OWN:
+                flags = sorted("--" + k.replace("_", "-") for k in own)
+                raise BuildError(f"export: --{f.name.replace('_', '-')} does not apply to target {target_name!r} (its options: {', '.join(flags)})")
+    return plugin.options(**values)
+
+
+#: Options of ``export`` itself that an arithmetic's options may share (passed on when it has them).
+_EXPORT_OWN = ("rate_hz",)
 
 
 @contextlib.contextmanager
@@ -147,34 +211,16 @@ def _export(args: argparse.Namespace) -> int:
     except NIRConversionError as exc:  # the library names parameters; say the flags
         text = str(exc).replace("convention='norse-1.1'", "--nir-convention norse-1.1").replace("pass dt (ms)", "pass --dt (ms)")
         raise type(exc)(text) from None
-    options: dict[str, Any] = {}
-    if args.outputs:
-        options["outputs"] = [s.strip() for s in args.outputs.split(",") if s.strip()]
-        for name in options["outputs"]:
-            net.population(name)
-    if args.freeze_plasticity:
-        options["freeze_plasticity_"] = True
-    per_target = {"num_weight_bits": args.num_weight_bits, "headroom_bits": args.headroom_bits, "weight_shift": args.weight_shift}
-    if target.arithmetic == "spinnaker1" and args.rate_hz is not None:
-        per_target["rate_hz"] = args.rate_hz
-    import importlib
-    import inspect
+    from neurohop.export.plugin import arithmetic_of
 
-    from neurohop.export.targets import ARITHMETIC_MODULES
-
-    accepted = inspect.signature(importlib.import_module(ARITHMETIC_MODULES[target.arithmetic]).quantise).parameters
-    for key, value in per_target.items():
-        if value is None:
-            continue
-        if key not in accepted:
-            raise BuildError(f"export: --{key.replace('_', '-')} does not apply to target {target.name!r} (its options: {sorted(k for k in accepted if k not in ('net', 'target', 'dt'))})")
-        options[key] = value
+    plugin = arithmetic_of(target)
+    options = _quantisation_options(args, plugin, target.name)
     dt = args.dt
     if dt is None and provenance["kind"] == "nir":
         dt = float(net.metadata.get("dt_ms", 1.0))
-    program = quantise(net, target, dt, check_fit=False, **options)
+    program = quantise(net, target, dt, check_fit=False, options=options)
     mapping = map_program(program, rate_hz=args.rate_hz)
-    provenance.update({"target": target.name, "options": {k: v for k, v in options.items()}})
+    provenance.update({"target": target.name, "options": options.given()})
     out = write_bundle(program, args.out, source=provenance, mapping=mapping, nir=not args.no_nir, force=args.force)
     _warn_loudly(program.report)
     t = mapping.totals

@@ -57,7 +57,7 @@ def check_network(net: Network, target: Target) -> None:
             supported = list(target.plasticity_rules) or "none"
             raise BuildError(
                 f"{target.name}: projection {proj.name!r}: plasticity rule {proj.plasticity.kind!r} is not available on this target "
-                f"(supported: {supported}); export with freeze_plasticity_=True to run it with fixed weights"
+                f"(supported: {supported}); export with freeze_plasticity=True to run it with fixed weights"
             )
     max_delay = target.limit("max_delay_steps")
     for proj in net.projections:
@@ -79,19 +79,20 @@ def dense_block(net: Network, proj: Projection) -> tuple[np.ndarray, np.ndarray,
     """
     (a0, a1), (b0, b1) = slices(net, proj)
     pre, post, w, d = proj.synapses(net.sizes)
-    W = np.zeros((a1 - a0, b1 - b0))
-    D = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
-    M = np.zeros((a1 - a0, b1 - b0), dtype=bool)
-    lp, lq = pre - a0, post - b0
-    np.add.at(W, (lp, lq), w)
+    shape = (a1 - a0, b1 - b0)
+    size = shape[0] * shape[1]
+    flat = (pre - a0) * shape[1] + (post - b0)
+    # summed in synapse order, as np.add.at would (bincount adds one weight at a time)
+    W = np.bincount(flat, weights=np.asarray(w, dtype=np.float64), minlength=size).reshape(shape)
+    d = np.asarray(d, dtype=np.int64)
+    D = np.zeros(size, dtype=np.int64)
+    D[flat] = d
     # duplicates must share their delay
-    D0 = np.full((a1 - a0, b1 - b0), -1, dtype=np.int64)
-    D0[lp, lq] = d
-    if np.any(D0[lp, lq] != d):
+    if np.any(D[flat] != d):
         raise BuildError(f"projection {proj.name!r}: a (pre, post) pair appears twice with different delays; the target stores one delay per pair")
-    D[lp, lq] = d
-    M[lp, lq] = True
-    return W, D, M
+    M = np.zeros(size, dtype=bool)
+    M[flat] = True
+    return W, D.reshape(shape), M.reshape(shape)
 
 
 def fan_in(net: Network) -> dict[str, np.ndarray]:

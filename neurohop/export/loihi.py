@@ -36,14 +36,16 @@ moved to integer 0 by an offset (exact: the leak and bias are adjusted).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
 from neurohop.errors import BuildError
-from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
+from neurohop.export.common import dense_block, slices
 from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
-from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
 from neurohop.export.targets import Target
@@ -51,7 +53,7 @@ from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba
 from neurohop.model.network import Network
 from neurohop.model.neurons import LIF, CubaLIF
 
-__all__ = ["quantise", "LoihiSimulator", "cuba_arithmetic", "clip_weights", "truncate_weights", "SIGN_MODES", "ARRAY_DOCS"]
+__all__ = ["ARITHMETIC", "LoihiArithmetic", "LoihiOptions", "LoihiSimulator", "cuba_arithmetic", "clip_weights", "truncate_weights", "SIGN_MODES", "ARRAY_DOCS"]
 
 #: Lava's SignMode values.
 SIGN_MODES = {"mixed": 1, "excitatory": 2, "inhibitory": 3}
@@ -83,7 +85,7 @@ ARRAY_DOCS: dict[str, str] = {
 }
 
 
-def bundle_files(manifest: dict[str, Any], root: Any) -> None:
+def _bundle_files(manifest: dict[str, Any], root: Any) -> None:
     """Add ``run_lava.py`` (the bundle as a Lava program) to a bundle being written in ``root``,
     and say in ``manifest`` how Lava runs it (``manifest["lava"]``)."""
     from pathlib import Path
@@ -191,50 +193,49 @@ def _cuba_form(model: Any, dt: float, where: str, report: QuantisationReport) ->
     raise BuildError(f"loihi: {where}: neuron model {type(model).__name__} cannot be mapped")  # pragma: no cover - check_network refuses first
 
 
-def quantise(
-    net: Network,
-    target: Target,
-    dt: float | None = None,
-    *,
-    outputs: list[str] | None = None,
-    num_weight_bits: int | None = None,
-    headroom_bits: int | None = None,
-    freeze_plasticity_: bool = False,
-) -> Program:
-    """Quantise ``net`` for a Loihi target (see the module docstring).
+@dataclass(frozen=True)
+class LoihiOptions(ExportOptions):
+    """Quantisation options of the loihi arithmetic (``None``: the target file's ``quantisation:`` policy)."""
 
-    Parameters
-    ----------
-    net : Network
-        CubaLIF and/or LIF populations, static projections.
-    target : Target
-        A target with ``arithmetic: loihi``.
-    dt : float, optional
-        Timestep, ms (default 1).
-    outputs : list of str, optional
-    num_weight_bits : int, optional
-        1..8 (default: the target's ``quantisation.num_weight_bits``).
-    headroom_bits : int, optional
-        Threshold headroom (default: the target's ``quantisation.headroom_bits``).
-    freeze_plasticity_ : bool
-        Run plastic projections with fixed weights instead of refusing them.
-    """
-    dt = resolve_dt(target, dt)
-    if freeze_plasticity_:
-        net = freeze_plasticity(net)
-    check_network(net, target)
-    report = QuantisationReport(target.name)
-    nwb = int(num_weight_bits if num_weight_bits is not None else target.policy("num_weight_bits"))
+    num_weight_bits: int | None = option(None, "weight precision in bits, 1..the target's weight_bits (default: the target's)", "int", lo=1)
+    headroom_bits: int | None = option(None, "threshold headroom bits: the threshold uses that many bits fewer than the register (default: the target's)", "int", lo=0)
+
+
+class LoihiArithmetic(TargetArithmetic):
+    """The loihi arithmetic, as Lava models it (see the module docstring)."""
+
+    name = "loihi"
+    options_type = LoihiOptions
+    array_docs = ARRAY_DOCS
+
+    @property
+    def simulator(self) -> type[IntegerSimulator]:
+        return LoihiSimulator
+
+    def validate(self, program: Program, where: str) -> None:
+        _validate(program, where)
+
+    def bundle_files(self, manifest: dict[str, Any], root: Any) -> None:
+        """Add ``run_lava.py`` (the bundle as a Lava program) and say in ``manifest["lava"]`` how Lava runs it."""
+        _bundle_files(manifest, root)
+
+    def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
+        """CubaLIF and LIF populations as Loihi compartments, projections as Dense weight blocks."""
+        return _encode(ctx.net, ctx.target, ctx.dt, ctx.options, ctx.report)
+
+
+def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, report: QuantisationReport) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
+    nwb = int(options.num_weight_bits if options.num_weight_bits is not None else target.policy("num_weight_bits"))
     wbits = target.number("weight_bits")
     if not 1 <= nwb <= wbits:
-        raise BuildError(f"loihi: num_weight_bits: expected 1..{wbits} (got {nwb})")
-    head = int(headroom_bits if headroom_bits is not None else target.policy("headroom_bits"))
+        raise BuildError(f"num_weight_bits: expected 1..{wbits} for target {target.name!r} (got {nwb})")
+    head = int(options.headroom_bits if options.headroom_bits is not None else target.policy("headroom_bits"))
     act = target.number("activation_shift")
     th_bits = target.number("threshold_bits")
     uv = target.number("uv_bits")
     e_min, e_max = target.number("weight_exp_min"), target.number("weight_exp_max")
     bm_bits, be_max = target.number("bias_mant_bits"), target.number("bias_exp_max")
-    report.decisions.update({"dt_ms": dt, "num_weight_bits": nwb, "headroom_bits": head})
+    report.decisions.update({"num_weight_bits": nwb, "headroom_bits": head})
 
     forms: dict[str, dict[str, float]] = {}
     for pop in net.neurons:
@@ -338,10 +339,16 @@ def quantise(
                 1.0 / (g * s), False,
             )
         )
-    return Program(target, dt, pops, projs, [p.name for p in net.sources], list(outputs or default_outputs(net)), report, net)
+    return pops, projs
 
 
 # --------------------------------------------------------------------------- simulation
+
+
+class LoihiSynapses(NamedTuple):
+    """The synaptic state of a :class:`LoihiSimulator`."""
+
+    buffer: dict[str, np.ndarray]  #: per population, the Dense activations still on their way, int64 [slots, B, n]
 
 
 class LoihiSimulator(IntegerSimulator):
@@ -364,7 +371,7 @@ class LoihiSimulator(IntegerSimulator):
         return cuba_step, arith, consts, initial
 
     def _build_synapses(self) -> None:
-        self._const_groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
+        self._groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
         max_delay = 1
         for proj in self.program.projections:
             mode = int(proj.scalars["sign_mode"])
@@ -376,31 +383,31 @@ class LoihiSimulator(IntegerSimulator):
                 mat = np.where(sel, w, 0).T  # [pre, post]
                 if not mat.any() and k != 0:
                     continue
-                self._const_groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
+                self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
                 max_delay = max(max_delay, int(k) + 1)
-        self._const_slots = max_delay + 1
-        self._const_port = self.program.target.number("port_bits")
+        self._slots = max_delay + 1
+        self._port = self.program.target.number("port_bits")
 
-    def _reset_synapses(self) -> None:
-        self.buffer = {p.name: np.zeros((self._const_slots, self.B, p.size), dtype=np.int64) for p in self.neurons}
+    def _initial_synapses(self) -> LoihiSynapses:
+        return LoihiSynapses({p.name: np.zeros((self._slots, self.B, p.size), dtype=np.int64) for p in self.neurons})
 
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        slot = t % self._const_slots
+        slot = t % self._slots
         out = {}
         for pop in self.neurons:
-            raw = self.buffer[pop.name][slot].copy()
-            self.buffer[pop.name][slot] = 0
-            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._const_port))
+            raw = self.synapses.buffer[pop.name][slot].copy()
+            self.synapses.buffer[pop.name][slot] = 0
+            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._port))
             out[pop.name] = (a_in, np.zeros_like(a_in))
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        n = self._const_slots
-        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._const_groups:
+        n = self._slots
+        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._groups:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
-            self.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
+            self.synapses.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
 
     def weights(self, projection: str) -> np.ndarray:
         """Weight mantissas [post, pre] as Lava holds them (after clipping and truncation)."""
@@ -420,11 +427,7 @@ class LoihiSimulator(IntegerSimulator):
         return np.abs(mant[post - proj.post_slice[0], pre - proj.pre_slice[0]])
 
 
-#: The simulator class of this arithmetic (used by neurohop.export.backend).
-SIMULATOR = LoihiSimulator
-
-
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a loihi program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 
@@ -455,3 +458,7 @@ def validate(program: Program, where: str) -> None:
             v = proj.scalars.get(name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ModelFileError(f"{where}: {key}: {name}: expected an integer in {lo}..{hi} (got {v!r})")
+
+
+#: The plugin of this arithmetic (found by :func:`neurohop.export.plugin.arithmetic_of`).
+ARITHMETIC = LoihiArithmetic()

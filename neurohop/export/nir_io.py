@@ -53,7 +53,7 @@ from neurohop._optional import require
 from neurohop.errors import BuildError, ModelFileError
 from neurohop.model.network import Network, Projection
 from neurohop.model.neurons import LIF, CubaLIF
-from neurohop.model.synapses import STDP, FromList, _parse_connector
+from neurohop.model.synapses import STDP, FromList, parse_connector
 
 __all__ = ["NIRConversionError", "NIRFileError", "to_nir", "write_nir", "from_nir", "read_nir", "CONVENTIONS", "FORMAT"]
 
@@ -140,7 +140,7 @@ def projection_from_spec(spec: Mapping[str, Any]) -> Projection:
     weight = spec["weight"]
     delay = spec["delay"]
     return Projection(
-        spec["name"], spec["pre"], spec["post"], _parse_connector(spec["connector"]),
+        spec["name"], spec["pre"], spec["post"], parse_connector(spec["connector"]),
         np.asarray(weight, dtype=np.float64) if isinstance(weight, list) else weight,
         np.asarray(delay, dtype=np.int64) if isinstance(delay, list) else delay, spec["receptor"], rule,
     )

@@ -4,7 +4,7 @@ A :class:`Program` is what an arithmetic module (:mod:`~neurohop.export.spinnake
 :mod:`~neurohop.export.loihi`, :mod:`~neurohop.export.xylo`) produces from a
 :class:`~neurohop.model.network.Network`, what an export bundle stores, and what the integer
 simulators run. Every population and projection holds named integer arrays
-(``params``/``arrays``, documented per target in the module's ``ARRAY_DOCS``) and
+(``params``/``arrays``, documented per target by its arithmetic plugin's ``array_docs``) and
 JSON-able integer ``scalars``.
 """
 

@@ -5,9 +5,16 @@ Each target module subclasses :class:`IntegerSimulator` and supplies
 * ``_neuron_kernel(pop)`` -> (step function, arithmetic, integer constants, initial state):
   the same kernel as the float backends (:mod:`neurohop.kernels`) run with the target's
   integer arithmetic;
-* ``_build_synapses()``, ``_arriving(t)`` (the integer ``in_e``/``in_i`` of every neuron
+* ``_build_synapses()`` (the target's constants: weight matrices, shifts, buffer sizes),
+  ``_initial_synapses()`` (the target's synaptic *state*, a NamedTuple it declares:
+  delay buffers, plastic weights and traces, queued spikes), ``_arriving(t)`` (the integer ``in_e``/``in_i`` of every neuron
   population for step ``t``, or what the target's own ``_step_population`` takes) and ``_propagate(t, emitted)`` (spikes emitted at ``t`` into
   the target's synaptic buffers, including any plasticity).
+
+State and constants are kept apart: what evolves is :class:`SimulatorState` (the time,
+each neuron population's kernel state, the declared synaptic state and the event counts),
+and a :meth:`~IntegerSimulator.snapshot` copies exactly that; everything else is built once
+from the program and never changes.
 
 One step ``t``: arriving input -> every neuron population's kernel -> spikes -> synapses.
 Everything is NumPy ``int64`` (state words narrower than 64 bits are modelled with
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -28,7 +35,28 @@ from neurohop.errors import InputError
 from neurohop.export.intmath import Events, IntMatrix
 from neurohop.export.program import PopulationProgram, Program
 
-__all__ = ["IntegerSimulator", "check_input_array"]
+__all__ = ["IntegerSimulator", "SimulatorState", "check_input_array"]
+
+
+class SimulatorState(NamedTuple):
+    """Everything an integer simulation evolves: what :meth:`IntegerSimulator.snapshot` copies.
+
+    Attributes
+    ----------
+    t : int
+        Steps run since the reset.
+    neurons : dict of str -> NamedTuple
+        Each neuron population's kernel state (int64 arrays ``[B, n]``).
+    synapses : NamedTuple
+        The target's synaptic state (its simulator's ``_initial_synapses``).
+    events : dict of str -> int
+        Overflow / saturation counts.
+    """
+
+    t: int
+    neurons: dict[str, Any]
+    synapses: Any
+    events: dict[str, int]
 
 
 def _where(cond: Any, a: Any, b: Any) -> Any:
@@ -92,7 +120,9 @@ class IntegerSimulator(ABC):
         ...
 
     @abstractmethod
-    def _reset_synapses(self) -> None:
+    def _initial_synapses(self) -> NamedTuple:
+        """The synaptic state at step 0, as the target's declared NamedTuple (arrays, or
+        lists and dicts of arrays, updated in place or by item while running)."""
         ...
 
     @abstractmethod
@@ -127,15 +157,29 @@ class IntegerSimulator(ABC):
         for pop in self.neurons:
             _, _, _, initial = self._kernels[pop.name]
             self.state[pop.name] = type(initial)(*[np.broadcast_to(np.asarray(a, dtype=np.int64), (self.B, pop.size)).copy() for a in initial])
-        self._reset_synapses()
+        synapses = self._initial_synapses()
+        if not (isinstance(synapses, tuple) and hasattr(synapses, "_fields")):
+            raise TypeError(f"{type(self).__name__}._initial_synapses: expected the target's NamedTuple of synaptic state (got {type(synapses).__name__})")
+        self.synapses = synapses
 
-    def snapshot(self) -> Any:
-        """Deep copy of everything that evolves (time, neurons, synapses, queued spikes, events)."""
-        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in ("program", "_kernels", "sources", "neurons", "device") and not k.startswith("_const")})
+    def current_state(self) -> SimulatorState:
+        """The evolving state (live: not a copy)."""
+        return SimulatorState(self.t, self.state, self.synapses, self.events)
 
-    def restore(self, snap: Any) -> None:
+    def snapshot(self) -> SimulatorState:
+        """Deep copy of everything that evolves (:class:`SimulatorState`); constants are not copied."""
+        return SimulatorState(self.t, copy.deepcopy(self.state), copy.deepcopy(self.synapses), dict(self.events))
+
+    def restore(self, snap: SimulatorState) -> None:
         """Return to a :meth:`snapshot` (which stays reusable)."""
-        self.__dict__.update(copy.deepcopy(snap))
+        if not isinstance(snap, SimulatorState):
+            raise InputError(f"restore: expected a snapshot of this simulator (got {type(snap).__name__})")
+        self.t = int(snap.t)
+        self.state = copy.deepcopy(snap.neurons)
+        self.synapses = copy.deepcopy(snap.synapses)
+        # the arithmetic of the kernels counts into this object: update it in place
+        self.events.clear()
+        self.events.update(snap.events)
 
     def state_variables(self, population: str) -> tuple[str, ...]:
         """Names of the integer state variables of a neuron population."""

@@ -30,14 +30,16 @@ Arithmetic (:func:`lif_arithmetic`, :func:`stdp_arithmetic`)
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
 from neurohop.errors import CapacityError
-from neurohop.export.common import check_network, freeze_plasticity, resolve_dt, slices
+from neurohop.export.common import slices
 from neurohop.export.intmath import Events, floor_shift, round_shift, spike_sum, wrap
-from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
 from neurohop.export.targets import Target
@@ -46,7 +48,7 @@ from neurohop.kernels.stdp import NEVER, STDPArithmetic, STDPConstants, STDPStat
 from neurohop.model.network import Network
 from neurohop.model.neurons import LIF
 
-__all__ = ["quantise", "SpiNNakerSimulator", "lif_arithmetic", "stdp_arithmetic", "decay_lut", "ARRAY_DOCS"]
+__all__ = ["ARITHMETIC", "SpiNNaker1Arithmetic", "SpiNNakerOptions", "SpiNNakerSimulator", "lif_arithmetic", "stdp_arithmetic", "decay_lut", "ARRAY_DOCS"]
 
 #: What each integer array of a spinnaker1 bundle holds.
 ARRAY_DOCS: dict[str, str] = {
@@ -75,6 +77,10 @@ ARRAY_DOCS: dict[str, str] = {
     "projection.w_min": "(scalar) lower weight bound in weight units",
     "projection.w_max": "(scalar) upper weight bound in weight units",
 }
+
+
+#: The ring-buffer shift policies (``quantisation.weight_shift``, option ``weight_shift``).
+WEIGHT_SHIFT_POLICIES = ("worst_case", "statistical")
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -181,52 +187,47 @@ def _max_input(net: Network, post_name: str, receptor: str, policy: str, rate_hz
     return w_max, w_max
 
 
-def quantise(
-    net: Network,
-    target: Target,
-    dt: float | None = None,
-    *,
-    outputs: list[str] | None = None,
-    weight_shift: str | None = None,
-    rate_hz: float | None = None,
-    sigma: float | None = None,
-    freeze_plasticity_: bool = False,
-) -> Program:
-    """Quantise ``net`` for a SpiNNaker-1 target.
+@dataclass(frozen=True)
+class SpiNNakerOptions(ExportOptions):
+    """Quantisation options of the spinnaker1 arithmetic (``None``: the target file's ``quantisation:`` policy)."""
 
-    Parameters
-    ----------
-    net : Network
-    target : Target
-        A target with ``arithmetic: spinnaker1``.
-    dt : float, optional
-        Must equal the target's timestep.
-    outputs : list of str, optional
-        Output populations (default: sinks).
-    weight_shift : str, optional
-        ``"worst_case"`` or ``"statistical"`` (default: the target's ``quantisation.weight_shift``).
-    rate_hz, sigma : float, optional
-        Assumptions of the statistical policy (default: the target's).
-    freeze_plasticity_ : bool
-        Make plastic projections static instead of running STDP.
-    """
-    dt = resolve_dt(target, dt)
-    if freeze_plasticity_:
-        net = freeze_plasticity(net)
-    check_network(net, target)
-    report = QuantisationReport(target.name)
+    weight_shift: str | None = option(None, "ring-buffer shift policy: worst_case or statistical (default: the target's)", "choice", choices=WEIGHT_SHIFT_POLICIES)
+    rate_hz: float | None = option(None, "firing rate (Hz) assumed by the statistical shift policy (default: the target's)", "float", lo=0.0)
+    sigma: float | None = option(None, "standard deviations above the mean input kept by the statistical shift policy (default: the target's)", "float", lo=0.0)
+
+
+class SpiNNaker1Arithmetic(TargetArithmetic):
+    """The spinnaker1 arithmetic (see the module docstring)."""
+
+    name = "spinnaker1"
+    options_type = SpiNNakerOptions
+    array_docs = ARRAY_DOCS
+
+    @property
+    def simulator(self) -> type[IntegerSimulator]:
+        return SpiNNakerSimulator
+
+    def validate(self, program: Program, where: str) -> None:
+        _validate(program, where)
+
+    def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
+        """Populations in s16.15 / u0.32, weights as 16-bit magnitudes with one shift per (population, receptor)."""
+        return _encode(ctx.net, ctx.target, ctx.dt, ctx.options, ctx.report)
+
+
+def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, report: QuantisationReport) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
     enc = _Encoder(target, report)
-    policy = weight_shift or str(target.policy("weight_shift"))
-    if policy not in ("worst_case", "statistical"):
-        raise CapacityError(f"{target.name}: weight_shift: expected 'worst_case' or 'statistical' (got {policy!r})")
-    rate = float(rate_hz if rate_hz is not None else target.policy("rate_hz"))
-    sig = float(sigma if sigma is not None else target.policy("sigma"))
+    policy = options.weight_shift or str(target.policy("weight_shift"))
+    if policy not in WEIGHT_SHIFT_POLICIES:
+        raise CapacityError(f"{target.name}: weight_shift: expected 'worst_case' or 'statistical' (got {policy!r}) ({target.path}: quantisation.weight_shift)")
+    rate = float(options.rate_hz if options.rate_hz is not None else target.policy("rate_hz"))
+    sig = float(options.sigma if options.sigma is not None else target.policy("sigma"))
     max_shift = target.number("max_ring_buffer_shift")
     wbits = target.number("weight_bits")
     wmax_int = (1 << wbits) - 1
     tfrac = target.number("trace_frac_bits")
     tword = target.number("trace_word_bits")
-    report.decisions.update({"dt_ms": dt, "weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
+    report.decisions.update({"weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
 
     pops: list[PopulationProgram] = []
     shifts: dict[tuple[str, str], int] = {}
@@ -309,10 +310,19 @@ def quantise(
             scalars["trace_one"] = 1 << tfrac
         projs.append(ProjectionProgram(proj.name, proj.pre.population, proj.post.population, (a0, a1), (b0, b1), proj.receptor, arrays, scalars, 1 / per, proj.plasticity is not None))
 
-    return Program(target, dt, pops, projs, [p.name for p in net.sources], list(outputs or default_outputs(net)), report, net)
+    return pops, projs
 
 
 # --------------------------------------------------------------------------- simulation
+
+
+class SpiNNakerSynapses(NamedTuple):
+    """The synaptic state of a :class:`SpiNNakerSimulator` (what evolves besides the neurons)."""
+
+    ring_e: dict[str, np.ndarray]  #: excitatory ring buffers per population, int64 [slots, B, n] (weight units)
+    ring_i: dict[str, np.ndarray]  #: inhibitory ring buffers per population
+    plastic: list[STDPState]  #: weights and traces of each plastic projection (dense [B, pre, post])
+    post_history: list[list[np.ndarray]]  #: per plastic projection, the post spikes of the last ``delay`` steps (oldest first)
 
 
 class SpiNNakerSimulator(IntegerSimulator):
@@ -332,10 +342,10 @@ class SpiNNakerSimulator(IntegerSimulator):
     def _build_synapses(self) -> None:
         prog = self.program
         tgt = prog.target
-        self._const_rb_max = (1 << tgt.number("ring_buffer_bits")) - 1
-        self._const_stdp_arith = stdp_arithmetic(self.events, tgt.number("trace_frac_bits"), tgt.number("trace_word_bits"))
-        self._const_static: list[tuple[str, tuple[int, int], str, tuple[int, int], bool, int, Any]] = []
-        self._const_plastic: list[tuple[ProjectionProgram, STDPConstants, np.ndarray | None, np.ndarray]] = []
+        self._rb_max = (1 << tgt.number("ring_buffer_bits")) - 1
+        self._stdp_arith = stdp_arithmetic(self.events, tgt.number("trace_frac_bits"), tgt.number("trace_word_bits"))
+        self._static_groups: list[tuple[str, tuple[int, int], str, tuple[int, int], bool, int, Any]] = []
+        self._plastic_groups: list[tuple[ProjectionProgram, STDPConstants, np.ndarray | None, np.ndarray]] = []
         max_delay = 1
         for proj in prog.projections:
             a0, a1 = proj.pre_slice
@@ -351,7 +361,7 @@ class SpiNNakerSimulator(IntegerSimulator):
                     sel = d == delay
                     mat = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
                     np.add.at(mat, (pre[sel], post[sel]), w[sel])
-                    self._const_static.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), self._matrix(mat)))
+                    self._static_groups.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), self._matrix(mat)))
                 continue
             s = proj.scalars
             c = STDPConstants(int(s["a_plus"]), int(s["a_minus"]), int(s["w_min"]), int(s["w_max"]), proj.arrays["lut_plus"].astype(np.int64), proj.arrays["lut_minus"].astype(np.int64))
@@ -359,66 +369,70 @@ class SpiNNakerSimulator(IntegerSimulator):
             np.add.at(dense, (pre, post), w)
             mask = np.zeros((a1 - a0, b1 - b0), dtype=bool)
             mask[pre, post] = True
-            self._const_plastic.append((proj, c, None if mask.all() else mask, dense))
-        self._const_slots = max_delay + 1
-        self._const_shift = {p.name: (int(p.scalars["shift_e"]), int(p.scalars["shift_i"])) for p in self.neurons}
+            self._plastic_groups.append((proj, c, None if mask.all() else mask, dense))
+        self._slots = max_delay + 1
+        self._shift = {p.name: (int(p.scalars["shift_e"]), int(p.scalars["shift_i"])) for p in self.neurons}
 
-    def _reset_synapses(self) -> None:
-        n = self._const_slots
-        self.ring_e = {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons}
-        self.ring_i = {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons}
-        self.plastic: list[STDPState] = []
-        self.post_history: list[list[np.ndarray]] = []
-        for proj, _, _, dense in self._const_plastic:
+    def _initial_synapses(self) -> SpiNNakerSynapses:
+        n = self._slots
+        plastic: list[STDPState] = []
+        post_history: list[list[np.ndarray]] = []
+        for proj, _, _, dense in self._plastic_groups:
             P, Q = dense.shape
             never = lambda n_: np.full((self.B, n_), NEVER, dtype=np.int64)  # noqa: E731
-            self.plastic.append(STDPState(np.broadcast_to(dense, (self.B, P, Q)).copy(), np.zeros((self.B, P), np.int64), never(P), np.zeros((self.B, Q), np.int64), never(Q)))
-            self.post_history.append([np.zeros((self.B, Q), dtype=bool) for _ in range(int(proj.arrays["delay"][0]) if proj.arrays["delay"].size else 1)])
+            plastic.append(STDPState(np.broadcast_to(dense, (self.B, P, Q)).copy(), np.zeros((self.B, P), np.int64), never(P), np.zeros((self.B, Q), np.int64), never(Q)))
+            post_history.append([np.zeros((self.B, Q), dtype=bool) for _ in range(int(proj.arrays["delay"][0]) if proj.arrays["delay"].size else 1)])
+        return SpiNNakerSynapses(
+            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
+            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
+            plastic,
+            post_history,
+        )
 
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        slot = t % self._const_slots
+        slot = t % self._slots
         out = {}
         for pop in self.neurons:
-            se, si = self._const_shift[pop.name]
-            raw_e = self.ring_e[pop.name][slot].copy()
-            raw_i = self.ring_i[pop.name][slot].copy()
-            self.ring_e[pop.name][slot] = 0
-            self.ring_i[pop.name][slot] = 0
-            raw_e = self.events.note("ring_buffer_saturated", raw_e, np.minimum(raw_e, self._const_rb_max))
-            raw_i = self.events.note("ring_buffer_saturated", raw_i, np.minimum(raw_i, self._const_rb_max))
+            se, si = self._shift[pop.name]
+            raw_e = self.synapses.ring_e[pop.name][slot].copy()
+            raw_i = self.synapses.ring_i[pop.name][slot].copy()
+            self.synapses.ring_e[pop.name][slot] = 0
+            self.synapses.ring_i[pop.name][slot] = 0
+            raw_e = self.events.note("ring_buffer_saturated", raw_e, np.minimum(raw_e, self._rb_max))
+            raw_i = self.events.note("ring_buffer_saturated", raw_i, np.minimum(raw_i, self._rb_max))
             out[pop.name] = (raw_e << se, raw_i << si)
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        n = self._const_slots
-        for pre, (a0, a1), post, (b0, b1), inh, delay, mat in self._const_static:
+        n = self._slots
+        for pre, (a0, a1), post, (b0, b1), inh, delay, mat in self._static_groups:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
-            ring = self.ring_i if inh else self.ring_e
+            ring = self.synapses.ring_i if inh else self.synapses.ring_e
             ring[post][(t + delay) % n][:, b0:b1] += spike_sum(active, mat)
-        for k, (proj, c, mask, _) in enumerate(self._const_plastic):
+        for k, (proj, c, mask, _) in enumerate(self._plastic_groups):
             a0, a1 = proj.pre_slice
             b0, b1 = proj.post_slice
             pre_spikes = emitted[proj.pre][:, a0:a1]
-            hist = self.post_history[k]
-            syn = stdp_step(self.plastic[k], t, pre_spikes, hist[0], c, np.where, mask, self._const_stdp_arith)
-            self.plastic[k] = syn
+            hist = self.synapses.post_history[k]
+            syn = stdp_step(self.synapses.plastic[k], t, pre_spikes, hist[0], c, np.where, mask, self._stdp_arith)
+            self.synapses.plastic[k] = syn
             delay = len(hist)
             if pre_spikes.any():
                 arriving = np.einsum("bp,bpq->bq", pre_spikes.astype(np.int64), syn.w)
-                ring = self.ring_i if proj.receptor == "inhibitory" else self.ring_e
+                ring = self.synapses.ring_i if proj.receptor == "inhibitory" else self.synapses.ring_e
                 ring[proj.post][(t + delay) % n][:, b0:b1] += arriving
-            self.post_history[k] = hist[1:] + [emitted[proj.post][:, b0:b1].copy()]
+            self.synapses.post_history[k] = hist[1:] + [emitted[proj.post][:, b0:b1].copy()]
 
     def weights(self, projection: str) -> np.ndarray:
         proj = self.program.projection(projection)
         if not proj.plastic:
             return proj.arrays["weight"].astype(np.int64)
-        k = [p.name for p, _, _, _ in self._const_plastic].index(projection)
+        k = [p.name for p, _, _, _ in self._plastic_groups].index(projection)
         pre = proj.arrays["pre"].astype(np.int64) - proj.pre_slice[0]
         post = proj.arrays["post"].astype(np.int64) - proj.post_slice[0]
-        w = self.plastic[k].w[:, pre, post]
+        w = self.synapses.plastic[k].w[:, pre, post]
         return w[0] if self.batch is None else w
 
     def model_weights(self, projection: str) -> np.ndarray:
@@ -427,11 +441,7 @@ class SpiNNakerSimulator(IntegerSimulator):
         return self.weights(projection) * proj.weight_unit
 
 
-#: The simulator class of this arithmetic (used by neurohop.export.backend).
-SIMULATOR = SpiNNakerSimulator
-
-
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a spinnaker1 program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 
@@ -477,3 +487,7 @@ def validate(program: Program, where: str) -> None:
                     raise ModelFileError(f"{where}: {key}: scalar {name}: expected an integer (got {proj.scalars.get(name)!r})")
             if d.size and d.min() != d.max():
                 raise ModelFileError(f"{where}: {key}/delay: a plastic projection takes one delay")
+
+
+#: The plugin of this arithmetic (found by :func:`neurohop.export.plugin.arithmetic_of`).
+ARITHMETIC = SpiNNaker1Arithmetic()

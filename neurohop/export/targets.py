@@ -4,12 +4,15 @@ A target file (``format: neurohop-target/1``) states a chip's number formats
 (``numbers:``), its arithmetic rules (``rules:``), its resource limits (``limits:``), the
 exporter's quantisation policy (``quantisation:``) and, under ``choices:``, which of these
 values are modelling choices rather than facts (with the reason). ``arithmetic:`` names
-the module of :mod:`neurohop.export` that implements the target's integer arithmetic
-(``spinnaker1``, ``loihi``, ``xylo``); a new chip with known arithmetic is a new file only.
+the target's integer arithmetic (``spinnaker1``, ``loihi``, ``xylo``), a plugin found
+through :data:`ARITHMETIC_MODULES` (:mod:`neurohop.export.plugin`); a new chip with known
+arithmetic is a new file only.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -24,7 +27,8 @@ __all__ = ["Target", "load_target", "available_targets", "ARITHMETIC_MODULES"]
 #: Folder of the project's target files.
 
 
-#: Integer-arithmetic modules by the ``arithmetic:`` name used in target files.
+#: Integer-arithmetic modules by the ``arithmetic:`` name used in target files; each defines
+#: one :class:`~neurohop.export.plugin.TargetArithmetic` as ``ARITHMETIC``.
 ARITHMETIC_MODULES: dict[str, str] = {
     "spinnaker1": "neurohop.export.spinnaker1",
     "loihi": "neurohop.export.loihi",
@@ -150,11 +154,47 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
     raise ModelFileError(f"target {str(name)!r}: unknown; available: {available_targets()} (or give a path to a .yaml target file)")
 
 
+#: Parsed targets by (resolved file, digest of its bytes): a build reads its target file
+#: (a few KiB) but parses it once; a changed file is parsed again.
+_CACHE: dict[tuple[str, str], Target] = {}
+_CACHE_SIZE = 32
+#: Files larger than this (bytes) are not cached (the reader refuses oversized files itself).
+_CACHE_MAX_BYTES = 1 << 20
+
+
+def _cache_key(path: Path) -> tuple[str, str] | None:
+    try:
+        if path.stat().st_size > _CACHE_MAX_BYTES:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return str(path.resolve()), hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def load_target(name: str | os.PathLike[str]) -> Target:
-    """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
+    """Read a target by name (``"loihi"``) or path; errors name the file and the field.
+
+    A file parsed before whose bytes have not changed since is not parsed again; every call
+    returns its own copy, so changing one cannot change another.
+    """
+    path = _resolve(name)
+    key = _cache_key(path)
+    cached = _CACHE.get(key) if key is not None else None
+    if cached is not None and cached.arithmetic in ARITHMETIC_MODULES:
+        return copy.deepcopy(cached)
+    target = _parse_target(path)
+    if key is not None:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = copy.deepcopy(target)
+    return target
+
+
+def _parse_target(path: Path) -> Target:
+    """Read and check one target file."""
     from neurohop.model.neurons import NEURON_MODELS
 
-    path = _resolve(name)
     doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"), error=ModelFileError)
     check_keys(doc, _TOP_KEYS, f"{path}: ", error=ModelFileError)
     _check_finite_values(path, "", doc)

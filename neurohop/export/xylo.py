@@ -30,7 +30,7 @@ presented the events of model step ``t`` at its step ``t + 1`` (:func:`chip_inpu
 the raster to present), so hidden and output spikes fall on the same steps as in the
 float model. Recurrent and output connections take one step on the chip as in the model.
 
-**Quantisation** (:func:`quantise`): one global scale; ``dash = round(log2(tau / dt))``
+**Quantisation** (:meth:`XyloArithmetic.encode`): one global scale; ``dash = round(log2(tau / dt))``
 (``dash_syn >= 1``: with 0 the current would be cleared before it reaches ``vmem``); the
 weights onto a neuron are divided by its current retention ``1 - 2^-dash_syn`` (the chip
 decays the arriving weight once before ``vmem`` sees it); the threshold register is
@@ -47,21 +47,23 @@ the entries of the matrix named by ``scalars["matrix"]`` (``in``, ``rec`` or ``o
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
 from neurohop.errors import BuildError, CapacityError
-from neurohop.export.common import check_network, dense_block, freeze_plasticity, resolve_dt, slices
+from neurohop.export.common import dense_block, slices
 from neurohop.export.intmath import Events, OrderedSaturatingSum, saturate, wrap
-from neurohop.export.program import PopulationProgram, Program, ProjectionProgram, default_outputs
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
 from neurohop.export.targets import Target
 from neurohop.model.network import Network
 from neurohop.model.neurons import CubaLIF
 
-__all__ = ["quantise", "XyloSimulator", "XyloConstants", "XyloState", "xylo_step", "decay_step", "bitshift_decay", "chip_specification", "chip_input", "ARRAY_DOCS"]
+__all__ = ["ARITHMETIC", "XyloArithmetic", "XyloOptions", "XyloSimulator", "XyloConstants", "XyloState", "xylo_step", "decay_step", "bitshift_decay", "chip_specification", "chip_input", "ARRAY_DOCS"]
 
 ARRAY_DOCS: dict[str, str] = {
     "population.dash_syn": "synaptic decay shift per neuron, 0..15 (isyn -= max(isyn >> dash_syn, 1) for isyn > 0, isyn >> dash_syn for isyn < 0)",
@@ -155,29 +157,46 @@ def _dash(tau: float, dt: float) -> int:
     return 15 if math.isinf(tau) else int(round(math.log2(tau / dt)))
 
 
-def quantise(
-    net: Network, target: Target, dt: float | None = None, *, outputs: list[str] | None = None, headroom_bits: int | None = None, freeze_plasticity_: bool = False
-) -> Program:
-    """Quantise ``net`` for a Xylo-class target (see the module docstring).
+@dataclass(frozen=True)
+class XyloOptions(ExportOptions):
+    """Quantisation options of the xylo arithmetic (``None``: the target file's ``quantisation:`` policy)."""
 
-    Raises :class:`~neurohop.errors.CapacityError` when the inputs, hidden or output
-    neurons exceed the chip, and :class:`~neurohop.errors.BuildError` for connections the
-    architecture lacks (input -> output, from an output, two projections on one pair) and
-    for negative thresholds.
-    """
-    dt = resolve_dt(target, dt)
-    if freeze_plasticity_:
-        net = freeze_plasticity(net)
-    check_network(net, target)
-    report = QuantisationReport(target.name)
+    headroom_bits: int | None = option(None, "threshold headroom bits: the threshold uses that many bits fewer than the 16-bit state (default: the target's)", "int", lo=0)
+
+
+class XyloArithmetic(TargetArithmetic):
+    """The Xylo-class arithmetic, as xylosim models it (see the module docstring)."""
+
+    name = "xylo"
+    options_type = XyloOptions
+    array_docs = ARRAY_DOCS
+
+    @property
+    def simulator(self) -> type[IntegerSimulator]:
+        return XyloSimulator
+
+    def validate(self, program: Program, where: str) -> None:
+        _validate(program, where)
+
+    def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
+        """Input channels, hidden and output neurons of one core; one global scale.
+
+        Raises :class:`~neurohop.errors.CapacityError` when the inputs, hidden or output
+        neurons exceed the chip, and :class:`~neurohop.errors.BuildError` for connections the
+        architecture lacks (input -> output, from an output, two projections on one pair) and
+        for negative thresholds.
+        """
+        return _encode(ctx.net, ctx.target, ctx.dt, ctx.options, ctx.outputs, ctx.report)
+
+
+def _encode(net: Network, target: Target, dt: float, options: XyloOptions, outs: list[str], report: QuantisationReport) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
     bits = target.number("state_bits")
     wbits = target.number("weight_bits")
     dash_max = (1 << target.number("dash_bits")) - 1
     # the chip adds w << shift as a 16-bit word: past bits - weight_bits it would wrap
     smax = min(target.number("weight_shift_max"), bits - wbits)
-    head = int(headroom_bits if headroom_bits is not None else target.policy("headroom_bits"))
-    report.decisions.update({"dt_ms": dt, "headroom_bits": head})
-    outs = list(outputs or default_outputs(net))
+    head = int(options.headroom_bits if options.headroom_bits is not None else target.policy("headroom_bits"))
+    report.decisions.update({"headroom_bits": head})
     role: dict[str, str] = {}
     for pop in net.populations:
         role[pop.name] = "input" if pop.is_source else "output" if pop.name in outs else "hidden"
@@ -308,7 +327,7 @@ def quantise(
                 {"matrix": mname, "weight_shift": sh}, unit, False,
             )
         )
-    return Program(target, dt, pops, projs, [p.name for p in net.sources], outs, report, net)
+    return pops, projs
 
 
 def chip_specification(program: Program) -> dict[str, Any]:
@@ -369,6 +388,13 @@ def chip_input(program: Program, spikes: np.ndarray) -> np.ndarray:
     return out
 
 
+class XyloSynapses(NamedTuple):
+    """The synaptic state of a :class:`XyloSimulator`: what the chip delivers next step."""
+
+    pending_input: np.ndarray  #: input events of this step, int64 [B, inputs] (see :func:`chip_input`)
+    pending_hidden: np.ndarray  #: spike counts the hidden neurons emitted this step, int64 [B, hidden]
+
+
 class XyloSimulator(IntegerSimulator):
     """Bit-accurate integer simulation of a xylo :class:`Program` (xylosim's step, :func:`xylo_step`).
 
@@ -386,17 +412,17 @@ class XyloSimulator(IntegerSimulator):
 
     def _build_synapses(self) -> None:
         spec = chip_specification(self.program)
-        self._const_bits = self.program.target.number("state_bits")
+        self._bits = self.program.target.number("state_bits")
         # the chip adds w << weight_shift as a 16-bit word (it wraps for shifts over 8)
-        w_in = wrap(spec["weights_in"].astype(np.int64) << spec["weight_shift_in"], self._const_bits)
-        w_rec = wrap(spec["weights_rec"].astype(np.int64) << spec["weight_shift_rec"], self._const_bits)
-        w_out = wrap(spec["weights_out"].astype(np.int64) << spec["weight_shift_out"], self._const_bits)
+        w_in = wrap(spec["weights_in"].astype(np.int64) << spec["weight_shift_in"], self._bits)
+        w_rec = wrap(spec["weights_rec"].astype(np.int64) << spec["weight_shift_rec"], self._bits)
+        w_out = wrap(spec["weights_out"].astype(np.int64) << spec["weight_shift_out"], self._bits)
         n_in = w_in.shape[0]
-        self._const_sizes = (n_in, w_rec.shape[0])
+        self._sizes = (n_in, w_rec.shape[0])
         # blocks of the walk: the input channels, then each hidden population (in chip order)
         hidden = sorted((int(p.scalars["index"]), int(p.scalars["index"]) + p.size) for p in self.neurons if p.scalars["role"] == "hidden")
         cap = self.program.target.number("max_spikes_hidden")
-        self._const_sums: dict[str, OrderedSaturatingSum] = {}
+        self._sums: dict[str, OrderedSaturatingSum] = {}
         for pop in self.neurons:
             k = int(pop.scalars["index"])
             if pop.scalars["role"] == "hidden":
@@ -406,36 +432,34 @@ class XyloSimulator(IntegerSimulator):
             else:
                 mat = w_out[:, k : k + pop.size]
                 blocks = hidden
-            self._const_sums[pop.name] = OrderedSaturatingSum(mat, self._const_bits, cap, self.device, _cover(blocks, mat.shape[0]))
+            self._sums[pop.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
 
-    def _reset_synapses(self) -> None:
-        n_in, n_hidden = self._const_sizes
-        # what the chip delivers next step: input events (see chip_input) and hidden spike counts
-        self.pending_input = np.zeros((self.B, n_in), np.int64)
-        self.pending_hidden = np.zeros((self.B, n_hidden), np.int64)
+    def _initial_synapses(self) -> XyloSynapses:
+        n_in, n_hidden = self._sizes
+        return XyloSynapses(np.zeros((self.B, n_in), np.int64), np.zeros((self.B, n_hidden), np.int64))
 
     def _arriving(self, t: int) -> dict[str, Any]:
-        hidden_pre = np.concatenate([self.pending_input, self.pending_hidden], axis=1)
+        hidden_pre = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
         out = {}
         for pop in self.neurons:
-            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.pending_hidden
-            add = self._const_sums[pop.name]
+            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.synapses.pending_hidden
+            add = self._sums[pop.name]
             out[pop.name] = lambda u, add=add, counts=counts: add(u, counts, self.events, "isyn_saturated")
         return out
 
     def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
         _, _, consts, _ = self._kernels[pop.name]
-        return xylo_step(self.state[pop.name], arriving, consts, self._const_bits, self.events)
+        return xylo_step(self.state[pop.name], arriving, consts, self._bits, self.events)
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
-        self.pending_input[:] = 0
-        self.pending_hidden[:] = 0
+        self.synapses.pending_input[:] = 0
+        self.synapses.pending_hidden[:] = 0
         for pop in self.program.populations:
             k = int(pop.scalars["index"])
             if pop.is_source:
-                self.pending_input[:, k : k + pop.size] = emitted[pop.name]
+                self.synapses.pending_input[:, k : k + pop.size] = emitted[pop.name]
             elif pop.scalars["role"] == "hidden":
-                self.pending_hidden[:, k : k + pop.size] = emitted[pop.name]
+                self.synapses.pending_hidden[:, k : k + pop.size] = emitted[pop.name]
 
     def weights(self, projection: str) -> np.ndarray:
         return self.program.projection(projection).arrays["weight"].astype(np.int64)
@@ -459,7 +483,7 @@ def _cover(blocks: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
     return out
 
 
-def validate(program: Program, where: str) -> None:
+def _validate(program: Program, where: str) -> None:
     """Check a xylo program read from a bundle; errors name ``where`` and the key."""
     from neurohop.errors import ModelFileError
 
@@ -492,5 +516,5 @@ def validate(program: Program, where: str) -> None:
             raise ModelFileError(f"{where}: projections/{proj.name}: weight_shift: expected {other[1]} like projection {other[0]!r} (one shift per Xylo matrix) (got {sh})")
 
 
-#: The simulator class of this arithmetic (used by neurohop.export.backend).
-SIMULATOR = XyloSimulator
+#: The plugin of this arithmetic (found by :func:`neurohop.export.plugin.arithmetic_of`).
+ARITHMETIC = XyloArithmetic()

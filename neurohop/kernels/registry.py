@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from neurohop.errors import BuildError
+from neurohop.model.neurons import STATE_VARIABLES
 
 __all__ = ["NeuronKernel", "NEURON_KERNELS", "neuron_kernel", "PlasticityKernel", "PLASTICITY_KERNELS", "plasticity_kernel", "plasticity_kernel_for"]
 
@@ -58,6 +59,7 @@ def neuron_kernel(
     recordable = tuple(f for f, v in state._asdict().items() if np.issubdtype(np.asarray(v).dtype, np.floating))
     kernel = NeuronKernel(name, constants, initial, step, recordable)
     NEURON_KERNELS[model] = kernel
+    STATE_VARIABLES[model] = recordable  # what the description lets a population record
     return kernel
 
 

@@ -14,21 +14,17 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelError
-from neurohop.model.neurons import NeuronModel, SpikeSource
+from neurohop.model.neurons import NEURON_MODELS, STATE_VARIABLES, NeuronModel, SpikeSource
 from neurohop.model.synapses import RECEPTORS, AllToAll, Connector, PlasticityRule
 
 __all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE", "INITIAL", "recordable", "initial_variables"]
 
-def recordable(model: NeuronModel) -> tuple[str, ...]:
-    """What a population of ``model`` may record: ``"spikes"``, plus the floating-point state
-    fields of the model's kernel (:data:`neurohop.kernels.NEURON_KERNELS`)."""
-    if isinstance(model, SpikeSource):
-        return ("spikes",)
-    # the kernels are built on this package, so their table is read when first needed
-    from neurohop.kernels import NEURON_KERNELS
 
-    kernel = NEURON_KERNELS.get(type(model))
-    return ("spikes",) + (kernel.recordable if kernel is not None else ())
+def recordable(model: NeuronModel) -> tuple[str, ...]:
+    """What a population of ``model`` may record: ``"spikes"``, plus the state variables its
+    kernel registered (:data:`~neurohop.model.neurons.STATE_VARIABLES`, the floating-point
+    fields of the kernel's state type)."""
+    return ("spikes",) + STATE_VARIABLES.get(type(model), ())
 
 
 def initial_variables(model: NeuronModel) -> tuple[str, ...]:
@@ -44,22 +40,16 @@ class _ByKind(Mapping[str, tuple[str, ...]]):
         self._of = of_model
 
     def __getitem__(self, kind: str) -> tuple[str, ...]:
-        from neurohop.model.neurons import NEURON_MODELS
-
         return self._of(NEURON_MODELS[kind]())  # every model has defaults
 
     def __iter__(self) -> Any:
-        from neurohop.model.neurons import NEURON_MODELS
-
         return iter(NEURON_MODELS)
 
     def __len__(self) -> int:
-        from neurohop.model.neurons import NEURON_MODELS
-
         return len(NEURON_MODELS)
 
 
-#: Variables a population may record, per neuron model kind (from the kernels' state types).
+#: Variables a population may record, per neuron model kind (from the kernels' state types, see :func:`recordable`).
 RECORDABLE: Mapping[str, tuple[str, ...]] = _ByKind(recordable)
 
 #: State variables whose initial value a population may give per neuron, per neuron model kind.

@@ -24,6 +24,7 @@ __all__ = [
     "PlasticityRule",
     "RECEPTORS",
     "CONNECTORS",
+    "CONNECTOR_TYPES",
     "PLASTICITY_RULES",
     "parse_connector",
     "connector_keys",
@@ -155,21 +156,24 @@ class FromList(Connector):
 
 #: Connectors by the ``kind`` names accepted in model files (``all_to_all_without_self`` is
 #: ``all_to_all`` with ``allow_self_connections: false``).
-CONNECTORS: dict[str, type[Connector]] = {
+CONNECTOR_TYPES: dict[str, type[Connector]] = {
     "one_to_one": OneToOne,
     "all_to_all": AllToAll,
     "all_to_all_without_self": AllToAll,
     "from_list": FromList,
 }
 
+#: Connector names accepted in model files.
+CONNECTORS: tuple[str, ...] = tuple(CONNECTOR_TYPES)
+
 
 def connector_keys() -> set[str]:
     """Every key a connector mapping may hold in a model file."""
-    return {"kind"}.union(*(cls.spec_keys for cls in CONNECTORS.values()))
+    return {"kind"}.union(*(cls.spec_keys for cls in CONNECTOR_TYPES.values()))
 
 
 def parse_connector(spec: Any) -> Connector:
-    """Build a connector from its model-file form (a name or a mapping), through :data:`CONNECTORS`."""
+    """Build a connector from its model-file form (a name or a mapping), through :data:`CONNECTOR_TYPES`."""
     if isinstance(spec, Connector):
         return spec
     if isinstance(spec, str):
@@ -179,10 +183,10 @@ def parse_connector(spec: Any) -> Connector:
     kind = spec["kind"]
     if not isinstance(kind, str) or kind not in CONNECTORS:
         raise ModelError(f"connector: unknown kind {kind!r}; supported: {', '.join(CONNECTORS)}")
-    return CONNECTORS[kind].from_spec(spec)
+    return CONNECTOR_TYPES[kind].from_spec(spec)
 
 
-_parse_connector = parse_connector  # the former name
+_parse_connector = parse_connector  # the name used inside neurohop.model
 
 
 @dataclass(frozen=True)

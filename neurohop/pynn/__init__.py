@@ -52,7 +52,7 @@ from pyNN.space import Space  # noqa: F401
 from pyNN.standardmodels import StandardCellType
 from pyNN.standardmodels.base import ModelNotAvailable
 
-from neurohop.errors import BuildError
+from neurohop.errors import BuildError, NeurohopError
 from neurohop.pynn import simulator
 from neurohop.pynn.populations import Assembly, Population, PopulationView  # noqa: F401
 from neurohop.pynn.projections import OneToOneConnector, Projection  # noqa: F401
@@ -118,7 +118,7 @@ def setup(timestep: float = 1.0, min_delay: Any = DEFAULT_MIN_DELAY, backend: st
     device, dtype, target : optional
         Passed to the backend (torch ``device``/``dtype``, Brian2 ``target``).
     """
-    from neurohop.backends.base import _FAMILIES, _REGISTRY
+    from neurohop.backends.base import available, capabilities
 
     max_delay = extra_params.pop("max_delay", "auto")
     options = {k: extra_params.pop(k) for k in _SETUP_OPTIONS if k in extra_params}
@@ -133,9 +133,10 @@ def setup(timestep: float = 1.0, min_delay: Any = DEFAULT_MIN_DELAY, backend: st
         seed = int(seeds[0]) if seeds else None
     if extra_params:
         raise BuildError(f"neurohop.pynn.setup: unknown argument(s) {sorted(extra_params)}; supported: timestep, min_delay, max_delay, backend, strict, seed, {', '.join(_SETUP_OPTIONS)}")
-    family = str(backend).partition(":")[0]
-    if backend not in _REGISTRY and not (":" in str(backend) and family in _FAMILIES):
-        raise BuildError(f"neurohop.pynn.setup: backend: unknown backend {backend!r}; available: {sorted(_REGISTRY) + [f + ':<target>' for f in _FAMILIES]}")
+    try:
+        capabilities(str(backend))
+    except NeurohopError:
+        raise BuildError(f"neurohop.pynn.setup: backend: unknown backend {backend!r}; available: {available()}") from None
     if not (isinstance(timestep, (int, float)) and timestep > 0):
         raise BuildError(f"neurohop.pynn.setup: timestep: expected a positive number of ms (got {timestep!r})")
     common.setup(timestep, min_delay, max_delay=max_delay)

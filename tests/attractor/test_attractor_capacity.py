@@ -16,6 +16,7 @@ def _strip(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "wall_s_group"} for r in rows]
 
 
+@pytest.mark.slow  # Dask cluster start / capacity sweep
 def test_measured_capacity_is_close_to_the_willshaw_bound() -> None:
     rows = measure_group(96, 6, [0.5, 1.0], 0, seed=1, **SMALL)
     for row in rows:
@@ -25,6 +26,7 @@ def test_measured_capacity_is_close_to_the_willshaw_bound() -> None:
         assert row["bits_per_synapse"] > 0
 
 
+@pytest.mark.slow  # Dask cluster start / capacity sweep
 def test_local_cluster_and_scheduler_address_give_the_same_rows(worker_env: None) -> None:
     from dask.distributed import LocalCluster
 
@@ -57,6 +59,7 @@ def test_checkpoint_grid_brackets_the_bounds() -> None:
     assert all(1 < b / a <= 1.5 * 1.05 for a, b in zip(grid, grid[1:]))
 
 
+@pytest.mark.slow  # Dask cluster start / capacity sweep
 def test_brian2_sweep_runs_in_dask_workers(worker_env: None) -> None:
     """Brian2 is imported inside a worker thread (it installs a signal handler on import)."""
     settings = [(24, 3, 1.0, 0)]

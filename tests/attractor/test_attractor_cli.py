@@ -11,6 +11,7 @@ from neurohop.cam.attractor.cli import parse_k
 from neurohop.cli import main
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_capacity_command_writes_rows_and_plot(tmp_path: Path, worker_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     out, png = tmp_path / "cap.json", tmp_path / "cap.png"
     status = main(["attractor", "capacity", "--n", "48", "--k", "4", "--cue", "0.5", "1.0", "--probes", "20", "--bisect", "1", "--grid-ratio", "1.5", "--workers", "1", "--quiet", "--json", str(out), "--plot", str(png)])
@@ -34,7 +35,7 @@ def test_capacity_command_writes_rows_and_plot(tmp_path: Path, worker_env: None,
         (["--n", "64", "--k", "four", "--cue", "0.5"], r"--k: expected an integer, 'log2' or a percentage like '5%' (got 'four')"),
         (["--n", "64", "--k", "4", "--cue", "0.5", "--false-bits", "61"], r"false bits: expected an integer in 0..60 (got 61)"),
         (["--n", "64", "--k", "4", "--cue", "0.5", "--probes", "0"], r"--probes: expected an integer >= 1 (got 0)"),
-        (["--n", "64", "--k", "4", "--cue", "0.5", "--backend", "brian2", "--device", "cuda"], r"--device/--dtype/--engine apply to the torch backend only"),
+        (["--n", "64", "--k", "4", "--cue", "0.5", "--backend", "brian2", "--device", "cuda"], r"brian2: device: expected one of ['cpu'] (got 'cuda')"),
         (["--n", "64", "--k", "4", "--cue", "0.5", "--model", "no_such_model"], "no_such_model"),
     ],
 )

@@ -78,7 +78,7 @@ def test_more_patterns_than_memory_allows() -> None:
     with pytest.raises(CapacityError, match=r"store: 100000 more patterns \(k=5, N=64\) need about .* GiB with the 0 stored, but .* GiB are available on cpu"):
         mem.store(random_patterns(np.random.default_rng(0), 100_000, N, K))
     assert mem.stored == 0
-    with pytest.raises(CapacityError, match=r"AttractorMemory: n=100000: the network needs about .* GiB on torch cpu but 1 GiB are available; use a smaller n"):
+    with pytest.raises(CapacityError, match=r"AttractorMemory: n=100000: the network needs about .* GiB on torch_event cpu but 1 GiB are available; use a smaller n"):
         AttractorMemory(100_000, 10, max_memory_bytes=2**30)
 
 
@@ -88,9 +88,11 @@ def test_more_patterns_than_memory_allows() -> None:
         ({"n": 64, "k": 64}, InputError, r"AttractorMemory: k: expected 1 <= k < n=64 active cells per pattern \(got 64\)"),
         ({"n": 1, "k": 1}, InputError, r"AttractorMemory: n: expected at least 2 cells \(got 1\)"),
         ({"n": 64, "k": 2.5}, InputError, r"AttractorMemory: k: expected an integer \(got 2.5\)"),
-        ({"n": 64, "k": 4, "backend": "nest"}, BuildError, r"AttractorMemory: backend: expected one of \['torch', 'brian2'\] \(got 'nest'\)"),
-        ({"n": 64, "k": 4, "engine": "sparse"}, BuildError, r"engine: expected one of \['event', 'dense'\]"),
-        ({"n": 64, "k": 4, "backend": "brian2", "device": "cuda"}, BuildError, r"device/dtype apply to the torch backend only"),
+        ({"n": 64, "k": 4, "backend": "nest"}, BuildError, r"AttractorMemory: build: unknown backend 'nest'; available: \['brian2', 'torch', 'torch_event', 'fixed:<variant>'\]"),
+        ({"n": 64, "k": 4, "engine": "sparse"}, BuildError, r"torch_event: unknown option 'engine'; accepted: \['dt', 'device', 'batch', 'dtype', 'learning', 'seed'\]"),
+        ({"n": 64, "k": 4, "backend": "brian2", "device": "cuda"}, BuildError, r"brian2: device: expected one of \['cpu'\] \(got 'cuda'\)"),
+        ({"n": 64, "k": 4, "backend": "brian2", "dtype": "float32"}, BuildError, r"brian2: unknown option 'dtype'"),
+        ({"n": 64, "k": 4, "backend": "fixed:loihi"}, BuildError, r"AttractorMemory: backend 'fixed:loihi' does not run STDP"),
         ({"n": 64, "k": 4, "device": "cuda:7"}, BuildError, r"torch"),
     ],
 )

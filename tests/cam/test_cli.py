@@ -25,6 +25,16 @@ def test_demo_prints_the_table_and_writes_a_raster(tmp_path: Path, capsys: pytes
     assert f"raster plot: {png.resolve()}" in out
 
 
+@pytest.mark.parametrize("backend", ["torch_event", "fixed:spinnaker1"])
+def test_demo_runs_on_other_backends_through_the_same_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    """The demo on the event-driven backend and on the bit-accurate SpiNNaker simulator:
+    the same ContentAddressableMemory code, the same answers."""
+    assert main(["cam", "demo", "--backend", backend, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"backend {backend}" in out and "forgetting {5,6}" in out
+    assert "all answers match an ideal memory: yes" in out
+
+
 def test_replay_json_is_the_only_thing_on_stdout(recording_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "neurohop", "cam", "replay", str(recording_path), "--backend", "brian2", "--target", "numpy", "--json"],
@@ -49,5 +59,7 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path: Path, capsys: pytest.C
     assert main(["cam", "replay", str(bad), "--backend", "nest"]) == 2
     assert "neurohop: error:" in capsys.readouterr().err
     assert main(["cam", "demo", "--backend", "brian2", "--device", "cuda", "--out", str(tmp_path)]) == 2
-    assert "--device/--dtype apply to the torch backend only" in capsys.readouterr().err
+    assert "brian2: device: expected one of ['cpu'] (got 'cuda')" in capsys.readouterr().err
+    assert main(["cam", "demo", "--backend", "fixed:spinnaker1", "--dtype", "float32", "--out", str(tmp_path)]) == 2
+    assert "--dtype: backend 'fixed:spinnaker1' takes no dtype option" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.png"))

@@ -267,7 +267,7 @@ def test_plasticity_is_refused_unless_frozen() -> None:
     net = Network((Population("s", 2, SpikeSource()), Population("n", 2, CubaLIF())), (Projection("w", "s", "n", AllToAll(), 0.5, 1, "excitatory", STDP()),))
     with pytest.raises(BuildError, match="plasticity rule 'stdp' is not available on this target"):
         quantise(net, "loihi", 1.0)
-    prog = quantise(net, "loihi", 1.0, freeze_plasticity_=True)
+    prog = quantise(net, "loihi", 1.0, freeze_plasticity=True)
     assert not prog.projection("w").plastic
 
 

@@ -13,7 +13,7 @@ from neurohop.kernels import NEURON_KERNELS, PLASTICITY_KERNELS, plasticity_kern
 from neurohop.model import LIF, STDP, AllToAll, CubaLIF, Network, Population, Projection, SpikeSource, load_model
 from neurohop.model.network import INITIAL, RECORDABLE, recordable
 from neurohop.model.neurons import NEURON_MODELS
-from neurohop.model.synapses import CONNECTORS, PLASTICITY_RULES, FromList, OneToOne, PlasticityRule, connector_keys, parse_connector
+from neurohop.model.synapses import CONNECTOR_TYPES, CONNECTORS, PLASTICITY_RULES, FromList, OneToOne, PlasticityRule, connector_keys, parse_connector
 
 
 def test_recordable_states_are_the_kernels_float_state_fields() -> None:
@@ -53,7 +53,8 @@ def test_connectors_come_from_the_registry() -> None:
     assert connector_keys() == {"kind", "allow_self_connections", "pairs"}
     with pytest.raises(ModelError, match="unknown kind 'ring'; supported: one_to_one, all_to_all, all_to_all_without_self, from_list"):
         parse_connector("ring")
-    for kind, cls in CONNECTORS.items():
+    assert CONNECTORS == tuple(CONNECTOR_TYPES)
+    for kind, cls in CONNECTOR_TYPES.items():
         assert kind == cls.kind or kind == "all_to_all_without_self"
 
 

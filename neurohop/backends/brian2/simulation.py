@@ -38,10 +38,10 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from neurohop._optional import require
-from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
+from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.errors import BuildError, InputError
 from neurohop.backends.brian2.codegen import generate, generate_synapses
-from neurohop.kernels import NEURON_KERNELS, plasticity_kernel_for, population_constants, population_initial
+from neurohop.kernels import NEURON_KERNELS, PLASTICITY_KERNELS, plasticity_kernel_for, population_constants, population_initial
 from neurohop.model.network import Network, Population
 
 __all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS"]
@@ -96,9 +96,29 @@ class Brian2Simulation(Simulation):
     """
 
     backend = "brian2"
+    OPTIONS = (
+        Option("dt", "float > 0", 1.0, "timestep, ms"),
+        Option("target", "str", "auto", "'cython' (compiled; first build of a model takes ~20 s, cached afterwards), 'numpy' (no compiler needed) or 'auto' (Cython when available)"),
+        Option("batch", "None", None, "only None: batched runs need the torch backend"),
+        Option("device", "str", "cpu", "only 'cpu' (the runtime device runs in this process)"),
+        SEED_OPTION,
+    )
+    CAPABILITIES = Capabilities(
+        # every registered kernel: its neuron code and synapse code are generated from it
+        plasticity=tuple(rule.kind for rule in PLASTICITY_KERNELS),
+        neuron_models=tuple(m.kind for m in NEURON_KERNELS),
+        states={m.kind: NEURON_KERNELS[m].recordable for m in NEURON_KERNELS},
+    )
 
-    def __init__(self, net: Network, dt: float = 1.0, target: str = "auto", batch: int | None = None) -> None:
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """About six doubles per synapse object, for the plastic synapses and their frozen copy."""
+        return 2 * 48 * plastic_synapses
+
+    def __init__(self, net: Network, dt: float = 1.0, target: str = "auto", batch: int | None = None, device: str = "cpu", seed: int | None = None) -> None:
         super().__init__(net, dt, None)
+        self.seed = check_seed(self.backend, seed)
+        self.check_device(device)
         if batch is not None:
             raise BuildError("brian2: batch: batched instances are not supported by this backend; use backend='torch' with batch=B")
         try:
@@ -321,18 +341,7 @@ class Brian2Simulation(Simulation):
         return result
 
 
-def build_brian2(net: Network, dt: float = 1.0, target: str = "auto", batch: int | None = None) -> Brian2Simulation:
-    """Compile ``net`` for Brian2 (runtime device).
-
-    Parameters
-    ----------
-    net : Network
-    dt : float
-        Timestep, ms.
-    target : str
-        ``"cython"`` (compiled; first build of a model takes ~20 s, cached afterwards),
-        ``"numpy"`` (no compiler needed) or ``"auto"`` (Cython when available).
-    batch : None
-        Only ``None``: batched runs need the torch backend.
-    """
-    return Brian2Simulation(net, dt=dt, target=target, batch=batch)
+def build_brian2(net: Network, **options: Any) -> Brian2Simulation:
+    """Compile ``net`` for Brian2 (runtime device); ``options`` are
+    :attr:`Brian2Simulation.OPTIONS` (``dt`` ms, ``target``, ``batch``, ``device``, ``seed``)."""
+    return Brian2Simulation.build(net, None, **options)  # type: ignore[return-value]

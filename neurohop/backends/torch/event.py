@@ -28,9 +28,10 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import numpy as np
 import torch
 
-from neurohop.backends.base import RunResult, Simulation, neuron_order
+from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_seed, neuron_order
+from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.network import device_tensor, layout_neurons, segment_of, stdp_tensors
-from neurohop.backends.torch.simulation import _clone, _resolve_device, _resolve_dtype, source_raster
+from neurohop.backends.torch.simulation import source_raster
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
 from neurohop.model.network import Network, Population
@@ -96,20 +97,47 @@ class EventSimulation(Simulation):
         ``"float64"`` (default, exact agreement with the other backends) or ``"float32"``.
     learning : bool
         Whether plastic projections learn during :meth:`run` (see :meth:`set_learning`).
+    seed : int or None
+        See :data:`~neurohop.backends.base.SEED_OPTION` (this backend draws no random numbers).
     """
 
     backend = "torch_event"
+    OPTIONS = (
+        Option("dt", "float > 0", 1.0, "timestep, ms"),
+        Option("device", "str or torch.device", "cpu", "'cpu', 'cuda', 'cuda:1'..."),
+        Option("batch", "None", None, "only None: learning runs one instance; recall a batch with run_frozen(..., batch=B)"),
+        Option("dtype", "str or torch.dtype", "float64", "'float64' (exact agreement with the other backends) or 'float32'"),
+        Option("learning", "bool", True, "whether plastic projections learn during run (see set_learning)"),
+        SEED_OPTION,
+    )
+    CAPABILITIES = Capabilities(
+        learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
+        connectors=("one_to_one", "all_to_all", "all_to_all_without_self"), plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=False,
+        neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
+    )
 
-    def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True) -> None:
+    @classmethod
+    def check_device(cls, device: Any, backend: str | None = None) -> None:
+        resolve_device(device, backend or cls.backend)
+
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """One shared copy of the plastic weights; static all-to-all weights are not expanded."""
+        return itemsize(options.get("dtype", "float64"), cls.backend) * plastic_synapses
+
+    def __init__(
+        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True, seed: int | None = None
+    ) -> None:
         super().__init__(net, dt, batch)
+        self.seed = check_seed(self.backend, seed)
         if batch is not None:
             raise BuildError("torch_event: batch: the shared plastic weights run as one instance (batch=None); recall a batch with run_frozen(..., batch=B)")
         try:
             by_model = neuron_order(net)
         except BuildError as exc:
             raise BuildError(f"torch_event: {exc}") from None
-        self.device = _resolve_device(device)
-        self.dtype = _resolve_dtype(dtype)
+        self.device = resolve_device(device, "torch_event")
+        self.dtype = resolve_dtype(dtype, "torch_event")
         self.learning = bool(learning)
         sizes = net.sizes
         layout = layout_neurons(net, by_model, self.dt, self._tensor)
@@ -147,10 +175,11 @@ class EventSimulation(Simulation):
                 dense = np.zeros((a1 - a0, b1 - b0))
                 if np.isscalar(proj.weight):
                     dense[:] = float(proj.weight)
-                else:
-                    if proj.weight.shape != dense.shape:
-                        raise BuildError(f"torch_event: projection {proj.name!r}.weight: expected a scalar or a {list(dense.shape)} matrix (got shape {list(proj.weight.shape)})")
+                elif proj.weight.shape == dense.shape:
                     dense[:] = proj.weight
+                else:  # one weight per synapse, in the connector's order
+                    lpre, lpost, w, _ = proj.local_synapses(sizes)
+                    dense[lpre, lpost] = w
                 no_self = not conn.allow_self_connections
                 if no_self:
                     m = min(dense.shape)
@@ -198,27 +227,31 @@ class EventSimulation(Simulation):
         self.learning = bool(on)
 
     def snapshot(self) -> tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]:
-        return self.t, _clone(self._activity), [_clone(s) for s in self._plastic], [[h.clone() for h in hist] for hist in self._history]
+        return self.t, clone_state(self._activity), [clone_state(s) for s in self._plastic], [[h.clone() for h in hist] for hist in self._history]
 
     def restore(self, snapshot: tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
         t, activity, plastic, history = snapshot
         self.t = t
-        self._activity = _clone(activity)
-        self._plastic = [_clone(s) for s in plastic]
+        self._activity = clone_state(activity)
+        self._plastic = [clone_state(s) for s in plastic]
         self._history = [deque(h.clone() for h in hist) for hist in history]
 
-    def weight_matrix(self, projection: str) -> torch.Tensor:
-        """The current ``[pre, post]`` weight matrix (nA) of a plastic projection (not a copy)."""
+    def weight_tensor(self, projection: str) -> torch.Tensor:
+        """The current ``[pre, post]`` weight matrix (nA) of a plastic projection, on the device (not a copy)."""
         if projection not in self._plastic_names:
             raise InputError(f"torch_event: weight_matrix: {projection!r} is not a plastic projection; plastic: {self._plastic_names}")
         return self._plastic[self._plastic_names.index(projection)].w
+
+    def weight_matrix(self, projection: str) -> np.ndarray:
+        """The current ``[pre, post]`` weight matrix (nA) of a plastic projection (a NumPy copy)."""
+        return self.weight_tensor(projection).cpu().numpy().copy()
 
     def weights(self, projection: str) -> np.ndarray:
         proj = self.net.projection(projection)
         pre, post, w, _ = proj.local_synapses(self.net.sizes)
         if proj.plasticity is None:
             return w
-        dense = self.weight_matrix(projection)
+        dense = self.weight_tensor(projection)
         return dense[torch.as_tensor(pre, device=self.device), torch.as_tensor(post, device=self.device)].cpu().numpy()
 
     def _segment_of(self, pop: Population) -> tuple[int, slice]:
@@ -290,9 +323,34 @@ class EventSimulation(Simulation):
         """The per-step spike vectors as one ``[steps, B, n_neurons]`` tensor."""
         return torch.stack(spikes_rec) if spikes_rec else torch.zeros(0, B, self.n_neurons, dtype=torch.bool, device=self.device)
 
-    def _record(self, spikes: torch.Tensor, src: torch.Tensor, steps: int, record: Sequence[str] | None, batched: bool) -> RunResult:
-        result = RunResult(self.t, steps, self.dt)
+    def _names(self, record: Sequence[str] | None) -> list[str]:
         names = [p.name for p in self.net.populations if p.record] if record is None else list(record)
+        for name in names:
+            self.net.population(name)
+        return names
+
+    def _watched(self, names: Sequence[str]) -> list[tuple[str, str, int, slice]]:
+        """(population, variable, segment, columns) of every recorded state variable."""
+        out = []
+        for name in names:
+            pop = self.net.population(name)
+            if pop.is_source:
+                continue
+            k, cols = self._segment_of(pop)
+            out += [(name, var, k, cols) for var in pop.record if var != "spikes"]
+        return out
+
+    @staticmethod
+    def _take_states(rec: dict[tuple[str, str], list[torch.Tensor]], act: _Activity, watched: Sequence[tuple[str, str, int, slice]]) -> None:
+        for name, var, k, cols in watched:
+            rec.setdefault((name, var), []).append(getattr(act.neurons[k], var)[:, cols])
+
+    def _record(self, spikes: torch.Tensor, src: torch.Tensor, steps: int, record: Sequence[str] | None, batched: bool, states: Mapping[tuple[str, str], torch.Tensor] | None = None) -> RunResult:
+        result = RunResult(self.t, steps, self.dt)
+        names = self._names(record)
+        for (name, var), arr in (states or {}).items():
+            values = arr.cpu().numpy()
+            result.states.setdefault(name, {})[var] = values if batched else values[:, 0, :]
         nrn = spikes.cpu().numpy()
         src_np = src.cpu().numpy()
         for name in names:
@@ -311,12 +369,14 @@ class EventSimulation(Simulation):
         """Advance ``steps`` steps (learning if :attr:`learning`); ``record`` limits the recorded populations."""
         steps = self._check_steps(steps)
         src = self._sources(steps, inputs, None)
-        act, rec = self._activity, []
+        watched = self._watched(self._names(record))
+        act, rec, states = self._activity, [], {}
         for k in range(steps):
             spikes, act = self._step(self.t + k, src[k], act, self.learning, True)
             rec.append(spikes)
+            self._take_states(states, act, watched)
         self._activity = act
-        result = self._record(self._stacked(rec, 1), src, steps, record, False)
+        result = self._record(self._stacked(rec, 1), src, steps, record, False, self._stacked_states(states, watched, 1, steps))
         self.t += steps
         return result
 
@@ -336,17 +396,31 @@ class EventSimulation(Simulation):
         # on a CPU, instances run in tiles whose state stays in cache (element-wise neuron
         # updates are memory-bound); the instances are independent, so results are the same
         tile = B if self.device.type != "cpu" else max(1, min(B, CPU_TILE_ELEMENTS // max(1, self.n_neurons)))
-        rec_tiles = []
+        watched = self._watched(self._names(record))
+        rec_tiles, state_tiles = [], []
         for b0 in range(0, B, tile):
             part = src[:, b0 : b0 + tile]
-            act, rec = self._fresh_activity(part.shape[1]), []
+            act, rec, states = self._fresh_activity(part.shape[1]), [], {}
             for k in range(steps):
                 spikes, act = self._step(self.t + k, part[k], act, False, False)
                 rec.append(spikes)
+                self._take_states(states, act, watched)
             rec_tiles.append(self._stacked(rec, part.shape[1]))
-        return self._record(torch.cat(rec_tiles, dim=1), src, steps, record, True)
+            state_tiles.append(self._stacked_states(states, watched, part.shape[1], steps))
+        joined = {key: torch.cat([t[key] for t in state_tiles], dim=1) for key in state_tiles[0]} if state_tiles else {}
+        return self._record(torch.cat(rec_tiles, dim=1), src, steps, record, True, joined)
+
+    def _stacked_states(self, states: dict[tuple[str, str], list[torch.Tensor]], watched: Sequence[tuple[str, str, int, slice]], B: int, steps: int) -> dict[tuple[str, str], torch.Tensor]:
+        """Each recorded variable as one ``[steps, B, n]`` tensor (empty runs included)."""
+        out = {}
+        for name, var, _, cols in watched:
+            values = states.get((name, var), [])
+            n = cols.stop - cols.start
+            out[(name, var)] = torch.stack(values) if values else torch.zeros(0, B, n, device=self.device, dtype=self.dtype)
+        return out
 
 
-def build_torch_event(net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True) -> EventSimulation:
-    """Compile ``net`` for the event-driven torch backend (see :class:`EventSimulation`)."""
-    return EventSimulation(net, dt=dt, device=device, batch=batch, dtype=dtype, learning=learning)
+def build_torch_event(net: Network, **options: Any) -> EventSimulation:
+    """Compile ``net`` for the event-driven torch backend; ``options`` are
+    :attr:`EventSimulation.OPTIONS` (see :class:`EventSimulation`)."""
+    return EventSimulation.build(net, None, **options)  # type: ignore[return-value]

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from neurohop.backends.base import RunResult, Simulation, check_inputs, neuron_order
+from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
+from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, segment_of, stdp_tensors
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
@@ -25,37 +26,6 @@ __all__ = ["TorchSimulation", "build_torch"]
 
 _SPARSE_MIN_ENTRIES = 1 << 22  # dense matrices below this many entries are always dense
 _SPARSE_MAX_DENSITY = 0.05
-
-
-def _clone(x: Any) -> Any:
-    """Deep copy of nested (named) tuples of tensors."""
-    if isinstance(x, torch.Tensor):
-        return x.clone()
-    if isinstance(x, tuple):
-        items = [_clone(v) for v in x]
-        return type(x)(*items) if hasattr(x, "_fields") else tuple(items)
-    return x
-
-
-def _resolve_dtype(dtype: Any) -> torch.dtype:
-    table = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
-    if isinstance(dtype, torch.dtype) and dtype in (torch.float64, torch.float32):
-        return dtype
-    if isinstance(dtype, str) and dtype in table:
-        return table[dtype]
-    raise BuildError(f"torch: dtype: expected 'float64' or 'float32' (got {dtype!r})")
-
-
-def _resolve_device(device: Any) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise BuildError(f"torch: device: expected a torch device such as 'cpu' or 'cuda' (got {device!r})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BuildError(f"torch: device {device!r} requested but CUDA is not available on this machine; use device='cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise BuildError(f"torch: device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    return dev
 
 
 def source_raster(sim: Simulation, steps: int, inputs: Mapping[str, Any] | None, batch: int | None, offsets: Mapping[str, int], n_sources: int) -> np.ndarray:
@@ -77,15 +47,37 @@ class TorchSimulation(Simulation):
     """A network compiled to torch tensors (see :func:`build_torch`)."""
 
     backend = "torch"
+    OPTIONS = (
+        Option("dt", "float > 0", 1.0, "timestep, ms"),
+        Option("device", "str or torch.device", "cpu", "'cpu', 'cuda', 'cuda:1'..."),
+        Option("batch", "int >= 1 or None", None, "independent instances run side by side; None: one, no batch dimension in results"),
+        Option("dtype", "str or torch.dtype", "float64", "'float64' (exact agreement with Brian2 and the recordings) or 'float32'"),
+        SEED_OPTION,
+    )
+    CAPABILITIES = Capabilities(
+        batch=True, plasticity=("stdp",), neuron_models=tuple(kernel_states()), states=kernel_states(),
+        devices=("cpu", "cuda"), dtypes=("float64", "float32"),
+    )
 
-    def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64") -> None:
+    @classmethod
+    def check_device(cls, device: Any, backend: str | None = None) -> None:
+        resolve_device(device, backend or cls.backend)
+
+    @classmethod
+    def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:
+        """Dense static matrices, and each plastic block with one copy per instance plus a frozen copy."""
+        size = itemsize(options.get("dtype", "float64"))
+        return size * (dense_entries + 2 * plastic_synapses * max(1, int(options.get("batch") or 1)))
+
+    def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None) -> None:
         super().__init__(net, dt, batch)
+        self.seed = check_seed(self.backend, seed)
         try:
             by_model = neuron_order(net)
         except BuildError as exc:
             raise BuildError(f"torch: {exc}") from None
-        self.device = _resolve_device(device)
-        self.dtype = _resolve_dtype(dtype)
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype)
         self._B = 1 if batch is None else self.batch
         sizes = net.sizes
         # index spaces: sources first in the "all" vector, then neurons
@@ -172,12 +164,12 @@ class TorchSimulation(Simulation):
         self.t = 0
 
     def snapshot(self) -> tuple[int, NetworkState]:
-        return self.t, _clone(self._state)
+        return self.t, clone_state(self._state)
 
     def restore(self, snapshot: tuple[int, NetworkState]) -> None:
         t, state = snapshot
         self.t = t
-        self._state = _clone(state)  # the snapshot stays reusable
+        self._state = clone_state(state)  # the snapshot stays reusable
 
     def _segment_of(self, pop: Population) -> tuple[int, slice]:
         return segment_of(self.params.segments, self._nrn_offset[pop.name], pop.size)
@@ -248,20 +240,7 @@ class TorchSimulation(Simulation):
         return result
 
 
-def build_torch(net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64") -> TorchSimulation:
-    """Compile ``net`` for PyTorch.
-
-    Parameters
-    ----------
-    net : Network
-    dt : float
-        Timestep, ms.
-    device : str or torch.device
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-    batch : int or None
-        Number of independent instances run side by side; ``None`` for one, with no batch
-        dimension in results.
-    dtype : str or torch.dtype
-        ``"float64"`` (default; exact agreement with Brian2 and the recordings) or ``"float32"``.
-    """
-    return TorchSimulation(net, dt=dt, device=device, batch=batch, dtype=dtype)
+def build_torch(net: Network, **options: Any) -> TorchSimulation:
+    """Compile ``net`` for PyTorch; ``options`` are :attr:`TorchSimulation.OPTIONS`
+    (``dt`` ms, ``device``, ``batch``, ``dtype``, ``seed``)."""
+    return TorchSimulation.build(net, None, **options)  # type: ignore[return-value]

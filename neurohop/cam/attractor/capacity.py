@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -79,10 +78,9 @@ def measure_group(
     *,
     seed: int = 0,
     probes: int = 100,
-    backend: str = "torch",
-    engine: str = "event",
+    backend: str = "torch_event",
     device: str = "cpu",
-    dtype: str = "float64",
+    dtype: str | None = None,
     model: str = "ca3_attractor",
     ratio: float = 1.25,
     refine: int = 3,
@@ -104,13 +102,13 @@ def measure_group(
     from neurohop.cam.attractor.memory import AttractorMemory, random_patterns
 
     torch.set_num_threads(threads)
-    if backend == "brian2":
-        _import_brian2()
+    _import_backend(backend)
     start = time.perf_counter()
     cs = [theory.correct_bits(k, f) for f in cue_fractions]
     bounds = [theory.m_max_willshaw(n, k, c) for c in cs]
     grid = checkpoints(bounds, ratio=ratio)
-    mem = AttractorMemory(n, k, model=model, backend=backend, engine=engine, device=device, dtype=dtype, false_tolerance=false_bits)
+    options: dict[str, Any] = {"device": device} if dtype is None else {"device": device, "dtype": dtype}
+    mem = AttractorMemory(n, k, model=model, backend=backend, false_tolerance=false_bits, **options)
     patterns = random_patterns(np.random.default_rng([seed, n, k, false_bits, 0]), grid[-1], n, k)
     curves: list[list[dict[str, float]]] = [[] for _ in cs]
     good = [0] * len(cs)
@@ -177,30 +175,32 @@ def measure_group(
                 "above_hopfield": m_cap > theory.hopfield_limit(n),
                 "first_failing_m": bad[ci],
                 "curve": sorted(curves[ci], key=lambda p: p["m"]),
-                "settings": {"seed": seed, "probes": probes, "backend": backend, "engine": engine, "device": device, "dtype": dtype, "model": model, "grid_ratio": ratio, "bisection_steps": refine, "max_error": MAX_ERROR},
+                "settings": {"seed": seed, "probes": probes, "backend": backend, "device": device, "dtype": dtype, "model": model, "grid_ratio": ratio, "bisection_steps": refine, "max_error": MAX_ERROR},
                 "wall_s_group": round(wall, 3),
             }
         )
     return rows
 
 
-def _import_brian2() -> None:
-    """Import Brian2 from a worker thread.
+def _import_backend(backend: str) -> None:
+    """Import a backend's module from a worker thread.
 
-    Brian2 installs a Ctrl-C handler when imported, which Python allows only in the main
-    thread; Dask runs tasks in worker threads. The handler is skipped there (the worker
-    process handles its own signals).
+    Some simulators (Brian2) install a Ctrl-C handler when imported, which Python allows
+    only in the main thread; Dask runs tasks in worker threads. The handler is skipped there
+    (the worker process handles its own signals).
     """
     import signal
     import threading
 
-    if "brian2" in sys.modules or threading.current_thread() is threading.main_thread():
-        import brian2  # noqa: F401
+    from neurohop.backends import simulation_class
+
+    if threading.current_thread() is threading.main_thread():
+        simulation_class(backend)
         return
     original = signal.signal
     signal.signal = lambda *args, **kwargs: None  # type: ignore[assignment]
     try:
-        import brian2  # noqa: F401
+        simulation_class(backend)
     finally:
         signal.signal = original
 

@@ -47,10 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument("--k", nargs="+", required=True, help="active cells per pattern: integer(s), 'log2' or a percentage of N like '5%%'")
     cap.add_argument("--cue", nargs="+", required=True, type=float, help="cue fraction(s) in (0, 1]")
     cap.add_argument("--false-bits", nargs="+", type=int, default=[0], help="false cue bit count(s) (default 0)")
-    cap.add_argument("--backend", default="torch", choices=["torch", "brian2"], help="simulation backend (default torch)")
-    cap.add_argument("--engine", default="event", choices=["event", "dense"], help="torch engine (default event)")
-    cap.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    cap.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch dtype (default float64)")
+    cap.add_argument("--backend", default="torch_event", help="simulation backend with STDP: torch_event (default), torch, brian2, fixed:spinnaker1")
+    cap.add_argument("--device", default="cpu", help="device of the backend (default cpu)")
+    cap.add_argument("--dtype", default=None, choices=["float64", "float32"], help="float type of the torch backends (default float64)")
     cap.add_argument("--model", default="ca3_attractor", help="model file (default models/ca3_attractor.yaml)")
     cap.add_argument("--probes", type=int, default=100, help="recalls per checkpoint (default 100)")
     cap.add_argument("--seed", type=int, default=0, help="seed of patterns and cues (default 0)")
@@ -75,14 +74,17 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--grid-ratio: expected a number > 1 (got {args.grid_ratio})")
     if args.bisect < 0:
         raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
-    if args.backend == "brian2" and (args.device != "cpu" or args.dtype != "float64" or args.engine != "event"):
-        raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
     if args.workers < 1:
         raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    from neurohop.backends import simulation_class
     from neurohop.cli_support import check_input_file, check_output_file
 
+    # an unknown backend, an option it does not take or an unusable device fails here, not
+    # inside the workers
+    backend_cls = simulation_class(args.backend)
+    backend_cls.check_options(args.backend, {"device": args.device} if args.dtype is None else {"device": args.device, "dtype": args.dtype})
+    backend_cls.check_device(args.device, args.backend)
     check_input_file(args.model, "--model", must_exist=False)
-
     check_output_file(args.json, "--json", (".json",))
     check_output_file(args.plot, "--plot", (".png",))
     read_model(args.model)  # a bad model file fails before any work
@@ -90,10 +92,6 @@ def _capacity(args: argparse.Namespace) -> int:
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
         settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))
     settings = check_settings(settings)
-    if args.backend == "torch":  # an unusable device fails here, not inside the workers
-        from neurohop.backends.torch.simulation import _resolve_device
-
-        _resolve_device(args.device)
     if args.backend == "brian2":
         from neurohop.cli_support import brian2_compile_notice
 
@@ -106,7 +104,6 @@ def _capacity(args: argparse.Namespace) -> int:
         seed=args.seed,
         probes=args.probes,
         backend=args.backend,
-        engine=args.engine,
         device=args.device,
         dtype=args.dtype,
         model=args.model,

@@ -12,10 +12,14 @@ write it; nothing computes a weight outside the simulation. Recall switches plas
 (``protocol.recall.plasticity: off``), fires the cue through the perforant path and reads
 the cells that fire in the recall window.
 
-Backends: ``"torch"`` with ``engine="event"`` (default: :mod:`neurohop.backends.torch.event`,
-event-driven plasticity, B cues recalled at once against the shared weights) or
-``engine="dense"`` (the clock-driven torch backend), and ``"brian2"`` (cues recalled one
-after the other). All give the same spikes.
+Backends: any backend that runs STDP, through one path that asks only for capabilities
+(:class:`~neurohop.backends.base.Capabilities`): storage runs the simulation (learning
+switched on where the backend has the switch), the weights come from
+``weight_matrix``, recall from ``run_frozen``. ``"torch_event"`` (default,
+:mod:`neurohop.backends.torch.event`) recalls B cues at once against the shared weights;
+the others run a frozen copy (batched where the backend batches, else one cue after the
+other). The float backends give the same spikes; ``fixed:spinnaker1`` runs the
+quantised network bit-accurately.
 """
 
 from __future__ import annotations
@@ -32,8 +36,6 @@ from neurohop.model.network import Network, Projection
 
 __all__ = ["AttractorMemory", "AttractorProtocol", "RecallResult", "random_patterns", "make_cues", "as_patterns", "available_memory"]
 
-BACKENDS = ("torch", "brian2")
-ENGINES = ("event", "dense")
 
 
 @dataclass(frozen=True)
@@ -253,21 +255,22 @@ class AttractorMemory:
     model : str
         Model file (default ``models/ca3_attractor.yaml``).
     backend : str
-        ``"torch"`` or ``"brian2"``.
-    engine : str
-        torch only: ``"event"`` (event-driven, shared weights, batched recall; default) or
-        ``"dense"`` (the clock-driven backend).
-    device, dtype : str
-        torch only; dtype ``"float64"`` (default, exact) or ``"float32"``.
+        Any registered backend that runs plastic projections (see
+        :func:`neurohop.backends.capabilities`): ``"torch_event"`` (default: event-driven,
+        shared weights, batched recall), ``"torch"`` (clock-driven), ``"brian2"``,
+        ``"fixed:spinnaker1"``...
     batch : int
-        Most cues recalled at once by the torch backend (default 1024).
-    target : str
-        brian2 code target (``auto``, ``cython``, ``numpy``).
+        Most cues recalled in one :meth:`~neurohop.backends.base.Simulation.run_frozen` call
+        (default 1024).
     false_tolerance : int or None
         Model parameter ``F_TOL``: cue bits tolerated as false (recall threshold c = active
         cue cells - F_TOL). ``None`` keeps the model file's default.
     max_memory_bytes : int or None
         Memory budget for the checks of :meth:`store`; default: what the device has free.
+    **options
+        Backend options (see :func:`neurohop.backends.options`), e.g. ``device`` and
+        ``dtype`` (``"float64"``, exact, or ``"float32"``) for the torch backends or
+        ``target`` for Brian2. The backend refuses an option it does not declare.
     """
 
     def __init__(
@@ -276,15 +279,14 @@ class AttractorMemory:
         k: int,
         *,
         model: str = "ca3_attractor",
-        backend: str = "torch",
-        engine: str = "event",
-        device: str = "cpu",
-        dtype: str = "float64",
+        backend: str = "torch_event",
         batch: int = 1024,
-        target: str = "auto",
         false_tolerance: int | None = None,
         max_memory_bytes: int | None = None,
+        **options: Any,
     ) -> None:
+        from neurohop import backends
+
         for name, value in (("n", n), ("k", k), ("batch", batch)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise InputError(f"AttractorMemory: {name}: expected an integer (got {value!r})")
@@ -294,29 +296,30 @@ class AttractorMemory:
             raise InputError(f"AttractorMemory: k: expected 1 <= k < n={n} active cells per pattern (got {k})")
         if batch < 1:
             raise InputError(f"AttractorMemory: batch: expected an integer >= 1 (got {batch})")
-        if backend not in BACKENDS:
-            raise BuildError(f"AttractorMemory: backend: expected one of {list(BACKENDS)} (got {backend!r})")
-        if engine not in ENGINES:
-            raise BuildError(f"AttractorMemory: engine: expected one of {list(ENGINES)} (got {engine!r})")
-        if backend == "brian2" and (device != "cpu" or dtype != "float64"):
-            raise BuildError(f"AttractorMemory: device/dtype apply to the torch backend only (got backend 'brian2' with device={device!r}, dtype={dtype!r})")
+        try:
+            cls = backends.simulation_class(backend)
+            caps = backends.capabilities(backend)
+        except BuildError as exc:
+            raise BuildError(f"AttractorMemory: {exc}") from None
+        if "stdp" not in caps.plasticity:
+            raise BuildError(f"AttractorMemory: backend {backend!r} does not run STDP, which writes the memory; backends that do: torch_event, torch, brian2, fixed:spinnaker1")
+        cls.check_options(backend, options)
         self.n, self.k = int(n), int(k)
-        self.backend, self.engine, self.device, self.dtype, self.batch, self.target = backend, engine, device, dtype, int(batch), target
+        self.backend, self.batch, self.options = backend, int(batch), dict(options)
+        self.device = str(options.get("device", "cpu"))
+        self.dtype = str(options.get("dtype", "float64"))
+        cls.check_device(self.device, backend)  # a clear BuildError for an unusable device, before sizing it
         self.spec = read_model(model)
         self.protocol = AttractorProtocol.from_spec(self.spec)
         params: dict[str, Any] = {"N": self.n}
         if false_tolerance is not None:
             params["F_TOL"] = false_tolerance
-        if backend == "torch":
-            from neurohop.backends.torch.simulation import _resolve_device, _resolve_dtype
-
-            _resolve_device(device)  # a clear BuildError for an unusable device, before sizing it
-            _resolve_dtype(dtype)
-        self.max_memory_bytes = available_memory(device) if max_memory_bytes is None else int(max_memory_bytes)
+        self._simulation_class = cls
+        self.max_memory_bytes = available_memory(self.device) if max_memory_bytes is None else int(max_memory_bytes)
         need = self._static_bytes()
         if need > self.max_memory_bytes:
             raise CapacityError(
-                f"AttractorMemory: n={self.n}: the network needs about {_gib(need)} on {backend} {device if backend == 'torch' else ''}".rstrip()
+                f"AttractorMemory: n={self.n}: the network needs about {_gib(need)} on {backend} {self.device}"
                 + f" but {_gib(self.max_memory_bytes)} are available; use a smaller n or another device"
             )
         self.network: Network = self.spec.build(**params)
@@ -328,32 +331,17 @@ class AttractorMemory:
         self._rc: Projection = self.network.projection(p.recurrent)
         if self._rc.plasticity is None:
             raise ModelFileError(f"{self.spec.path}: protocol.recurrent: projection {p.recurrent!r} must be plastic")
-        import neurohop
-
-        opts: dict[str, Any] = {"dt": p.timestep_ms}
-        if backend == "torch":
-            opts.update(device=device, dtype=dtype)
-            self._sim = neurohop.build(self.network, backend="torch_event" if engine == "event" else "torch", **opts)
-        else:
-            self._sim = neurohop.build(self.network, backend="brian2", target=target, **opts)
+        self._sim = backends.build(self.network, backend=backend, dt=p.timestep_ms, **options)
         self._patterns = np.zeros((0, self.k), dtype=np.int64)
-        self._recall_sim: Any = None
-        self._recall_key: Any = None
-        self._pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ sizes
-    def _itemsize(self) -> int:
-        return 4 if self.dtype in ("float32", "float") else 8
-
     def _static_bytes(self) -> int:
         """Rough memory of the compiled network (for the checks; the model has ~4N cells)."""
         n2 = self.n * self.n
         describe = 40 * n2  # expanding the all-to-all projections while validating the description
-        if self.backend == "brian2":
-            return describe + 2 * n2 * 48  # plastic + frozen recall synapses, ~6 doubles each
-        if self.engine == "event":
-            return describe + n2 * self._itemsize()  # shared weights
-        return describe + (8 * n2 + 2 * n2) * self._itemsize()  # dense static groups [4N, 2N] + plastic block
+        # n2 plastic recurrent synapses; a clock-driven backend holds the static groups as
+        # dense [4N, 2N] matrices
+        return describe + self._simulation_class.estimate_bytes(n2, 8 * n2, self.options)
 
     @property
     def stored(self) -> int:
@@ -383,32 +371,21 @@ class AttractorMemory:
         if need > self.max_memory_bytes:
             raise CapacityError(
                 f"store: {rows.shape[0]} more patterns (k={self.k}, N={self.n}) need about {_gib(need)} with the {self.stored} stored, "
-                f"but {_gib(self.max_memory_bytes)} are available on {self.device if self.backend == 'torch' else 'cpu'}"
+                f"but {_gib(self.max_memory_bytes)} are available on {self.device}"
             )
         S = self.protocol.store_spacing
-        if hasattr(self._sim, "set_learning"):
-            self._sim.set_learning(True)
-        record = [self.protocol.cells] if self.backend == "torch" and self.engine == "event" else None
+        if self._sim.capabilities.learning_switch:
+            self._sim.set_learning(True)  # backends without the switch always learn
         for start in range(0, rows.shape[0], chunk):
             part = rows[start : start + chunk]
             spikes = np.zeros((part.shape[0] * S, self.n), dtype=bool)
             spikes[np.repeat(np.arange(part.shape[0]) * S, self.k), part.ravel()] = True
-            if record is not None:
-                self._sim.run(spikes.shape[0], {self.protocol.storage_input: spikes}, record=record)
-            else:
-                self._sim.run(spikes.shape[0], {self.protocol.storage_input: spikes})
+            self._sim.run(spikes.shape[0], {self.protocol.storage_input: spikes})
             self._patterns = np.concatenate([self._patterns, part])
 
     def weights(self) -> np.ndarray:
         """The recurrent weight matrix ``[N, N]`` (nA, pre x post; the diagonal is 0)."""
-        if hasattr(self._sim, "weight_matrix"):
-            return self._sim.weight_matrix(self.protocol.recurrent).cpu().numpy().copy()
-        if self._pairs is None:
-            pre, post, _, _ = self._rc.local_synapses(self.network.sizes)
-            self._pairs = (pre, post)
-        mat = np.zeros((self.n, self.n))
-        mat[self._pairs] = self._sim.weights(self.protocol.recurrent)
-        return mat
+        return self._sim.weight_matrix(self.protocol.recurrent)
 
     def snapshot(self) -> tuple[Any, np.ndarray]:
         """Capture the memory (simulation state and stored-pattern list)."""
@@ -418,15 +395,8 @@ class AttractorMemory:
         """Return to a state captured by :meth:`snapshot`."""
         self._sim.restore(snapshot[0])
         self._patterns = snapshot[1].copy()
-        self._recall_key = None
 
     # ------------------------------------------------------------------ recall
-    def _recall_network(self) -> Network:
-        """The description with the recurrent weights frozen at their learned values."""
-        w = self.weights()
-        frozen = Projection(self._rc.name, self._rc.pre, self._rc.post, self._rc.connector, weight=w, delay=self._rc.delay, receptor=self._rc.receptor, plasticity=None)
-        return self.network.with_updates(projections=[frozen if p.name == self._rc.name else p for p in self.network.projections])
-
     def _best_targets(self, cues: np.ndarray) -> np.ndarray:
         if self.stored == 0:
             raise InputError("recall: targets: nothing is stored yet; pass targets= to judge the recall")
@@ -472,29 +442,11 @@ class AttractorMemory:
         return RecallResult.judge(recalled, tgt)
 
     def _recall_chunk(self, cue: np.ndarray) -> np.ndarray:
+        """Each cue fired at step 0 of a quiet network with the learned, frozen weights."""
         p = self.protocol
         B = cue.shape[0]
         w0, w1 = p.window
-        if self.backend == "torch":
-            spikes = np.zeros((p.recall_steps, B, self.n), dtype=bool)
-            spikes[0] = cue
-            if self.engine == "event":
-                res = self._sim.run_frozen(p.recall_steps, {p.cue_input: spikes}, batch=B, record=[p.cells])
-            else:
-                import neurohop
-
-                sim = neurohop.build(self._recall_network(), backend="torch", dt=p.timestep_ms, device=self.device, dtype=self.dtype, batch=B)
-                res = sim.run(p.recall_steps, {p.cue_input: spikes})
-            return res.spikes[p.cells][w0 : w1 + 1].any(0)
-        # brian2: one cue after the other in one simulation with frozen weights
-        if self._recall_key != self.stored:
-            import neurohop
-
-            self._recall_sim = neurohop.build(self._recall_network(), backend="brian2", dt=p.timestep_ms, target=self.target)
-            self._recall_key = self.stored
-        S = p.recall_spacing
-        spikes = np.zeros((B * S, self.n), dtype=bool)
-        spikes[np.arange(B) * S] = cue
-        res = self._recall_sim.run(B * S, {p.cue_input: spikes})
-        out = res.spikes[p.cells].reshape(B, S, self.n)
-        return out[:, w0 : w1 + 1].any(1)
+        spikes = np.zeros((p.recall_steps, B, self.n), dtype=bool)
+        spikes[0] = cue
+        res = self._sim.run_frozen(p.recall_steps, {p.cue_input: spikes}, batch=B, record=[p.cells])
+        return res.spikes[p.cells][w0 : w1 + 1].any(0)

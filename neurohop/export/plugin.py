@@ -1,0 +1,298 @@
+"""Target arithmetic as plugins: one typed protocol and one shared quantisation skeleton.
+
+A target file names its integer arithmetic (``arithmetic: loihi``); the module registered
+under that name in :data:`~neurohop.export.targets.ARITHMETIC_MODULES` defines exactly one
+:class:`TargetArithmetic` object, ``ARITHMETIC``, which gives
+
+* ``options_type``: a frozen dataclass of the quantisation options (a subclass of
+  :class:`ExportOptions`), validated when built, every field documented (``help``) so that
+  the ``neurohop export`` command makes its flags from it;
+* :meth:`TargetArithmetic.encode`: the arithmetic-specific steps of quantisation (the
+  shared prologue and epilogue are :meth:`TargetArithmetic.quantise`, written once here);
+* ``simulator``: the bit-accurate :class:`~neurohop.export.simulator.IntegerSimulator`;
+* :meth:`TargetArithmetic.validate`: the checks of a program read back from a bundle;
+* ``array_docs``: what each integer array of a bundle holds;
+* :meth:`TargetArithmetic.bundle_files`: extra files a bundle of the target carries.
+
+Adding a chip with new arithmetic is its module (plus its target file and one line of the
+registry); the backend, the bundles and the command line find everything through
+:func:`arithmetic_of`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+from neurohop.errors import BuildError
+from neurohop.export.targets import ARITHMETIC_MODULES, Target
+
+if TYPE_CHECKING:  # pragma: no cover
+    from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
+    from neurohop.export.report import QuantisationReport
+    from neurohop.export.simulator import IntegerSimulator
+    from neurohop.model.network import Network
+
+__all__ = [
+    "ExportOptions", "OptionError", "QuantiseContext", "TargetArithmetic", "option",
+    "arithmetic_of", "registered_arithmetics", "option_type", "OPTION_KINDS",
+]
+
+#: What an option field holds, by its ``kind`` metadata.
+OPTION_KINDS = ("switch", "names", "int", "float", "choice")
+
+
+class OptionError(BuildError, TypeError):
+    """An option the target's arithmetic does not take (a ``TypeError`` too, like an unknown keyword)."""
+
+
+def option(default: Any, help: str, kind: str, *, lo: float | None = None, hi: float | None = None, choices: Sequence[str] = ()) -> Any:
+    """A documented, checked field of an options dataclass.
+
+    Parameters
+    ----------
+    default
+        The value when the option is not given (``None``: the target file's policy).
+    help : str
+        One line saying what the option does (the command line's help text).
+    kind : str
+        One of :data:`OPTION_KINDS`: ``switch`` (bool), ``names`` (population names),
+        ``int``, ``float`` (finite), ``choice`` (one of ``choices``).
+    lo, hi : number, optional
+        Inclusive bounds of an ``int`` or ``float`` option.
+    choices : sequence of str
+        The values of a ``choice`` option.
+    """
+    if kind not in OPTION_KINDS:
+        raise ValueError(f"option kind: expected one of {OPTION_KINDS} (got {kind!r})")
+    return field(default=default, metadata={"help": help, "kind": kind, "lo": lo, "hi": hi, "choices": tuple(choices)})
+
+
+def _bounds(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"in {lo:g}..{hi:g}"
+    return f">= {lo:g}" if lo is not None else f"<= {hi:g}" if hi is not None else ""
+
+
+def option_type(f: dataclasses.Field[Any]) -> str:
+    """What an option field takes, in words (``"int >= 1 or None"``)."""
+    meta = f.metadata
+    kind = meta["kind"]
+    if kind == "switch":
+        return "bool"
+    if kind == "names":
+        return "list of population names or None"
+    if kind == "choice":
+        return f"one of {list(meta['choices'])} or None"
+    return " ".join(p for p in (kind, _bounds(meta["lo"], meta["hi"]), "or None") if p)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """The quantisation options every target takes.
+
+    Every field is declared with :func:`option`: its ``help`` documents it and its ``kind``
+    says how it is checked (in ``__post_init__``, raising :class:`~neurohop.errors.BuildError`
+    naming the field) and how the command line reads it.
+    """
+
+    outputs: tuple[str, ...] | None = option(None, "output populations (default: the network's sinks)", "names")
+    freeze_plasticity: bool = option(False, "run plastic projections with fixed weights on targets without plasticity", "switch")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            meta = f.metadata
+            value = getattr(self, f.name)
+            kind = meta.get("kind")
+            if kind == "switch":
+                if not isinstance(value, bool):
+                    raise BuildError(f"{f.name}: expected True or False (got {value!r:.80})")
+                continue
+            if value is None:
+                continue
+            if kind == "names":
+                if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+                    raise BuildError(f"{f.name}: expected a list of population names (got {value!r:.80})")
+                object.__setattr__(self, f.name, tuple(value))
+            elif kind == "choice":
+                if value not in meta["choices"]:
+                    raise BuildError(f"{f.name}: expected one of {list(meta['choices'])} (got {value!r:.80})")
+            elif kind in ("int", "float"):
+                ok = not isinstance(value, bool) and (isinstance(value, int) if kind == "int" else isinstance(value, (int, float)) and math.isfinite(value))
+                lo, hi = meta.get("lo"), meta.get("hi")
+                if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
+                    what = "an integer" if kind == "int" else "a finite number"
+                    raise BuildError(f"{f.name}: expected {what} {_bounds(lo, hi)}".rstrip() + f" (got {value!r:.80})")
+                if kind == "float":
+                    object.__setattr__(self, f.name, float(value))
+
+    @classmethod
+    def option_fields(cls) -> tuple[dataclasses.Field[Any], ...]:
+        """The option fields (with their ``help``, ``kind`` and bounds in ``metadata``)."""
+        return tuple(dataclasses.fields(cls))
+
+    def given(self) -> dict[str, Any]:
+        """The options that differ from their defaults (for provenance records)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
+
+
+@dataclass(frozen=True)
+class QuantiseContext:
+    """What the shared skeleton hands to :meth:`TargetArithmetic.encode`.
+
+    Attributes
+    ----------
+    net : Network
+        The network, plastic projections already frozen when ``options.freeze_plasticity``,
+        already checked against the target's models, rules and delay limit.
+    target : Target
+    dt : float
+        The timestep, ms.
+    options : ExportOptions
+        The arithmetic's options (its ``options_type``).
+    outputs : list of str
+        The output populations (given, or the network's default).
+    report : QuantisationReport
+        Where every conversion and decision is recorded (``decisions["dt_ms"]`` is set).
+    """
+
+    net: Network
+    target: Target
+    dt: float
+    options: Any
+    outputs: list[str]
+    report: QuantisationReport
+
+
+class TargetArithmetic(ABC):
+    """The plugin of one integer arithmetic (see the module docstring).
+
+    Subclasses set ``name``, ``options_type``, ``simulator`` and ``array_docs`` and write
+    :meth:`encode` and :meth:`validate`; the quantisation prologue (network checks,
+    timestep, plasticity freezing, output selection, the report) and epilogue (the
+    :class:`~neurohop.export.program.Program`, the fit on the chip) are :meth:`quantise`.
+    """
+
+    #: The ``arithmetic:`` name of target files.
+    name: ClassVar[str]
+    #: The options dataclass (a subclass of :class:`ExportOptions`).
+    options_type: ClassVar[type[ExportOptions]] = ExportOptions
+    #: What each integer array of a bundle holds (``population.<key>``, ``projection.<key>``).
+    array_docs: ClassVar[Mapping[str, str]] = {}
+
+    # ------------------------------------------------------------------ to write
+    @property
+    @abstractmethod
+    def simulator(self) -> type[IntegerSimulator]:
+        """The bit-accurate simulator class of this arithmetic."""
+
+    @abstractmethod
+    def encode(self, ctx: QuantiseContext) -> tuple[list[PopulationProgram], list[ProjectionProgram]]:
+        """The arithmetic-specific steps: the integer populations and projections of ``ctx.net``."""
+
+    @abstractmethod
+    def validate(self, program: Program, where: str) -> None:
+        """Check a program read from a bundle; errors name ``where`` and the key."""
+
+    def bundle_files(self, manifest: dict[str, Any], root: Any) -> None:
+        """Write extra files of a bundle in ``root`` and list them in ``manifest`` (none by default)."""
+
+    # ------------------------------------------------------------------ shared
+    def options(self, options: ExportOptions | None = None, /, **values: Any) -> ExportOptions:
+        """The options dataclass built from ``values`` (or ``options`` itself, checked for its type).
+
+        Raises
+        ------
+        OptionError
+            For a name that is no field of ``options_type`` (listing those that are).
+        BuildError
+            For a value out of its range (naming the field).
+        """
+        if options is not None:
+            if values:
+                raise OptionError(f"{self.name}: options: give an options object or keyword options, not both (got {sorted(values)})")
+            if not isinstance(options, self.options_type):
+                raise OptionError(f"{self.name}: options: expected {self.options_type.__name__} (got {type(options).__name__})")
+            return options
+        known = [f.name for f in self.options_type.option_fields()]
+        for key in values:
+            if key not in known:
+                raise OptionError(f"{key}: not an option of the {self.name} arithmetic (its options: {known})")
+        return self.options_type(**values)
+
+    def simulate(self, program: Program, batch: int | None = None, device: str = "cpu") -> IntegerSimulator:
+        """A bit-accurate simulator of ``program`` (matrix products on ``device``)."""
+        return self.simulator(program, batch, device)
+
+    def quantise(self, net: Network, target: Target, dt: float | None = None, options: ExportOptions | None = None, check_fit: bool = True) -> Program:
+        """Quantise ``net`` for ``target``: the shared skeleton around :meth:`encode`.
+
+        1. ``net`` must be a Network whose populations have one set of parameters and
+           initial values each (the integer targets store them per population);
+        2. the timestep (the target's fixed one, or ``dt``, default 1 ms);
+        3. plastic projections frozen when ``options.freeze_plasticity``;
+        4. neuron models, plasticity rules and delays checked against the target;
+        5. the output populations (``options.outputs`` or the network's default);
+        6. the report (``decisions["dt_ms"]``), then :meth:`encode`;
+        7. the :class:`~neurohop.export.program.Program`; with ``check_fit`` it is mapped onto
+           the chip's cores and refused (:class:`~neurohop.errors.CapacityError`) when it
+           does not fit (fan-in, neurons, cores and chips).
+        """
+        from neurohop.export.common import check_network, freeze_plasticity, resolve_dt
+        from neurohop.export.program import Program, default_outputs
+        from neurohop.export.report import QuantisationReport
+        from neurohop.model.network import Network
+
+        opts = self.options() if options is None else self.options(options)
+        if not isinstance(net, Network):
+            raise BuildError(f"fixed:{target.name}: expected a neurohop Network (got {type(net).__name__})")
+        for pop in net.populations:
+            for var in pop.initial:
+                raise BuildError(
+                    f"fixed:{target.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
+                    "supported by the integer targets; give the model one initial value"
+                )
+            for pname in pop.parameters:
+                raise BuildError(
+                    f"fixed:{target.name}: population {pop.name!r}.parameters[{pname!r}]: per-neuron parameters are not "
+                    "supported by the integer targets; split the population by parameter value"
+                )
+        step = resolve_dt(target, dt)
+        if opts.freeze_plasticity:
+            net = freeze_plasticity(net)
+        check_network(net, target)
+        names = [p.name for p in net.populations]
+        for name in opts.outputs or ():
+            if name not in names:
+                raise BuildError(f"outputs: {name!r} is no population of the network (expected some of {names})")
+        outputs = list(opts.outputs or default_outputs(net))
+        report = QuantisationReport(target.name)
+        report.decisions["dt_ms"] = step
+        pops, projs = self.encode(QuantiseContext(net, target, step, opts, outputs, report))
+        program = Program(target, step, pops, projs, [p.name for p in net.sources], outputs, report, net)
+        if check_fit:
+            from neurohop.export.mapping import map_program
+
+            map_program(program)
+        return program
+
+
+def registered_arithmetics() -> list[str]:
+    """The ``arithmetic:`` names target files may use."""
+    return sorted(ARITHMETIC_MODULES)
+
+
+def arithmetic_of(target: Target | str) -> TargetArithmetic:
+    """The plugin of ``target``'s arithmetic (a :class:`Target` or an ``arithmetic:`` name)."""
+    name = target.arithmetic if isinstance(target, Target) else str(target)
+    if name not in ARITHMETIC_MODULES:
+        raise BuildError(f"arithmetic: expected one of {registered_arithmetics()} (got {name!r})")
+    module = importlib.import_module(ARITHMETIC_MODULES[name])
+    plugin = getattr(module, "ARITHMETIC", None)
+    if not isinstance(plugin, TargetArithmetic) or plugin.name != name:
+        raise BuildError(f"arithmetic {name!r}: module {module.__name__} defines no TargetArithmetic named {name!r} as ARITHMETIC")
+    return plugin
