@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from neurohop import errors, model
+from neurohop import kernels as _kernels  # noqa: F401  (the kernels register each model's states with the model)
 from neurohop.errors import NeurohopError
 
 __version__ = "0.1.0"

@@ -3,28 +3,38 @@
 The kernels take and return plain arrays (NumPy or torch: only ``+ - * >=``, indexing,
 ``.clip`` and ``where`` are used) in NamedTuple states, and never hold state themselves.
 Their docstrings are the one place where the order of operations in a timestep is stated;
-the Brian2 backend generates code that performs the same operations in the same order,
-which is what makes spike trains identical across backends.
+the Brian2 backend generates its code by running the step functions on symbolic values
+(:mod:`neurohop.backends.brian2.codegen`), so it performs the same operations in the same
+order, which is what makes spike trains identical across backends.
 
 :data:`NEURON_KERNELS` maps each simulated neuron model class to its
-:class:`NeuronKernel`. A new neuron model is added by writing its kernel module and one
-entry here (plus its Brian2 code template in ``neurohop.backends.brian2.templates``).
+:class:`NeuronKernel`, :data:`PLASTICITY_KERNELS` each plasticity rule class to its
+:class:`PlasticityKernel` (:mod:`neurohop.kernels.registry`). Each kernel module registers
+its own entry and this package imports every module in it, so a new neuron model is its
+kernel module plus its model class (in :mod:`neurohop.model.neurons`, with its entry in
+``NEURON_MODELS``), and nothing else.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Sequence
+import importlib
+import pkgutil
+from typing import Any, Sequence
 
 import numpy as np
 
 from neurohop.kernels.cuba import CUBAConstants, CUBAState, cuba_constants, cuba_initial, cuba_step
 from neurohop.kernels.lif import LIFConstants, LIFState, lif_constants, lif_initial, lif_step
 from neurohop.kernels.stdp import STDPConstants, STDPState, stdp_constants, stdp_step
-from neurohop.model.neurons import LIF, CubaLIF, NeuronModel
+from neurohop.kernels.registry import NEURON_KERNELS, PLASTICITY_KERNELS, NeuronKernel, PlasticityKernel, plasticity_kernel_for
+from neurohop.model.neurons import NEURON_MODELS
 
 __all__ = [
     "NeuronKernel",
     "NEURON_KERNELS",
+    "PlasticityKernel",
+    "PLASTICITY_KERNELS",
+    "plasticity_kernel_for",
     "LIFConstants",
     "LIFState",
     "lif_constants",
@@ -44,35 +54,18 @@ __all__ = [
 ]
 
 
-class NeuronKernel(NamedTuple):
-    """How to simulate one neuron model, independent of the array library.
-
-    Attributes
-    ----------
-    name : str
-        Short name (used for Brian2 object names).
-    constants : callable
-        ``constants([(model, size), ...], dt) -> NamedTuple`` of per-neuron NumPy arrays.
-    initial : callable
-        ``initial([(model, size), ...]) -> NamedTuple`` state of NumPy arrays.
-    step : callable
-        ``step(state, in_e, in_i, constants, where) -> (spikes, state)``.
-    recordable : tuple of str
-        State fields that populations may record (besides ``spikes``).
-    """
-
-    name: str
-    constants: Callable[[Sequence[tuple[Any, int]], float], Any]
-    initial: Callable[[Sequence[tuple[Any, int]]], Any]
-    step: Callable[..., tuple[Any, Any]]
-    recordable: tuple[str, ...]
+def _import_kernel_modules() -> None:
+    """Import every kernel module of this package (each registers its own kernels), then
+    order the table like :data:`~neurohop.model.neurons.NEURON_MODELS`."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        importlib.import_module(f"{__name__}.{info.name}")
+    order = list(NEURON_MODELS.values())
+    ranked = sorted(NEURON_KERNELS.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    NEURON_KERNELS.clear()
+    NEURON_KERNELS.update(ranked)
 
 
-#: Simulated neuron models and their kernels.
-NEURON_KERNELS: dict[type[NeuronModel], NeuronKernel] = {
-    LIF: NeuronKernel("lif", lif_constants, lif_initial, lif_step, ("v", "i_e", "i_i")),
-    CubaLIF: NeuronKernel("cuba", cuba_constants, cuba_initial, cuba_step, ("u", "v")),
-}
+_import_kernel_modules()
 
 
 def population_initial(kernel: NeuronKernel, pops: Sequence[Any]) -> Any:

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from neurohop.errors import BuildError
+from neurohop.kernels.registry import neuron_kernel
 from neurohop.model.neurons import CubaLIF
 
 __all__ = ["CUBAArithmetic", "FLOAT_CUBA", "CUBAConstants", "CUBAState", "cuba_constants", "cuba_initial", "cuba_step"]
@@ -129,3 +130,6 @@ def cuba_step(state: CUBAState, in_e: Any, in_i: Any, p: CUBAConstants, where: A
     spikes = v > p.v_th
     v = where(spikes, where(p.subtract, ar.sub(v, p.v_th), p.v_reset), v)
     return spikes, CUBAState(u, v)
+
+
+neuron_kernel(CubaLIF, "cuba", cuba_constants, cuba_initial, cuba_step)

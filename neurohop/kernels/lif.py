@@ -29,6 +29,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from neurohop.kernels.registry import neuron_kernel
 from neurohop.model.neurons import LIF
 
 __all__ = ["LIFArithmetic", "FLOAT_LIF", "LIFConstants", "LIFState", "lif_constants", "lif_initial", "lif_step", "refractory_steps"]
@@ -158,3 +159,6 @@ def lif_step(state: LIFState, in_e: Any, in_i: Any, p: LIFConstants, where: Any,
     i_e = ar.scale(i_e, p.decay_e)
     i_i = ar.scale(i_i, p.decay_i)
     return spikes, LIFState(v, i_e, i_i, refrac)
+
+
+neuron_kernel(LIF, "lif", lif_constants, lif_initial, lif_step)

@@ -28,9 +28,28 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
+
+from neurohop.kernels.registry import plasticity_kernel
 from neurohop.model.synapses import STDP
 
-__all__ = ["STDPArithmetic", "FLOAT_STDP", "STDPConstants", "STDPState", "stdp_constants", "stdp_step", "stdp_event_step", "NEVER"]
+__all__ = [
+    "STDPArithmetic",
+    "FLOAT_STDP",
+    "STDPConstants",
+    "STDPState",
+    "stdp_constants",
+    "stdp_step",
+    "stdp_event_step",
+    "stdp_synapse_initial",
+    "stdp_on_pre",
+    "stdp_on_post",
+    "trace_at",
+    "potentiation",
+    "depression",
+    "bounded",
+    "NEVER",
+]
 
 #: "Last spike" time of a neuron that has not spiked: far enough back to hit the table's 0.
 NEVER = -(2**30)
@@ -84,6 +103,55 @@ def _lag(t: int, last: Any, table: Any) -> Any:
     return (t - last).clip(0, table.shape[0] - 1)
 
 
+# The rule's operations, written once. Each takes the values of one side (neurons, or
+# synapses when a backend keeps them per synapse) and is used by the clock-driven step, the
+# event-driven step and the per-synapse event code of the Brian2 backend.
+
+
+def trace_at(x: Any, last: Any, t: Any, table: Any, ar: STDPArithmetic = FLOAT_STDP) -> Any:
+    """A trace ``x`` (value right after its last spike at step ``last``) as seen at step ``t``."""
+    return ar.decay(x, table[_lag(t, last, table)])
+
+
+def bounded(w: Any, c: STDPConstants) -> Any:
+    """Weights clipped to ``[w_min, w_max]`` (after every event)."""
+    return w.clip(c.w_min, c.w_max)
+
+
+def potentiation(x_pre: Any, last_pre: Any, t: Any, c: STDPConstants, ar: STDPArithmetic = FLOAT_STDP) -> tuple[Any, Any]:
+    """Step 1: the pre trace now and the weight increase ``a_plus * x_pre_now`` it gives."""
+    x_pre_now = trace_at(x_pre, last_pre, t, c.table_plus, ar)
+    return x_pre_now, ar.scale(c.a_plus, x_pre_now)
+
+
+def depression(x_post: Any, last_post: Any, t: Any, c: STDPConstants, ar: STDPArithmetic = FLOAT_STDP) -> Any:
+    """Step 3: the weight decrease ``a_minus * x_post_now`` (a post seen at ``t`` counts fully)."""
+    return ar.scale(c.a_minus, trace_at(x_post, last_post, t, c.table_minus, ar))
+
+
+def stdp_synapse_initial(w: Any) -> STDPState:
+    """Per-synapse state for weights ``w``: no spike seen yet on either side."""
+    w = np.asarray(w, dtype=np.float64)
+    never = np.full(w.shape, NEVER, dtype=np.int64)
+    return STDPState(w.copy(), np.zeros(w.shape), never, np.zeros(w.shape), never.copy())
+
+
+def stdp_on_post(s: STDPState, t: Any, c: STDPConstants, ar: STDPArithmetic = FLOAT_STDP) -> STDPState:
+    """Steps 1-2 for synapses whose post neuron is seen at ``t``; every field of ``s`` holds
+    one value per synapse (the form of a backend that keeps traces per synapse)."""
+    _, grow = potentiation(s.x_pre, s.last_pre, t, c, ar)
+    x_post = ar.bump(trace_at(s.x_post, s.last_post, t, c.table_minus, ar))
+    return STDPState(bounded(s.w + grow, c), s.x_pre, s.last_pre, x_post, t)
+
+
+def stdp_on_pre(s: STDPState, t: Any, c: STDPConstants, ar: STDPArithmetic = FLOAT_STDP) -> STDPState:
+    """Steps 3-4 for synapses whose pre neuron spikes at ``t`` (per-synapse values, as in
+    :func:`stdp_on_post`); the returned weight is the one the spike delivers (step 5)."""
+    w = bounded(s.w - depression(s.x_post, s.last_post, t, c, ar), c)
+    x_pre = ar.bump(trace_at(s.x_pre, s.last_pre, t, c.table_plus, ar))
+    return STDPState(w, x_pre, t, s.x_post, s.last_post)
+
+
 def stdp_step(
     state: STDPState, t: int, pre_spikes: Any, post_seen: Any, c: STDPConstants, where: Any, mask: Any = None, arith: STDPArithmetic = FLOAT_STDP
 ) -> STDPState:
@@ -112,20 +180,17 @@ def stdp_step(
     seen = post_seen[..., None, :]
     if mask is not None:
         seen = seen & mask
-    x_pre_now = ar.decay(x_pre, c.table_plus[_lag(t, last_pre, c.table_plus)])
-    grow = ar.scale(c.a_plus, x_pre_now)
-    w = where(seen, (w + grow[..., :, None]).clip(c.w_min, c.w_max), w)
+    x_pre_now, grow = potentiation(x_pre, last_pre, t, c, ar)
+    w = where(seen, bounded(w + grow[..., :, None], c), w)
 
-    x_post_seen = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
-    x_post = where(post_seen, ar.bump(x_post_seen), x_post)
+    x_post = where(post_seen, ar.bump(trace_at(x_post, last_post, t, c.table_minus, ar)), x_post)
     last_post = where(post_seen, t, last_post)
 
     fire = pre_spikes[..., :, None]
     if mask is not None:
         fire = fire & mask
-    x_post_now = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
-    shrink = ar.scale(c.a_minus, x_post_now)
-    w = where(fire, (w - shrink[..., None, :]).clip(c.w_min, c.w_max), w)
+    shrink = depression(x_post, last_post, t, c, ar)
+    w = where(fire, bounded(w - shrink[..., None, :], c), w)
 
     x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
     last_pre = where(pre_spikes, t, last_pre)
@@ -137,12 +202,13 @@ def stdp_event_step(
 ) -> STDPState:
     """Event-driven form of :func:`stdp_step` for one (unbatched) instance.
 
-    The same operations in the same order, restricted to the synapses they can change: the
+    The same operations (:func:`potentiation`, :func:`depression`, :func:`trace_at`,
+    :func:`bounded`) in the same order, restricted to the synapses they can change: the
     *columns* of the post neurons seen now (potentiation) and the *rows* of the pre neurons
     spiking now (depression). The cost is O((#pre spikes + #posts seen) x n) instead of
-    O(n_pre x n_post), and the result equals :func:`stdp_step` exactly. The weight matrix
-    ``state.w`` ``[pre, post]`` is updated **in place** (the caller owns it); the traces are
-    returned as new arrays.
+    O(n_pre x n_post), and the result equals :func:`stdp_step` exactly (tested on random
+    sequences). The weight matrix ``state.w`` ``[pre, post]`` is updated **in place** (the
+    caller owns it); the traces are returned as new arrays.
 
     Parameters
     ----------
@@ -159,20 +225,17 @@ def stdp_event_step(
     """
     ar = arith
     w, x_pre, last_pre, x_post, last_post = state
-    x_pre_now = ar.decay(x_pre, c.table_plus[_lag(t, last_pre, c.table_plus)])
+    x_pre_now, grow = potentiation(x_pre, last_pre, t, c, ar)
     if len(post_idx):
-        grow = ar.scale(c.a_plus, x_pre_now)
         old = _take(w, post_idx, 1)
-        new = (old + grow[:, None]).clip(c.w_min, c.w_max)
+        new = bounded(old + grow[:, None], c)
         _put(w, post_idx, 1, new if mask is None else where(_take(mask, post_idx, 1), new, old))
-        x_post_seen = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
-        x_post = where(post_seen, ar.bump(x_post_seen), x_post)
+        x_post = where(post_seen, ar.bump(trace_at(x_post, last_post, t, c.table_minus, ar)), x_post)
         last_post = where(post_seen, t, last_post)
     if len(pre_idx):
-        x_post_now = ar.decay(x_post, c.table_minus[_lag(t, last_post, c.table_minus)])
-        shrink = ar.scale(c.a_minus, x_post_now)
+        shrink = depression(x_post, last_post, t, c, ar)
         old = _take(w, pre_idx, 0)
-        new = (old - shrink[None, :]).clip(c.w_min, c.w_max)
+        new = bounded(old - shrink[None, :], c)
         _put(w, pre_idx, 0, new if mask is None else where(_take(mask, pre_idx, 0), new, old))
         x_pre = where(pre_spikes, ar.bump(x_pre_now), x_pre)
         last_pre = where(pre_spikes, t, last_pre)
@@ -194,3 +257,6 @@ def _put(a: Any, idx: Any, axis: int, values: Any) -> None:
         a[idx, :] = values
     else:
         a[:, idx] = values
+
+
+plasticity_kernel(STDP, "stdp", stdp_constants, stdp_step, stdp_event_step, stdp_synapse_initial, stdp_on_pre, stdp_on_post)

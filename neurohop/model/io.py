@@ -34,7 +34,7 @@ from neurohop.files import atomic_write, check_finite, check_keys, check_memory,
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
-from neurohop.model.synapses import STDP, AllToAll, FromList, OneToOne, _parse_connector
+from neurohop.model.synapses import PLASTICITY_RULES, AllToAll, FromList, OneToOne, PlasticityRule, connector_keys, parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 
@@ -44,8 +44,6 @@ FEATURE_SECTIONS = {"protocol", "recording_map", "demo"}
 _PARAM_KEYS = {"default", "min", "max", "doc"}
 _POP_KEYS = {"name", "size", "neuron", "model", "times", "record"}
 _PROJ_KEYS = {"name", "pre", "post", "connector", "weight", "delay", "receptor", "plasticity"}
-_CONNECTOR_KEYS = {"kind", "allow_self_connections", "pairs"}
-_STDP_KEYS = {"rule", "tau_plus", "tau_minus", "a_plus", "a_minus", "w_min", "w_max"}
 #: Bytes per neuron and per synapse assumed when checking that a network fits in memory
 #: (state and parameters per neuron; index, weight and delay arrays plus their expansion
 #: per synapse).
@@ -249,11 +247,11 @@ def _whole(value: Any, where: str) -> Any:
 
 
 def _connector(spec: Any, where: str) -> Any:
-    """``_parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
+    """``parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
     if isinstance(spec, Mapping) and spec.get("kind") == "from_list" and "pairs" in spec:
         spec = dict(spec)
         spec["pairs"] = _int_array(spec["pairs"], f"{where}.connector.pairs")
-    return _parse_connector(spec)
+    return parse_connector(spec)
 
 
 def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
@@ -297,15 +295,16 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
 def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any]) -> Network:
     names = dict(params)
     types = _mapping(path, "neuron_types", doc.get("neuron_types"), "a mapping of name -> parameters")
-    rules: dict[str, STDP] = {}
+    rules: dict[str, PlasticityRule] = {}
     for key, spec in _mapping(path, "plasticity", doc.get("plasticity"), "a mapping of name -> rule").items():
         spec = dict(_mapping(path, f"plasticity.{key}", spec, "a mapping of rule parameters"))
-        check_keys(spec, _STDP_KEYS, f"{path}: plasticity.{key}")
         rule = spec.pop("rule", "stdp")
-        if rule != "stdp":
-            raise _err(path, f"plasticity.{key}.rule", f"unknown rule {rule!r}; supported: ['stdp']")
+        if not isinstance(rule, str) or rule not in PLASTICITY_RULES:
+            raise _err(path, f"plasticity.{key}.rule", f"unknown rule {rule!r}; supported: {list(PLASTICITY_RULES)}")
+        cls = PLASTICITY_RULES[rule]
+        check_keys(spec, {f.name for f in dataclasses.fields(cls)}, f"{path}: plasticity.{key}")
         try:
-            rules[key] = STDP(**{k: _eval_field(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
+            rules[key] = cls(**{k: _eval_field(v, names, f"{path}: plasticity.{key}.{k}") for k, v in spec.items()})
         except (TypeError, ModelError, OverflowError) as exc:
             raise _err(path, f"plasticity.{key}", exc) from None
     record_all = doc.get("record", "all")
@@ -365,7 +364,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                 raise _err(path, where, f"missing field {key!r}")
         where = f"projections[{i}] ({spec['name']})"
         if isinstance(spec["connector"], Mapping):
-            check_keys(spec["connector"], _CONNECTOR_KEYS, f"{path}: {where}.connector")
+            check_keys(spec["connector"], connector_keys(), f"{path}: {where}.connector")
         plastic = spec.get("plasticity")
         if plastic is not None and (not isinstance(plastic, str) or plastic not in rules):
             raise _err(path, f"{where}.plasticity", f"unknown rule {plastic!r}{suggest(str(plastic), rules)} (declared: {sorted(rules)})")
@@ -484,8 +483,10 @@ def network_from_dict(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray], 
             rule = p.get("plasticity")
             if rule is not None:
                 rule = dict(rule)
-                rule.pop("rule", None)
-                rule = STDP(**rule)
+                kind = rule.pop("rule", "stdp")
+                if kind not in PLASTICITY_RULES:
+                    raise ModelFileError(f"{source}: projections[{i}].plasticity.rule: unknown rule {kind!r} (supported: {list(PLASTICITY_RULES)})")
+                rule = PLASTICITY_RULES[kind](**rule)
             projs.append(
                 Projection(
                     name=p["name"],

@@ -14,24 +14,46 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelError
-from neurohop.model.neurons import NeuronModel, SpikeSource
-from neurohop.model.synapses import RECEPTORS, STDP, AllToAll, Connector
+from neurohop.model.neurons import NEURON_MODELS, STATE_VARIABLES, NeuronModel, SpikeSource
+from neurohop.model.synapses import RECEPTORS, AllToAll, Connector, PlasticityRule
 
-__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE", "INITIAL"]
+__all__ = ["Population", "PopRef", "Projection", "Network", "RECORDABLE", "INITIAL", "recordable", "initial_variables"]
 
-#: Variables a population may record, per neuron model kind.
-RECORDABLE: dict[str, tuple[str, ...]] = {
-    "lif": ("spikes", "v", "i_e", "i_i"),
-    "cuba_lif": ("spikes", "u", "v"),
-    "spike_source": ("spikes",),
-}
+
+def recordable(model: NeuronModel) -> tuple[str, ...]:
+    """What a population of ``model`` may record: ``"spikes"``, plus the state variables its
+    kernel registered (:data:`~neurohop.model.neurons.STATE_VARIABLES`, the floating-point
+    fields of the kernel's state type)."""
+    return ("spikes",) + STATE_VARIABLES.get(type(model), ())
+
+
+def initial_variables(model: NeuronModel) -> tuple[str, ...]:
+    """State variables whose initial value a population may give per neuron: those the model
+    has an initial-value parameter ``<name>_init`` for (``v_init`` -> ``"v"``)."""
+    return tuple(f.name[: -len("_init")] for f in fields(model) if f.name.endswith("_init"))
+
+
+class _ByKind(Mapping[str, tuple[str, ...]]):
+    """A read-only table by model kind (``NEURON_MODELS``), computed from one of the functions above."""
+
+    def __init__(self, of_model: Any) -> None:
+        self._of = of_model
+
+    def __getitem__(self, kind: str) -> tuple[str, ...]:
+        return self._of(NEURON_MODELS[kind]())  # every model has defaults
+
+    def __iter__(self) -> Any:
+        return iter(NEURON_MODELS)
+
+    def __len__(self) -> int:
+        return len(NEURON_MODELS)
+
+
+#: Variables a population may record, per neuron model kind (from the kernels' state types, see :func:`recordable`).
+RECORDABLE: Mapping[str, tuple[str, ...]] = _ByKind(recordable)
 
 #: State variables whose initial value a population may give per neuron, per neuron model kind.
-INITIAL: dict[str, tuple[str, ...]] = {
-    "lif": ("v",),
-    "cuba_lif": ("v",),
-    "spike_source": (),
-}
+INITIAL: Mapping[str, tuple[str, ...]] = _ByKind(initial_variables)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[\s*(-?\d*)\s*:\s*(-?\d*)\s*\])?\s*$")
@@ -81,7 +103,7 @@ class Population:
         if not isinstance(self.model, NeuronModel):
             raise ModelError(f"population {self.name!r}.model: expected a neuron model (got {type(self.model).__name__})")
         record = (self.record,) if isinstance(self.record, str) else tuple(self.record)
-        allowed = RECORDABLE[self.model.kind]
+        allowed = recordable(self.model)
         for var in record:
             if var not in allowed:
                 raise ModelError(
@@ -93,10 +115,10 @@ class Population:
             raise ModelError(f"population {self.name!r}.initial: expected a mapping of state variable -> per-neuron values (got {type(self.initial).__name__})")
         initial: dict[str, np.ndarray] = {}
         for var, values in self.initial.items():
-            if var not in INITIAL[self.model.kind]:
+            if var not in initial_variables(self.model):
                 raise ModelError(
                     f"population {self.name!r}.initial: {var!r} has no per-neuron initial value for model "
-                    f"{self.model.kind!r}; expected one of {list(INITIAL[self.model.kind])}"
+                    f"{self.model.kind!r}; expected one of {list(initial_variables(self.model))}"
                 )
             try:
                 arr = np.asarray(values, dtype=np.float64)
@@ -222,8 +244,8 @@ class Projection:
         single delay (it is also the dendritic delay of the rule).
     receptor : str
         ``"excitatory"`` or ``"inhibitory"``.
-    plasticity : STDP or None
-        Optional plasticity rule.
+    plasticity : PlasticityRule or None
+        Optional plasticity rule (one of :data:`~neurohop.model.synapses.PLASTICITY_RULES`).
     """
 
     name: str
@@ -233,7 +255,7 @@ class Projection:
     weight: Any = 0.0
     delay: Any = 1
     receptor: str = "excitatory"
-    plasticity: STDP | None = None
+    plasticity: PlasticityRule | None = None
 
     def __post_init__(self) -> None:
         _check_name("projection", self.name)
@@ -244,8 +266,8 @@ class Projection:
             raise ModelError(f"{where}.connector: expected a connector (got {self.connector!r})")
         if self.receptor not in RECEPTORS:
             raise ModelError(f"{where}.receptor: expected one of {list(RECEPTORS)} (got {self.receptor!r})")
-        if self.plasticity is not None and not isinstance(self.plasticity, STDP):
-            raise ModelError(f"{where}.plasticity: expected an STDP rule or None (got {self.plasticity!r})")
+        if self.plasticity is not None and not isinstance(self.plasticity, PlasticityRule):
+            raise ModelError(f"{where}.plasticity: expected a plasticity rule (STDP) or None (got {self.plasticity!r})")
         weight = np.asarray(self.weight, dtype=np.float64) if not np.isscalar(self.weight) else self.weight
         if np.isscalar(weight):
             try:

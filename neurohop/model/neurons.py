@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from neurohop.errors import ModelError
 
-__all__ = ["NeuronModel", "LIF", "CubaLIF", "SpikeSource", "NEURON_MODELS"]
+__all__ = ["NeuronModel", "LIF", "CubaLIF", "SpikeSource", "NEURON_MODELS", "STATE_VARIABLES"]
 
 
 def _finite(owner: str, name: str, value: Any) -> float:
@@ -229,3 +229,9 @@ class SpikeSource(NeuronModel):
 
 #: Neuron models by the ``model:`` name used in model files.
 NEURON_MODELS: dict[str, type[NeuronModel]] = {cls.kind: cls for cls in (LIF, CubaLIF, SpikeSource)}
+
+#: Recordable state variables of each simulated model class (besides spikes). Written once,
+#: by the model's kernel when it registers (:func:`neurohop.kernels.registry.neuron_kernel`,
+#: from the floating-point fields of the kernel's state type); importing :mod:`neurohop`
+#: imports the kernels, so the table is full before any population is made.
+STATE_VARIABLES: dict[type[NeuronModel], tuple[str, ...]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,9 +21,13 @@ __all__ = [
     "AllToAll",
     "FromList",
     "STDP",
+    "PlasticityRule",
     "RECEPTORS",
     "CONNECTORS",
+    "CONNECTOR_TYPES",
+    "PLASTICITY_RULES",
     "parse_connector",
+    "connector_keys",
 ]
 
 #: Receptor names and the sign they give to a weight.
@@ -35,6 +39,13 @@ class Connector(ABC):
     """Base of the connection rules; ``kind`` is the name used in model files."""
 
     kind: ClassVar[str] = ""
+    #: Keys of the model-file form besides ``kind``.
+    spec_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "Connector":
+        """Build from the model-file form (a mapping with ``kind``)."""
+        return cls()
 
     @abstractmethod
     def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +77,12 @@ class AllToAll(Connector):
     """Every pre neuron to every post neuron; optionally without i -> i (same-size sides)."""
 
     kind: ClassVar[str] = "all_to_all"
+    spec_keys: ClassVar[tuple[str, ...]] = ("allow_self_connections",)
     allow_self_connections: bool = True
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "AllToAll":
+        return cls(bool(spec.get("allow_self_connections", True)) and spec["kind"] != "all_to_all_without_self")
 
     def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
         pre, post = np.meshgrid(np.arange(n_pre), np.arange(n_post), indexing="ij")
@@ -94,6 +110,7 @@ class FromList(Connector):
     """
 
     kind: ClassVar[str] = "from_list"
+    spec_keys: ClassVar[tuple[str, ...]] = ("pairs",)
     pre_indices: np.ndarray = None  # type: ignore[assignment]
     post_indices: np.ndarray = None  # type: ignore[assignment]
 
@@ -109,6 +126,12 @@ class FromList(Connector):
         post.flags.writeable = False
         object.__setattr__(self, "pre_indices", pre)
         object.__setattr__(self, "post_indices", post)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "FromList":
+        if "pairs" not in spec:
+            raise ModelError("connector from_list: missing field 'pairs' (a list of [pre, post])")
+        return cls.from_pairs(spec["pairs"])
 
     @classmethod
     def from_pairs(cls, pairs: Any) -> "FromList":
@@ -131,8 +154,26 @@ class FromList(Connector):
         return {"kind": self.kind, "pairs": np.stack([self.pre_indices, self.post_indices], axis=1).tolist()}
 
 
+#: Connectors by the ``kind`` names accepted in model files (``all_to_all_without_self`` is
+#: ``all_to_all`` with ``allow_self_connections: false``).
+CONNECTOR_TYPES: dict[str, type[Connector]] = {
+    "one_to_one": OneToOne,
+    "all_to_all": AllToAll,
+    "all_to_all_without_self": AllToAll,
+    "from_list": FromList,
+}
+
+#: Connector names accepted in model files.
+CONNECTORS: tuple[str, ...] = tuple(CONNECTOR_TYPES)
+
+
+def connector_keys() -> set[str]:
+    """Every key a connector mapping may hold in a model file."""
+    return {"kind"}.union(*(cls.spec_keys for cls in CONNECTOR_TYPES.values()))
+
+
 def parse_connector(spec: Any) -> Connector:
-    """Build a connector from its model-file form (a name or a mapping)."""
+    """Build a connector from its model-file form (a name or a mapping), through :data:`CONNECTOR_TYPES`."""
     if isinstance(spec, Connector):
         return spec
     if isinstance(spec, str):
@@ -140,28 +181,31 @@ def parse_connector(spec: Any) -> Connector:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ModelError(f"connector: expected a name or a mapping with 'kind' (got {spec!r})")
     kind = spec["kind"]
-    if kind == "one_to_one":
-        return OneToOne()
-    if kind == "all_to_all":
-        return AllToAll(bool(spec.get("allow_self_connections", True)))
-    if kind == "all_to_all_without_self":
-        return AllToAll(False)
-    if kind == "from_list":
-        if "pairs" not in spec:
-            raise ModelError("connector from_list: missing field 'pairs' (a list of [pre, post])")
-        return FromList.from_pairs(spec["pairs"])
-    raise ModelError(f"connector: unknown kind {kind!r}; supported: {', '.join(CONNECTORS)}")
+    if not isinstance(kind, str) or kind not in CONNECTORS:
+        raise ModelError(f"connector: unknown kind {kind!r}; supported: {', '.join(CONNECTORS)}")
+    return CONNECTOR_TYPES[kind].from_spec(spec)
 
 
 _parse_connector = parse_connector  # the name used inside neurohop.model
 
 
-#: Connector names accepted in model files.
-CONNECTORS: tuple[str, ...] = ("one_to_one", "all_to_all", "all_to_all_without_self", "from_list")
+@dataclass(frozen=True)
+class PlasticityRule:
+    """Base of the plasticity rules; ``kind`` is the ``rule:`` name used in model files.
+
+    A rule is a frozen dataclass whose fields are its parameters (numbers); its kernel is
+    registered in :data:`neurohop.kernels.PLASTICITY_KERNELS`.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as a plain dict (the form used in model files)."""
+        return {"rule": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True)
-class STDP:
+class STDP(PlasticityRule):
     """Additive pair-based STDP with all-to-all traces, as run on SpiNNaker (sPyNNaker).
 
     Semantics (shared by every backend; stated and tested in :mod:`neurohop.kernels.stdp`):
@@ -217,16 +261,6 @@ class STDP:
         table = np.exp(-np.arange(n, dtype=np.float64) * dt / tau)
         return np.concatenate([table, [0.0]])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.kind,
-            "tau_plus": self.tau_plus,
-            "tau_minus": self.tau_minus,
-            "a_plus": self.a_plus,
-            "a_minus": self.a_minus,
-            "w_min": self.w_min,
-            "w_max": self.w_max,
-        }
 
-
-PLASTICITY_RULES: dict[str, type] = {"stdp": STDP}
+#: Plasticity rules by the ``rule:`` name used in model files.
+PLASTICITY_RULES: dict[str, type[PlasticityRule]] = {cls.kind: cls for cls in (STDP,)}

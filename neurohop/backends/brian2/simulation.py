@@ -10,12 +10,17 @@ code: no ODE solver is involved. How the order of operations is obtained:
   pushed in the same step, so a delay of d steps is a Brian2 delay of ``(d - 1) * dt``:
   the weight lands at step t + d - 1 and is consumed by the update of step t + d. Spikes are
   never left in flight between two ``run`` calls, so runs can be split anywhere.
-* The neuron update is a ``run_regularly`` operation in ``groups``; the synaptic decay is a
-  second one in ``end``. Refractoriness is an integer counter.
+* The neuron code is generated from the kernel's step function
+  (:mod:`neurohop.backends.brian2.codegen`): the update is a ``run_regularly`` operation in
+  ``groups``, the spike condition the group's threshold and the kernel's
+  ``where(spikes, ...)`` the group's reset. Refractoriness is an integer counter.
 * STDP runs in the *arrival* frame: a pre spike is processed when its weight is delivered
   (step t + d - 1), a post spike reaches the synapse at t_post + 2d - 1 (Brian2 delay 2d - 1). All lags are then
   those of the kernel, and the weight applied on arrival is the one the kernel delivers.
-  Trace decays come from the same tables (TimedArrays indexed by whole steps).
+  Trace decays come from the same tables (TimedArrays indexed by whole steps). The
+  ``on_pre``/``on_post`` code is generated from the rule kernel's per-synapse event
+  operations (:func:`~neurohop.kernels.stdp.stdp_on_pre`, :func:`~neurohop.kernels.stdp.stdp_on_post`),
+  looked up in :data:`~neurohop.kernels.PLASTICITY_KERNELS`.
 * Every arithmetic step is a separate statement, so code generation cannot regroup
   floating-point operations; C code is compiled without ``-ffast-math`` and with
   ``-ffp-contract=off`` (no fused multiply-add), so float64 results equal torch's.
@@ -35,9 +40,8 @@ import numpy as np
 from neurohop._optional import require
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.errors import BuildError, InputError
-from neurohop.backends.brian2.templates import BRIAN2_TEMPLATES
-from neurohop.kernels import NEURON_KERNELS, population_constants, population_initial
-from neurohop.kernels.stdp import NEVER, stdp_constants
+from neurohop.backends.brian2.codegen import generate, generate_synapses
+from neurohop.kernels import NEURON_KERNELS, PLASTICITY_KERNELS, plasticity_kernel_for, population_constants, population_initial
 from neurohop.model.network import Network, Population
 
 __all__ = ["Brian2Simulation", "build_brian2", "EXACT_COMPILE_ARGS"]
@@ -47,38 +51,6 @@ b2 = require("brian2", "the brian2 backend")
 #: Flags for Brian2's C/C++ compilation: IEEE arithmetic, no fused multiply-add.
 EXACT_COMPILE_ARGS = ["-w", "-O2", "-fno-fast-math", "-ffp-contract=off", "-std=c++11"]
 SCHEDULE = ["start", "groups", "thresholds", "synapses", "resets", "end"]
-
-_STDP_MODEL = """
-w : 1
-apre : 1
-apost : 1
-lastpre : integer
-lastpost : integer
-"""
-# the kernel's steps 3-5, processed when the pre spike arrives
-_STDP_ON_PRE = """
-lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
-apost_now = apost * table_minus(lag_post * dt)
-shrink = a_minus * apost_now
-w = clip(w - shrink, w_min, w_max)
-lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
-apre_now = apre * table_plus(lag_pre * dt)
-apre = apre_now + 1
-lastpre = t_in_timesteps
-{target}_post += w
-"""
-# the kernel's steps 1-2, processed when the post spike reaches the synapse
-_STDP_ON_POST = """
-lag_pre = clip(t_in_timesteps - lastpre, 0, last_plus)
-apre_now = apre * table_plus(lag_pre * dt)
-grow = a_plus * apre_now
-w = clip(w + grow, w_min, w_max)
-lag_post = clip(t_in_timesteps - lastpost, 0, last_minus)
-apost_seen = apost * table_minus(lag_post * dt)
-apost = apost_seen + 1
-lastpost = t_in_timesteps
-"""
-
 
 @contextlib.contextmanager
 def _exact_compilation() -> Iterator[None]:
@@ -132,9 +104,10 @@ class Brian2Simulation(Simulation):
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
-        plasticity=("stdp",),
-        neuron_models=tuple(m.kind for m in BRIAN2_TEMPLATES if m in NEURON_KERNELS),
-        states={m.kind: NEURON_KERNELS[m].recordable for m in BRIAN2_TEMPLATES if m in NEURON_KERNELS},
+        # every registered kernel: its neuron code and synapse code are generated from it
+        plasticity=tuple(rule.kind for rule in PLASTICITY_KERNELS),
+        neuron_models=tuple(m.kind for m in NEURON_KERNELS),
+        states={m.kind: NEURON_KERNELS[m].recordable for m in NEURON_KERNELS},
     )
 
     @classmethod
@@ -152,12 +125,6 @@ class Brian2Simulation(Simulation):
             by_model = neuron_order(net)
         except BuildError as exc:
             raise BuildError(f"brian2: {exc}") from None
-        for pops in by_model:
-            if type(pops[0].model) not in BRIAN2_TEMPLATES:
-                raise BuildError(
-                    f"brian2: cannot build population {pops[0].name!r}: neuron model {type(pops[0].model).__name__} has no Brian2 template; "
-                    f"supported: {[c.__name__ for c in BRIAN2_TEMPLATES]} and SpikeSource"
-                )
         self.target = target
         self._codeobj = _codeobj_class(target)
         self._clock = b2.Clock(dt=self.dt * b2.ms, name="nh_clock")
@@ -226,15 +193,16 @@ class Brian2Simulation(Simulation):
 
     def _neuron_group(self, pops: list[Population], n: int, common: Mapping[str, Any]) -> Any:
         kernel = NEURON_KERNELS[type(pops[0].model)]
-        tpl = BRIAN2_TEMPLATES[type(pops[0].model)]
         name = f"nh_{kernel.name}"
-        group = b2.NeuronGroup(n, tpl.model, threshold=tpl.threshold, reset=tpl.reset, name=name, **common)
-        for var, values in population_constants(kernel, pops, self.dt)._asdict().items():
+        constants = population_constants(kernel, pops, self.dt)
+        initial = population_initial(kernel, pops)
+        code = generate(kernel.step, initial, constants, owner=f"neuron model {type(pops[0].model).__name__}")
+        group = b2.NeuronGroup(n, code.model, threshold=code.threshold, reset=code.reset, name=name, **common)
+        for var, values in constants._asdict().items():
             setattr(group, var, values)
-        for var, values in population_initial(kernel, pops)._asdict().items():
+        for var, values in initial._asdict().items():
             setattr(group, var, values)
-        group.run_regularly(tpl.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
-        group.run_regularly(tpl.end, when="end", name=f"{name}_end", codeobj_class=self._codeobj)
+        group.run_regularly(code.update, when="groups", name=f"{name}_update", codeobj_class=self._codeobj)
         return group
 
     def _static_synapses(self, net: Network, common: Mapping[str, Any]) -> list[Any]:
@@ -270,33 +238,31 @@ class Brian2Simulation(Simulation):
         source, dest, gpre, gpost = self._global(proj, pre, post)
         target = "in_i" if proj.sign < 0 else "in_e"
         dt_q = self.dt * b2.ms
-        c = stdp_constants(proj.plasticity, self.dt)
         delay = int(proj.delay)
+        kernel = plasticity_kernel_for(proj.plasticity, f"brian2: projection {proj.name!r}")
+        constants = kernel.constants(proj.plasticity, self.dt)
+        initial = kernel.synapse_initial(np.asarray(w, dtype=np.float64))
+        code = generate_synapses(kernel.on_pre, kernel.on_post, initial, constants)
         namespace = {
-            "a_plus": c.a_plus,
-            "a_minus": c.a_minus,
-            "w_min": c.w_min,
-            "w_max": c.w_max,
-            "table_plus": b2.TimedArray(c.table_plus, dt=dt_q, name=f"nh_tplus_{k}"),
-            "table_minus": b2.TimedArray(c.table_minus, dt=dt_q, name=f"nh_tminus_{k}"),
-            "last_plus": len(c.table_plus) - 1,
-            "last_minus": len(c.table_minus) - 1,
+            name: b2.TimedArray(value, dt=dt_q, name=f"nh_{name}_{k}") if isinstance(value, np.ndarray) else value
+            for name, value in code.namespace.items()
         }
         syn = b2.Synapses(
             source,
             dest,
-            _STDP_MODEL,
-            on_pre=_STDP_ON_PRE.format(target=target),
-            on_post=_STDP_ON_POST,
+            code.model,
+            # the kernel's steps 3-4, then the spike delivers the updated weight (step 5)
+            on_pre=code.on_pre + f"{target}_post += w\n",
+            # the kernel's steps 1-2
+            on_post=code.on_post,
             delay={"pre": (delay - 1) * dt_q, "post": (2 * delay - 1) * dt_q},
             namespace=namespace,
             name=f"nh_plastic_{k}",
             **common,
         )
         syn.connect(i=gpre, j=gpost)
-        syn.w = w
-        syn.lastpre = NEVER
-        syn.lastpost = NEVER
+        for name, value in initial._asdict().items():
+            setattr(syn, code.names[name], value)
         # post events before pre events within a step (kernel steps 1-2 before 3-5)
         syn.pre.order = 1
         syn.post.order = 0
