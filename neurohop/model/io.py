@@ -265,7 +265,7 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
     sizes = {p.name: int(p.size) for p in pops}
     neurons = sum(sizes.values())
     synapses = 0
-    delay_slots = 0.0
+    delay_slots = 0  # Python integers throughout: exact, whatever the sizes
     for proj in projs:
         if proj.pre.population not in sizes or proj.post.population not in sizes:
             continue  # reported by Network
@@ -284,12 +284,17 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
         else:  # a connector without a closed-form count: at most every pair
             synapses += n_pre * n_post
         delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
-        delay_slots += float(delay) * (b1 - b0)
+        delay_slots += int(delay) * (b1 - b0)
     check_memory(
-        float(neurons) * NEURON_BYTES + float(synapses) * SYNAPSE_BYTES + delay_slots * DELAY_BYTES,
-        f"a network of {neurons:.3g} neurons and {synapses:.3g} synapses",
+        neurons * NEURON_BYTES + int(synapses) * SYNAPSE_BYTES + delay_slots * DELAY_BYTES,
+        f"a network of {_count(neurons)} neurons and {_count(synapses)} synapses",
         where,
     )
+
+
+def _count(n: int) -> str:
+    """A count for a message: ``1.2e+07``, or ``about 10^3010`` where a float cannot hold it."""
+    return f"{n:.3g}" if int(n).bit_length() < 1000 else f"about 10^{len(str(int(n))) - 1}"
 
 
 def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any]) -> Network:
