@@ -460,7 +460,7 @@ def check_finite(array: Any, name: str, where: str, *, error: ErrorType = FileFo
 
 def format_bytes(n: float) -> str:
     """A byte count for people (``1.5 GiB``); any size, huge integers included."""
-    if isinstance(n, int) and n.bit_length() > 1000:
+    if isinstance(n, int) and n.bit_length() > 1023:  # beyond what a float holds
         return f"2^{n.bit_length() - 1} bytes"
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

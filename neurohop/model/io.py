@@ -294,7 +294,7 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
 
 def _count(n: int) -> str:
     """A count for a message: ``1.2e+07``, or ``about 10^3010`` where a float cannot hold it."""
-    return f"{n:.3g}" if int(n).bit_length() < 1000 else f"about 10^{len(str(int(n))) - 1}"
+    return f"{n:.3g}" if int(n).bit_length() <= 1023 else f"about 10^{len(str(int(n))) - 1}"
 
 
 def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any]) -> Network:
