@@ -13,7 +13,9 @@ Number formats
   u0.32 (``value = int / 2^32``).
 * Weights: unsigned 16-bit magnitudes; one left shift per (post population, receptor):
   a summed ring-buffer entry ``w`` enters the synapse as the s16.15 value ``w << shift``,
-  i.e. ``w * 2^(shift - 15)`` nA.
+  i.e. ``w * 2^(shift - 15)`` nA. The shift covers the summed input (the target's
+  ``weight_shift`` policy) and the STDP amplitudes of the plastic projections into that
+  receptor, which are signed 16-bit numbers in the same weight units.
 * STDP traces: s4.11 (2048 = 1.0); decay look-up tables ``floor(2048 exp(-k dt/tau))``.
 
 Arithmetic (:func:`lif_arithmetic`, :func:`stdp_arithmetic`)
