@@ -1,7 +1,7 @@
 """CA3 attractor memory in a few seconds: store sparse patterns by spikes, complete them from half cues.
 
-    PYTHONPATH=. python examples/attractor_quickstart.py
-    PYTHONPATH=. python examples/attractor_quickstart.py --backend fixed:spinnaker1
+    python examples/attractor_quickstart.py
+    python examples/attractor_quickstart.py --backend fixed:spinnaker1
 
 Any backend that runs STDP does (torch_event, torch, brian2, fixed:spinnaker1); the
 bit-accurate SpiNNaker simulator learns the same weights and recalls the same sets.
@@ -27,7 +27,7 @@ N, K, M = 256, 8, 150
 rng = np.random.default_rng(0)
 
 try:
-    mem = AttractorMemory(N, K, backend=backend)  # models/ca3_attractor.yaml
+    mem = AttractorMemory(N, K, backend=backend)  # the packaged model file ca3_attractor
 except NeurohopError as exc:
     parser.error(str(exc))
 patterns = random_patterns(rng, M, N, K)
