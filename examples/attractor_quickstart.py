@@ -1,21 +1,35 @@
 """CA3 attractor memory in a few seconds: store sparse patterns by spikes, complete them from half cues.
 
     python examples/attractor_quickstart.py
+    python examples/attractor_quickstart.py --backend fixed:spinnaker1
+
+Any backend that runs STDP does (torch_event, torch, brian2, fixed:spinnaker1); the
+bit-accurate SpiNNaker simulator learns the same weights and recalls the same sets.
 """
 
 from __future__ import annotations
+
+import argparse
 
 import numpy as np
 import torch
 
 from neurohop.cam import AttractorMemory
 from neurohop.cam.attractor import make_cues, random_patterns, theory
+from neurohop.errors import NeurohopError
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--backend", default="torch_event", help="simulation backend (default: torch_event)")
+backend = parser.parse_args().backend
 
 torch.set_num_threads(1)
 N, K, M = 256, 8, 150
 rng = np.random.default_rng(0)
 
-mem = AttractorMemory(N, K)  # the packaged model file ca3_attractor, on the event-driven torch backend
+try:
+    mem = AttractorMemory(N, K, backend=backend)  # the packaged model file ca3_attractor
+except NeurohopError as exc:
+    parser.error(str(exc))
 patterns = random_patterns(rng, M, N, K)
 mem.store(patterns)  # each pattern fires through the mossy fibres; the synapses learn from the spikes
 w = mem.weights()

@@ -34,6 +34,17 @@ def test_attractor_quickstart() -> None:
     assert "M_max = 297 patterns" in lines[4]
 
 
+def test_attractor_quickstart_on_fixed_spinnaker1_prints_the_same() -> None:
+    """The packaged model on the bit-accurate SpiNNaker simulator: same weights, same recall."""
+    assert run("attractor_quickstart.py", "--backend", "fixed:spinnaker1") == run("attractor_quickstart.py")
+
+
+def test_attractor_quickstart_refuses_an_unknown_backend() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "attractor_quickstart.py"), "--backend", "nope"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 2 and "unknown backend 'nope'" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_hlop_quickstart() -> None:
     out = run("hlop_quickstart.py", "--tasks", "2", "--epochs", "2")
     lines = out.strip().splitlines()

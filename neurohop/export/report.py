@@ -7,6 +7,9 @@ on stderr, and kept in the bundle (``quantisation.json``). Kinds:
 * ``saturation_risk`` -- a word (ring buffer, current, voltage, trace) can overflow or
   saturate for some input;
 * ``out_of_range`` -- a parameter outside the target's range was clamped;
+* ``precision_loss`` -- a rounded quantity changes what the model computes (an STDP
+  pairing that potentiates over a sixteenth less than the float rule, or stops short of
+  ``w_max`` where the float rule reaches it);
 * ``semantics`` -- the target computes something the float model does not (a dropped
   refractory period, a different reset or threshold comparison).
 """

@@ -13,7 +13,9 @@ Number formats
   u0.32 (``value = int / 2^32``).
 * Weights: unsigned 16-bit magnitudes; one left shift per (post population, receptor):
   a summed ring-buffer entry ``w`` enters the synapse as the s16.15 value ``w << shift``,
-  i.e. ``w * 2^(shift - 15)`` nA.
+  i.e. ``w * 2^(shift - 15)`` nA. The shift covers the summed input (the target's
+  ``weight_shift`` policy) and the STDP amplitudes of the plastic projections into that
+  receptor, which are signed 16-bit numbers in the same weight units.
 * STDP traces: s4.11 (2048 = 1.0); decay look-up tables ``floor(2048 exp(-k dt/tau))``.
 
 Arithmetic (:func:`lif_arithmetic`, :func:`stdp_arithmetic`)
@@ -72,8 +74,8 @@ ARRAY_DOCS: dict[str, str] = {
     "projection.delay": "delay in timesteps, one per synapse (uint8)",
     "projection.lut_plus": "STDP potentiation trace decay table floor(2048 exp(-k dt / tau_plus)), k = 0.. (int16); 0 beyond",
     "projection.lut_minus": "STDP depression trace decay table floor(2048 exp(-k dt / tau_minus)) (int16)",
-    "projection.a_plus": "(scalar) potentiation amplitude in weight units",
-    "projection.a_minus": "(scalar) depression amplitude in weight units",
+    "projection.a_plus": "(scalar) potentiation amplitude in weight units (signed 16-bit, 0..32767)",
+    "projection.a_minus": "(scalar) depression amplitude in weight units (signed 16-bit, 0..32767)",
     "projection.w_min": "(scalar) lower weight bound in weight units",
     "projection.w_max": "(scalar) upper weight bound in weight units",
 }
@@ -187,6 +189,19 @@ def _max_input(net: Network, post_name: str, receptor: str, policy: str, rate_hz
     return w_max, w_max
 
 
+def _max_amplitude(net: Network, post_name: str, receptor: str) -> float:
+    """The largest STDP amplitude (a_plus, a_minus; nA) of the plastic projections into one receptor of a population.
+
+    The amplitudes are held in weight units at the post population's shift, so the shift
+    must make them representable in the 16-bit weight format too.
+    """
+    amp = 0.0
+    for proj in net.projections:
+        if proj.post.population == post_name and proj.receptor == receptor and proj.plasticity is not None:
+            amp = max(amp, abs(proj.plasticity.a_plus), abs(proj.plasticity.a_minus))
+    return amp
+
+
 @dataclass(frozen=True)
 class SpiNNakerOptions(ExportOptions):
     """Quantisation options of the spinnaker1 arithmetic (``None``: the target file's ``quantisation:`` policy)."""
@@ -225,6 +240,7 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
     max_shift = target.number("max_ring_buffer_shift")
     wbits = target.number("weight_bits")
     wmax_int = (1 << wbits) - 1
+    amp_top = (1 << (wbits - 1)) - 1  # STDP amplitudes: signed 16-bit weight units
     tfrac = target.number("trace_frac_bits")
     tword = target.number("trace_word_bits")
     report.decisions.update({"weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
@@ -261,15 +277,23 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
         for receptor, key in (("excitatory", "shift_e"), ("inhibitory", "shift_i")):
             bound, worst = _max_input(net, pop.name, receptor, policy, rate, sig, dt)
             s = 0 if bound <= 0 else max(0, int(math.ceil(math.log2(bound))))
+            # the STDP amplitudes are held in weight units at this shift, as the signed
+            # 16-bit operand of the chip's 16 x 16 multiply: the shift must make them fit
+            amplitude = _max_amplitude(net, pop.name, receptor)
+            s_amp = 0
+            while round(amplitude * 2.0 ** (15 - s_amp)) > amp_top:
+                s_amp += 1
+            s = max(s, s_amp)
             if s > max_shift:
+                what = f"summed {receptor} input of up to {bound:g} nA exceeds the ring-buffer range" if s > s_amp else f"{receptor} STDP amplitude of {amplitude:g} nA exceeds the 16-bit weight range"
                 raise CapacityError(
-                    f"{target.name}: population {pop.name!r}: summed {receptor} input of up to {bound:g} nA exceeds the ring-buffer range "
+                    f"{target.name}: population {pop.name!r}: {what} "
                     f"({wmax_int} * 2^({max_shift} - 15) nA; {target.path}: numbers.max_ring_buffer_shift)"
                 )
             shifts[(pop.name, receptor)] = s
             scalars[key] = s
             capacity = wmax_int * 2.0 ** (s - 15)
-            report.decisions[f"{pop.name}.{key}"] = {"shift": s, "bound_nA": bound, "worst_case_nA": worst, "ring_buffer_capacity_nA": capacity}
+            report.decisions[f"{pop.name}.{key}"] = {"shift": s, "bound_nA": bound, "stdp_amplitude_nA": amplitude, "worst_case_nA": worst, "ring_buffer_capacity_nA": capacity}
             if worst > capacity:
                 report.warn("saturation_risk", where, f"{receptor} ring buffer: worst-case summed input {worst:g} nA exceeds its capacity {capacity:g} nA (shift {s}, {policy} policy); it saturates then")
         pops.append(
@@ -296,11 +320,32 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
             rule = proj.plasticity
             for name in ("a_plus", "a_minus", "w_min", "w_max"):
                 value = getattr(rule, name)
-                raw = min(int(round(value * per)), wmax_int)
+                raw = int(round(value * per))
+                top = amp_top if name in ("a_plus", "a_minus") else wmax_int
+                if raw > top:
+                    report.warn("out_of_range", where, f"{name} = {value:g} nA is above the 16-bit range ({top / per:g} nA at shift {s}); saturated")
+                    raw = top
                 scalars[name] = raw
                 report.scalar(where, name, value, raw, raw / per, "nA", "weight units")
             lut_p = decay_lut(rule.tau_plus, dt, tfrac)
             lut_m = decay_lut(rule.tau_minus, dt, tfrac)
+            # what one pre-before-post pairing at the projection delay (the shortest lag a
+            # delayed post spike is seen at) adds: the float rule's against the integer one's
+            lag = int(d.min()) if d.size else 0
+            if 0 < lag < len(lut_p) - 1 and rule.a_plus > 0:
+                grow_int = (scalars["a_plus"] * int(lut_p[lag])) >> tfrac
+                grow = rule.a_plus * math.exp(-lag * dt / rule.tau_plus)
+                report.scalar(where, f"potentiation_at_lag_{lag}", grow, grow_int, grow_int / per, "nA", f"a_plus x pre trace {int(lut_p[lag])}/{1 << tfrac} (float {math.exp(-lag * dt / rule.tau_plus):.3g})")
+                span = rule.w_max - rule.w_min  # a pairing from w_min moves a weight by at most this (clipped)
+                span_int = scalars["w_max"] - scalars["w_min"]
+                clips_in_float_only = grow >= span and grow_int < span_int
+                if clips_in_float_only or min(grow_int / per, span) < min(grow, span) * (1 - 2.0**-4):
+                    report.warn(
+                        "precision_loss", where,
+                        f"one pairing {lag} steps apart potentiates by {grow_int / per:g} nA on the target but {grow:g} nA in float "
+                        f"(the s4.{tfrac} trace holds exp(-{lag * dt:g}/{rule.tau_plus:g}) as {int(lut_p[lag])}/{1 << tfrac})"
+                        + (f"; it reaches w_max = {rule.w_max:g} nA in one pairing in float only" if clips_in_float_only else "; learned weights differ"),
+                    )
             arrays["lut_plus"] = lut_p.astype(np.int16)
             arrays["lut_minus"] = lut_m.astype(np.int16)
             for name, tau in (("tau_plus", rule.tau_plus), ("tau_minus", rule.tau_minus)):

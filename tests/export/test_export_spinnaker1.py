@@ -95,6 +95,43 @@ def test_golden_stdp_steps() -> None:
     assert lut[:3].tolist() == [2048, math.floor(2048 * math.exp(-0.25)), math.floor(2048 * math.exp(-0.5))]
 
 
+def _pairing_net(a_plus: float, tau_plus: float, delay: int = 2) -> Network:
+    rule = STDP(tau_plus=tau_plus, tau_minus=tau_plus, a_plus=a_plus, a_minus=0.0, w_min=0.0, w_max=4.0)
+    post = LIF(cm=0.1, tau_m=1.0, tau_refrac=1.0, tau_syn_e=0.3, tau_syn_i=0.3)
+    return Network(
+        (Population("pre", 2, SpikeSource()), Population("post", 2, post)),
+        (Projection("plastic", "pre", "post", AllToAll(), 0.0, delay, "excitatory", rule), Projection("kick", "pre", "post", OneToOne(), 20.0, 1)),
+    )
+
+
+def test_stdp_amplitude_sets_the_weight_shift() -> None:
+    """A+ is held in weight units as a signed 16-bit operand (sPyNNaker's additive rule), so
+    an amplitude above the summed input widens the shift instead of saturating."""
+    small = quantise(_pairing_net(1.0, 4.0), "spinnaker1")
+    assert small.population("post").scalars["shift_e"] == 5  # worst case 20 + 2 * 4 = 28 nA <= 2^5
+    big = quantise(_pairing_net(8192.0, 0.3), "spinnaker1")
+    s = big.population("post").scalars["shift_e"]
+    assert s == 14 and big.projection("plastic").scalars["a_plus"] == 8192 * 2 ** (15 - s) <= 32767
+    assert big.report.decisions["post.shift_e"]["stdp_amplitude_nA"] == 8192.0
+    assert big.report.warnings == []
+
+
+def test_stdp_pairing_that_stops_short_of_w_max_is_reported() -> None:
+    """exp(-2/0.3) is 2/2048 on the s4.11 trace: a_plus 4000 nA reaches w_max in float
+    (5.09 nA) but adds 3.875 nA on the target -- a loud precision_loss warning."""
+    prog = quantise(_pairing_net(4000.0, 0.3), "spinnaker1")
+    kinds = [(w.kind, w.where) for w in prog.report.warnings]
+    assert kinds == [("precision_loss", "projection plastic")]
+    assert "in float only" in prog.report.warnings[0].message
+    entry = next(e for e in prog.report.entries if e.name == "potentiation_at_lag_2")
+    assert entry.integer == (prog.projection("plastic").scalars["a_plus"] * 2) >> 11
+
+
+def test_stdp_amplitude_beyond_the_widest_shift_is_refused() -> None:
+    with pytest.raises(CapacityError, match=r"population 'post': excitatory STDP amplitude of 2e\+06 nA exceeds the 16-bit weight range"):
+        quantise(_pairing_net(2.0e6, 4.0), "spinnaker1")
+
+
 def _replay(path: Path, backend: str) -> tuple[int, int, list[str]]:
     rec = json.loads(path.read_text())
     C, K, T = rec["cue_size"], rec["content_size"], rec["sim_time_ms"]
