@@ -111,7 +111,8 @@ def check_attractor(device: str, quick: bool) -> dict[str, Any]:
         patterns = random_patterns(rng, m, n, k)
         cues, targets = make_cues(rng, patterns[:1024], n, theory.correct_bits(k, 0.5))
         sets = {}
-        for dev, dtype in ((device, "float64"), (device, "float32"), ("cpu", "float64")):
+        runs = [(device, "float64"), (device, "float32")] + ([("cpu", "float64")] if n <= 1024 else [])
+        for dev, dtype in runs:
             mem = AttractorMemory(n, k, device=dev, dtype=dtype)
             t0 = time.perf_counter()
             mem.store(patterns)
@@ -122,9 +123,10 @@ def check_attractor(device: str, quick: bool) -> dict[str, Any]:
             row = {"n": n, "k": k, "m": m, "device": dev, "dtype": dtype, "store_s": store_s, "cues": few, "cues_per_s": few / recall_s, "mean_false": res.mean_false, "mean_missing": res.mean_missing}
             out.append(row)
             print(f"  attractor N={n} k={k} M={m} {dev} {dtype}: store {store_s:.2f} s, recall {few / recall_s:,.0f} cues/s (B={few}), missing {res.mean_missing:.2f}, false {res.mean_false:.2f}")
-        same = sets[(device, "float64")][:64] == sets[("cpu", "float64")]
-        ok = ok and same
-        print(f"  attractor N={n}: first 64 recalled sets equal on {device} and cpu: {same}")
+        if ("cpu", "float64") in sets:  # the CPU comparison at the smaller size only (storing is slow there)
+            same = sets[(device, "float64")][:64] == sets[("cpu", "float64")]
+            ok = ok and same
+            print(f"  attractor N={n}: first 64 recalled sets equal on {device} and cpu: {same}")
     return {"rows": out, "ok": ok}
 
 
@@ -171,14 +173,14 @@ def main() -> int:
         return 2
     name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(f"gpu_check: torch {torch.__version__}, {name}, numpy {np.__version__}, {torch.get_num_threads()} CPU threads, checking {args.device}")
-    parts: dict[str, Callable[[], dict[str, Any]]] = {
+    parts: dict[str, Callable[[], dict[str, Any]]] = {  # the long parts last
         "replay": lambda: check_replay(args.device),
         "identity": lambda: check_identity(args.device, 5 if args.quick else 20),
-        "cam_batch": lambda: check_cam_batch(args.device, args.quick),
-        "attractor": lambda: check_attractor(args.device, args.quick),
+        "pytest": check_pytest,
         "fixed": lambda: check_fixed(args.device),
         "hlop": lambda: check_hlop(args.device),
-        "pytest": check_pytest,
+        "cam_batch": lambda: check_cam_batch(args.device, args.quick),
+        "attractor": lambda: check_attractor(args.device, args.quick),
     }
     results: dict[str, Any] = {}
     for name, fn in parts.items():
