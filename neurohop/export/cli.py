@@ -148,10 +148,15 @@ def _export(args: argparse.Namespace) -> int:
         text = str(exc).replace("convention='norse-1.1'", "--nir-convention norse-1.1").replace("pass dt (ms)", "pass --dt (ms)")
         raise type(exc)(text) from None
     options: dict[str, Any] = {}
-    if args.outputs:
-        options["outputs"] = [s.strip() for s in args.outputs.split(",") if s.strip()]
-        for name in options["outputs"]:
+    if args.outputs is not None:
+        names = [s.strip() for s in args.outputs.split(",")]
+        if not all(names):
+            raise InputError(f"--outputs: expected comma-separated population names (got {args.outputs!r}: an empty name)")
+        if len(set(names)) != len(names):
+            raise InputError(f"--outputs: population names repeated (got {args.outputs!r})")
+        for name in names:
             net.population(name)
+        options["outputs"] = names
     if args.freeze_plasticity:
         options["freeze_plasticity_"] = True
     per_target = {"num_weight_bits": args.num_weight_bits, "headroom_bits": args.headroom_bits, "weight_shift": args.weight_shift}
@@ -229,6 +234,7 @@ def _check_run_size(program: Any, steps: int, record_state: bool, flag: str) -> 
 
     neurons = sum(p.size for p in program.populations)
     per_step = 2 * neurons * (1 + (8 * 4 if record_state else 0))  # spikes as bool, up to 4 int64 states; chunks + joined copy
+    per_step += 9 * program.n_inputs  # the input spikes (bool), and the float64 draws of a random input
     estimate_bytes_ok(steps * per_step, f"{steps} steps of {neurons} neurons{' with states' if record_state else ''}", flag)
 
 
@@ -316,13 +322,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.input is not None:
         spikes = _load_input(args.input, program.n_inputs)
         steps = spikes.shape[0] if args.steps is None else args.steps
+        _check_run_size(program, steps, False, "--steps")
         if steps > spikes.shape[0]:
             spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
         spikes = spikes[:steps]
     else:
         steps = args.steps
+        _check_run_size(program, steps, False, "--steps")
         spikes = np.random.default_rng(args.seed).random((steps, program.n_inputs)) < args.random_rate
-    _check_run_size(program, steps, False, "--steps")
     options = {"target": "numpy"} if args.backend == "brian2" else {}
     with progress(2 * steps, f"hw compare ({args.backend} and {program.target.name})") as bar:
         result = compare_program(program, spikes, steps, args.backend, progress=bar.update, **options)
