@@ -12,6 +12,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def parse_k(token: str, n: int) -> int:
             frac = float(text[:-1]) / 100
         except ValueError:
             raise InputError(f"--k: expected an integer, 'log2' or a percentage like '5%' (got {token!r})") from None
+        if not 0 < frac < 1:  # also refuses nan and inf
+            raise InputError(f"--k: expected a percentage in (0%, 100%) (got {token!r})")
         return max(1, int(round(frac * n)))
     try:
         return int(text)
@@ -39,13 +42,15 @@ def parse_k(token: str, n: int) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from neurohop.cli_support import float_range, int_range
+
     att = sub.add_parser("attractor", help="the CA3 attractor memory (sparse distributed patterns)")
     att_sub = att.add_subparsers(dest="attractor_command", metavar="COMMAND")
     att_sub.required = True
     cap = att_sub.add_parser("capacity", help="measure the capacity M_cap against the Willshaw bound (Dask sweep)")
     cap.add_argument("--n", nargs="+", required=True, type=int, help="number(s) of CA3 cells N")
     cap.add_argument("--k", nargs="+", required=True, help="active cells per pattern: integer(s), 'log2' or a percentage of N like '5%%'")
-    cap.add_argument("--cue", nargs="+", required=True, type=float, help="cue fraction(s) in (0, 1]")
+    cap.add_argument("--cue", nargs="+", required=True, type=float_range(0, 1, open_lo=True), help="cue fraction(s) in (0, 1]")
     cap.add_argument("--false-bits", nargs="+", type=int, default=[0], help="false cue bit count(s) (default 0)")
     cap.add_argument("--backend", default="torch", choices=["torch", "brian2"], help="simulation backend (default torch)")
     cap.add_argument("--engine", default="event", choices=["event", "dense"], help="torch engine (default event)")
@@ -53,9 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="torch dtype (default float64)")
     cap.add_argument("--model", default="ca3_attractor", help="model file (default models/ca3_attractor.yaml)")
     cap.add_argument("--probes", type=int, default=100, help="recalls per checkpoint (default 100)")
-    cap.add_argument("--seed", type=int, default=0, help="seed of patterns and cues (default 0)")
-    cap.add_argument("--grid-ratio", type=float, default=1.25, help="ratio of successive checkpoints of M (default 1.25)")
-    cap.add_argument("--bisect", type=int, default=3, help="bisection steps refining M_cap (default 3)")
+    cap.add_argument("--seed", type=int_range(0), default=0, help="seed of patterns and cues (default 0)")
+    cap.add_argument("--grid-ratio", type=float_range(1, 1e6, open_lo=True), default=1.25, help="ratio of successive checkpoints of M (default 1.25)")
+    cap.add_argument("--bisect", type=int_range(0, 64), default=3, help="bisection steps refining M_cap (default 3)")
     cap.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
     cap.add_argument("--workers", type=int, default=2, help="local cluster worker processes, 1 thread each (default 2)")
     cap.add_argument("--json", required=True, help="output JSON file")
@@ -77,8 +82,9 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
     if args.backend == "brian2" and (args.device != "cpu" or args.dtype != "float64" or args.engine != "event"):
         raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
-    if args.workers < 1:
-        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    max_workers = 4 * (os.cpu_count() or 1)
+    if not 1 <= args.workers <= max_workers:
+        raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")
     from neurohop.cli_support import check_input_file, check_output_file
 
     check_input_file(args.model, "--model", must_exist=False)
