@@ -235,6 +235,8 @@ def check_output_dir(path: str | os.PathLike[str], flag: str, *, create: bool = 
     ``create``). ``replace=False``: the folder is created and must not exist yet;
     ``replace=True``: it may exist and will be replaced.
     """
+    if not os.fspath(path):
+        raise InputError(f"{flag}: '': expected a folder name")
     p = Path(path)
     if replace is None:
         if p.is_dir():
