@@ -206,6 +206,13 @@ def _writable_folder(folder: Path, flag: str, path: Any) -> None:
         raise InputError(f"{flag}: {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{flag}: {path}: folder {folder} is not writable")
+    try:  # the permission bits do not tell everything (root, read-only mounts, /proc): try it
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".neurohop-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{flag}: {path}: folder {folder} is not writable ({exc.strerror or exc})") from None
 
 
 def check_output_file(path: str | os.PathLike[str] | None, flag: str, suffixes: Sequence[str] | None = None) -> Path | None:
@@ -242,6 +249,7 @@ def check_output_dir(path: str | os.PathLike[str], flag: str, *, create: bool = 
         if p.is_dir():
             if not os.access(p, os.W_OK | os.X_OK):
                 raise InputError(f"{flag}: {p}: folder is not writable")
+            _writable_folder(p, flag, p)
             return p
         if p.exists():
             raise InputError(f"{flag}: {p}: is not a folder")
