@@ -295,6 +295,29 @@ def check_input_file(path: str | os.PathLike[str] | None, flag: str, *, allow_di
     return p
 
 
+def check_scheduler(address: str | None, flag: str, timeout: float = 5.0) -> str | None:
+    """Check a Dask scheduler address ``tcp://HOST:PORT`` and that something listens there.
+
+    A refused or unreachable address fails here in at most ``timeout`` seconds, before a local
+    cluster or any work starts (Dask itself would retry for its whole connect timeout).
+    """
+    if address is None:
+        return None
+    import re
+    import socket
+
+    m = re.fullmatch(r"(?:tcp://|tls://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d{1,5})", address.strip())
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise InputError(f"{flag}: expected an address tcp://HOST:PORT with PORT in 1..65535 (got {address!r:.100})")
+    host, port = m.group(1).strip("[]"), int(m.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise InputError(f"{flag}: {address}: no scheduler reachable there ({exc.strerror or exc})") from None
+    return address
+
+
 # -- numbers --------------------------------------------------------------------------------
 
 def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:

@@ -219,6 +219,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     max_threads = 4 * (os.cpu_count() or 1)
+    from neurohop.cli_support import check_scheduler
+
+    check_scheduler(args.scheduler, "--scheduler")
     max_workers = 4 * (os.cpu_count() or 1)
     if not 1 <= args.workers <= max_workers:
         raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")

@@ -82,6 +82,9 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
     if args.backend == "brian2" and (args.device != "cpu" or args.dtype != "float64" or args.engine != "event"):
         raise InputError(f"--device/--dtype/--engine apply to the torch backend only (got --backend {args.backend})")
+    from neurohop.cli_support import check_scheduler
+
+    check_scheduler(args.scheduler, "--scheduler")
     max_workers = 4 * (os.cpu_count() or 1)
     if not 1 <= args.workers <= max_workers:
         raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")
