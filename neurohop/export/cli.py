@@ -275,6 +275,8 @@ def _run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, "--out", (".npz",))
     if out is not None and Path(args.bundle).is_dir() and out.resolve().parent == Path(args.bundle).resolve():
         raise InputError(f"--out: {args.out}: inside the bundle {args.bundle}; write the run's output elsewhere (the bundle's files are checksummed)")
+    if out is not None and Path(args.input).exists() and out.resolve() == Path(args.input).resolve():
+        raise InputError(f"--out: {args.out}: is the --input file; write the run's output elsewhere")
     program, _, _ = read_bundle(args.bundle, load_network=False)
     spikes = _load_input(args.input, program.n_inputs)
     steps = spikes.shape[0] if args.steps is None else args.steps
