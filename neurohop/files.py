@@ -46,6 +46,7 @@ __all__ = [
     "MAX_JSON_BYTES",
     "MAX_DEPTH",
     "MAX_YAML_NODES",
+    "MAX_YAML_PARSED_NODES",
     "read_text",
     "read_yaml",
     "read_yaml_document",
@@ -68,14 +69,17 @@ __all__ = [
     "file_mode",
 ]
 
-#: Largest YAML file read (bytes): settings and model files are a few kB.
-MAX_YAML_BYTES = 16 * 2**20
+#: Largest YAML file read (bytes): settings and model files are a few kB (PyYAML parses about
+#: 100 kB per second, so this bounds the time too).
+MAX_YAML_BYTES = 1 * 2**20
 #: Largest JSON file read (bytes): recordings and manifests are far smaller.
 MAX_JSON_BYTES = 256 * 2**20
 #: Deepest nesting of lists/mappings accepted in YAML and JSON documents.
 MAX_DEPTH = 64
 #: Most YAML nodes a document may expand to, counting every alias as a full copy.
 MAX_YAML_NODES = 1_000_000
+#: Most YAML nodes a document may hold as written (before alias expansion): a few seconds of parsing.
+MAX_YAML_PARSED_NODES = 50_000
 
 ErrorType = type[NeurohopError]
 
@@ -130,10 +134,14 @@ def _yaml_loader(source: str, max_depth: int) -> Any:
 
         def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D401 - PyYAML hook
             self._depth = getattr(self, "_depth", 0) + 1
+            self._nodes = getattr(self, "_nodes", 0) + 1
             try:
                 if self._depth > max_depth:
                     mark = self.peek_event().start_mark
                     raise FileFormatError(f"{source}: line {mark.line + 1}: nested deeper than {max_depth} levels")
+                if self._nodes > MAX_YAML_PARSED_NODES:
+                    mark = self.peek_event().start_mark
+                    raise FileFormatError(f"{source}: line {mark.line + 1}: more than {MAX_YAML_PARSED_NODES} YAML values (expected a model or settings file of a few thousand)")
                 return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
