@@ -285,15 +285,24 @@ def _json_depth(doc: Any, limit: int) -> int:
     return deepest
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r} (expected each key once)")
+        out[key] = value
+    return out
+
+
 def parse_json(text: str | bytes, source: str = "<json>", *, max_depth: int = MAX_DEPTH, error: ErrorType = FileFormatError, allow_nonfinite: bool = False) -> Any:
     """Parse JSON text, refusing nesting beyond ``max_depth`` and, unless ``allow_nonfinite``
     (for documents whose consumer checks each number itself, e.g. an infinite time constant),
     NaN, Infinity and numbers that overflow a float."""
     try:
         if allow_nonfinite:
-            doc = json.loads(text)
+            doc = json.loads(text, object_pairs_hook=_unique_keys)
         else:
-            doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise error(f"{source}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -330,6 +339,7 @@ def read_npz(
     what: str = "file",
     error: ErrorType = FileFormatError,
     max_member_bytes: int | None = None,
+    ndims: Mapping[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory, safely.
 
@@ -337,6 +347,8 @@ def read_npz(
     every member is a ``.npy`` array of a plain (non-object) dtype, whose declared size
     matches the bytes the member holds; the total fits in the available memory. Any failure
     while decompressing (zlib, truncated data, bad CRC) becomes ``error`` naming the file.
+    ``ndims`` maps member names to the number of dimensions they must have (checked from the
+    headers, so a wrong shape is refused before it is decompressed).
     """
     p = Path(path)
     try:
@@ -369,6 +381,8 @@ def read_npz(
                     raise error(
                         f"{p}: {key}: corrupt array (its header declares {nbytes} bytes, the member holds {max(info.file_size - header, 0)})"
                     )
+                if ndims is not None and key in ndims and len(shape) != ndims[key]:
+                    raise error(f"{p}: {key}: expected an array of {ndims[key]} dimensions (got shape {list(shape)})")
                 if max_member_bytes is not None and nbytes > max_member_bytes:
                     raise error(f"{p}: {key}: array too large (expected at most {format_bytes(max_member_bytes)}, got {format_bytes(nbytes)})")
                 total += nbytes

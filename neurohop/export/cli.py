@@ -219,7 +219,7 @@ def _load_input(path: str, n_inputs: int) -> Any:
     from neurohop.files import read_npz
 
     p = check_input_file(path, "--input") or Path(path)
-    data = read_npz(p, what="input file", error=InputError)
+    data = read_npz(p, what="input file", error=InputError, ndims={"spikes": 2})
     if "spikes" not in data:
         raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {sorted(data)}")
     arr = data["spikes"]
