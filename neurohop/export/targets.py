@@ -156,6 +156,26 @@ def _resolve(name: str | os.PathLike[str]) -> Path:
     raise ModelFileError(f"target {str(name)!r}: unknown; available: {available_targets()} (or give a path to a .yaml target file)")
 
 
+def check_target_values(where: str, numbers: Mapping[str, Any], limits: Mapping[str, Any]) -> None:
+    """Check the ``numbers:`` and ``limits:`` of a target (a file's, or a bundle manifest's copy).
+
+    ``where`` prefixes the field names in errors (``"FILE: "``).
+    """
+    for key, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelFileError(f"{where}numbers.{key}: expected an integer (got {value!r})")
+        lowest = 0 if "frac" in key else 1  # a word has bits; a fraction may have none
+        if key.endswith("_bits") and not lowest <= value <= MAX_WORD_BITS:
+            raise ModelFileError(f"{where}numbers.{key}: expected a bit count in {lowest}..{MAX_WORD_BITS} (got {value!r})")
+    for key, value in limits.items():
+        # a switch (true/false), no limit (null) or a count; counts of capacity are >= 1
+        if value is None or isinstance(value, bool):
+            continue
+        lowest = 1 if any(word in key for word in ("per_core", "per_chip", "max_chips")) and not key.startswith("bytes_") else 0
+        if not isinstance(value, int) or value < lowest:
+            raise ModelFileError(f"{where}limits.{key}: expected an integer >= {lowest}, true/false or null (got {value!r})")
+
+
 def load_target(name: str | os.PathLike[str]) -> Target:
     """Read a target by name (``"loihi"``) or path; errors name the file and the field."""
     from neurohop.model.neurons import NEURON_MODELS
@@ -191,19 +211,7 @@ def load_target(name: str | os.PathLike[str]) -> Target:
             if not isinstance(field_name, str):
                 raise ModelFileError(f"{path}: {key}.{field_name!r}: expected text field names (got {type(field_name).__name__})")
         sections[key] = value
-    for key, value in sections["numbers"].items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ModelFileError(f"{path}: numbers.{key}: expected an integer (got {value!r})")
-        lowest = 0 if "frac" in key else 1  # a word has bits; a fraction may have none
-        if key.endswith("_bits") and not lowest <= value <= MAX_WORD_BITS:
-            raise ModelFileError(f"{path}: numbers.{key}: expected a bit count in {lowest}..{MAX_WORD_BITS} (got {value!r})")
-    for key, value in sections["limits"].items():
-        # a switch (true/false), no limit (null) or a count; counts of capacity are >= 1
-        if value is None or isinstance(value, bool):
-            continue
-        lowest = 1 if any(word in key for word in ("per_core", "per_chip", "max_chips")) and not key.startswith("bytes_") else 0
-        if not isinstance(value, int) or value < lowest:
-            raise ModelFileError(f"{path}: limits.{key}: expected an integer >= {lowest}, true/false or null (got {value!r})")
+    check_target_values(f"{path}: ", sections["numbers"], sections["limits"])
     for key, value in sections["choices"].items():
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: choices.{key}: expected the reason as text (got {value!r})")
