@@ -29,6 +29,7 @@ import difflib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -161,6 +162,20 @@ def _yaml_loader(source: str, max_depth: int) -> Any:
                     seen[key] = key_node.start_mark.line
             return super().construct_mapping(node, deep=deep)
 
+    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 1e-3 and 1E5 as text; read them as numbers
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        list("-+0123456789."),
+    )
     return Loader
 
 
