@@ -94,7 +94,9 @@ def _capacity(args: argparse.Namespace) -> int:
 
     check_output_file(args.json, "--json", (".json",))
     check_output_file(args.plot, "--plot", (".png",))
-    read_model(args.model)  # a bad model file fails before any work
+    from neurohop.cam.attractor.memory import AttractorProtocol
+
+    AttractorProtocol.from_spec(read_model(args.model))  # a bad model file (or protocol) fails before any work
     settings = []
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
         settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))
