@@ -143,6 +143,11 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
             sig = getattr(signal, name, None)
             if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
                 previous[sig] = signal.signal(sig, _raise_terminated)
+    import warnings
+
+    previous_show = warnings.showwarning
+    # Python warnings (numpy overflow, library deprecations) as one line each, like neurohop's own
+    warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: warn(f"{category.__name__}: {message}")
     try:
         status = handler(args)
         sys.stdout.flush()
@@ -175,6 +180,7 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
         _error(f"internal error: {type(exc).__name__}: {exc} (a bug in neurohop, or an input it does not check yet; set {DEBUG_ENV}=1 to see the traceback)")
         return 70
     finally:
+        warnings.showwarning = previous_show
         for sig, prev in previous.items():
             signal.signal(sig, prev)
 
