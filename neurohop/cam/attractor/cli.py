@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap = att_sub.add_parser("capacity", help="measure the capacity M_cap against the Willshaw bound (Dask sweep)")
     cap.add_argument("--n", nargs="+", required=True, type=int, help="number(s) of CA3 cells N")
     cap.add_argument("--k", nargs="+", required=True, help="active cells per pattern: integer(s), 'log2' or a percentage of N like '5%%'")
-    cap.add_argument("--cue", nargs="+", required=True, type=float_range(0, 1, open_lo=True), help="cue fraction(s) in (0, 1]")
+    cap.add_argument("--cue", nargs="+", required=True, type=float, help="cue fraction(s) in (0, 1]")
     cap.add_argument("--false-bits", nargs="+", type=int, default=[0], help="false cue bit count(s) (default 0)")
     cap.add_argument("--backend", default="torch", choices=["torch", "brian2"], help="simulation backend (default torch)")
     cap.add_argument("--engine", default="event", choices=["event", "dense"], help="torch engine (default event)")
