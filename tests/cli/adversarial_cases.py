@@ -586,7 +586,9 @@ def all_cases(fx: dict[str, Path]) -> list[Case]:
     add = cases.append
     B = str(fx["bundle"])
     out_dir = root / "outs"
-    out_dir.mkdir(exist_ok=True)
+    if out_dir.exists():  # outputs of an earlier run would make every "--out exists" refusal
+        shutil.rmtree(out_dir)
+    out_dir.mkdir()
     ro = root / "ro"
     ro.mkdir(exist_ok=True)
     ro.chmod(0o500)
