@@ -20,7 +20,7 @@ import adversarial_cases as adv  # noqa: E402
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="the runner forks (Linux)")
 
 #: Cases per command in this sample (evenly spread over the command's table).
-PER_COMMAND = 14
+PER_COMMAND = 10
 
 COMMANDS = [
     "(top)", "cam demo", "cam replay", "attractor capacity", "cl run", "export", "export model", "export target",
