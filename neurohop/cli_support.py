@@ -143,6 +143,11 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
             sig = getattr(signal, name, None)
             if sig is not None and signal.getsignal(sig) == signal.SIG_DFL:
                 previous[sig] = signal.signal(sig, _raise_terminated)
+    import warnings
+
+    previous_show = warnings.showwarning
+    # Python warnings (numpy overflow, library deprecations) as one line each, like neurohop's own
+    warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: warn(f"{category.__name__}: {message}")
     try:
         status = handler(args)
         sys.stdout.flush()
@@ -175,6 +180,7 @@ def run_handler(handler: Callable[[argparse.Namespace], int | None], args: argpa
         _error(f"internal error: {type(exc).__name__}: {exc} (a bug in neurohop, or an input it does not check yet; set {DEBUG_ENV}=1 to see the traceback)")
         return 70
     finally:
+        warnings.showwarning = previous_show
         for sig, prev in previous.items():
             signal.signal(sig, prev)
 
@@ -206,6 +212,13 @@ def _writable_folder(folder: Path, flag: str, path: Any) -> None:
         raise InputError(f"{flag}: {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(f"{flag}: {path}: folder {folder} is not writable")
+    try:  # the permission bits do not tell everything (root, read-only mounts, /proc): try it
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".neurohop-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{flag}: {path}: folder {folder} is not writable ({exc.strerror or exc})") from None
 
 
 def check_output_file(path: str | os.PathLike[str] | None, flag: str, suffixes: Sequence[str] | None = None) -> Path | None:
@@ -235,11 +248,14 @@ def check_output_dir(path: str | os.PathLike[str], flag: str, *, create: bool = 
     ``create``). ``replace=False``: the folder is created and must not exist yet;
     ``replace=True``: it may exist and will be replaced.
     """
+    if not os.fspath(path):
+        raise InputError(f"{flag}: '': expected a folder name")
     p = Path(path)
     if replace is None:
         if p.is_dir():
             if not os.access(p, os.W_OK | os.X_OK):
                 raise InputError(f"{flag}: {p}: folder is not writable")
+            _writable_folder(p, flag, p)
             return p
         if p.exists():
             raise InputError(f"{flag}: {p}: is not a folder")
@@ -283,6 +299,29 @@ def check_input_file(path: str | os.PathLike[str] | None, flag: str, *, allow_di
     if not _stat.S_ISREG(st.st_mode):
         raise InputError(f"{flag}: {path}: is not a regular file (a device, FIFO or socket); refusing to read it")
     return p
+
+
+def check_scheduler(address: str | None, flag: str, timeout: float = 5.0) -> str | None:
+    """Check a Dask scheduler address ``tcp://HOST:PORT`` and that something listens there.
+
+    A refused or unreachable address fails here in at most ``timeout`` seconds, before a local
+    cluster or any work starts (Dask itself would retry for its whole connect timeout).
+    """
+    if address is None:
+        return None
+    import re
+    import socket
+
+    m = re.fullmatch(r"(?:tcp://|tls://)?(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d{1,5})", address.strip())
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise InputError(f"{flag}: expected an address tcp://HOST:PORT with PORT in 1..65535 (got {address!r:.100})")
+    host, port = m.group(1).strip("[]"), int(m.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise InputError(f"{flag}: {address}: no scheduler reachable there ({exc.strerror or exc})") from None
+    return address
 
 
 # -- numbers --------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import difflib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_JSON_BYTES",
     "MAX_DEPTH",
     "MAX_YAML_NODES",
+    "MAX_YAML_PARSED_NODES",
     "read_text",
     "read_yaml",
     "read_yaml_document",
@@ -68,14 +70,17 @@ __all__ = [
     "file_mode",
 ]
 
-#: Largest YAML file read (bytes): settings and model files are a few kB.
-MAX_YAML_BYTES = 16 * 2**20
+#: Largest YAML file read (bytes): settings and model files are a few kB (PyYAML parses about
+#: 100 kB per second, so this bounds the time too).
+MAX_YAML_BYTES = 1 * 2**20
 #: Largest JSON file read (bytes): recordings and manifests are far smaller.
 MAX_JSON_BYTES = 256 * 2**20
 #: Deepest nesting of lists/mappings accepted in YAML and JSON documents.
 MAX_DEPTH = 64
 #: Most YAML nodes a document may expand to, counting every alias as a full copy.
 MAX_YAML_NODES = 1_000_000
+#: Most YAML nodes a document may hold as written (before alias expansion): a few seconds of parsing.
+MAX_YAML_PARSED_NODES = 50_000
 
 ErrorType = type[NeurohopError]
 
@@ -130,10 +135,14 @@ def _yaml_loader(source: str, max_depth: int) -> Any:
 
         def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D401 - PyYAML hook
             self._depth = getattr(self, "_depth", 0) + 1
+            self._nodes = getattr(self, "_nodes", 0) + 1
             try:
                 if self._depth > max_depth:
                     mark = self.peek_event().start_mark
                     raise FileFormatError(f"{source}: line {mark.line + 1}: nested deeper than {max_depth} levels")
+                if self._nodes > MAX_YAML_PARSED_NODES:
+                    mark = self.peek_event().start_mark
+                    raise FileFormatError(f"{source}: line {mark.line + 1}: more than {MAX_YAML_PARSED_NODES} YAML values (expected a model or settings file of a few thousand)")
                 return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
@@ -153,6 +162,20 @@ def _yaml_loader(source: str, max_depth: int) -> Any:
                     seen[key] = key_node.start_mark.line
             return super().construct_mapping(node, deep=deep)
 
+    # YAML 1.2 floats: PyYAML (YAML 1.1) reads 1e-3 and 1E5 as text; read them as numbers
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+            re.X,
+        ),
+        list("-+0123456789."),
+    )
     return Loader
 
 
@@ -277,15 +300,24 @@ def _json_depth(doc: Any, limit: int) -> int:
     return deepest
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r} (expected each key once)")
+        out[key] = value
+    return out
+
+
 def parse_json(text: str | bytes, source: str = "<json>", *, max_depth: int = MAX_DEPTH, error: ErrorType = FileFormatError, allow_nonfinite: bool = False) -> Any:
     """Parse JSON text, refusing nesting beyond ``max_depth`` and, unless ``allow_nonfinite``
     (for documents whose consumer checks each number itself, e.g. an infinite time constant),
     NaN, Infinity and numbers that overflow a float."""
     try:
         if allow_nonfinite:
-            doc = json.loads(text)
+            doc = json.loads(text, object_pairs_hook=_unique_keys)
         else:
-            doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+            doc = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise error(f"{source}: not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -322,6 +354,7 @@ def read_npz(
     what: str = "file",
     error: ErrorType = FileFormatError,
     max_member_bytes: int | None = None,
+    ndims: Mapping[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory, safely.
 
@@ -329,6 +362,8 @@ def read_npz(
     every member is a ``.npy`` array of a plain (non-object) dtype, whose declared size
     matches the bytes the member holds; the total fits in the available memory. Any failure
     while decompressing (zlib, truncated data, bad CRC) becomes ``error`` naming the file.
+    ``ndims`` maps member names to the number of dimensions they must have (checked from the
+    headers, so a wrong shape is refused before it is decompressed).
     """
     p = Path(path)
     try:
@@ -361,6 +396,8 @@ def read_npz(
                     raise error(
                         f"{p}: {key}: corrupt array (its header declares {nbytes} bytes, the member holds {max(info.file_size - header, 0)})"
                     )
+                if ndims is not None and key in ndims and len(shape) != ndims[key]:
+                    raise error(f"{p}: {key}: expected an array of {ndims[key]} dimensions (got shape {list(shape)})")
                 if max_member_bytes is not None and nbytes > max_member_bytes:
                     raise error(f"{p}: {key}: array too large (expected at most {format_bytes(max_member_bytes)}, got {format_bytes(nbytes)})")
                 total += nbytes

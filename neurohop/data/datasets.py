@@ -212,6 +212,8 @@ def _read_idx(path: Path) -> np.ndarray:
             if len(dims) < 4 * ndim:
                 raise InputError(f"{path}: truncated IDX header")
             shape = struct.unpack(f">{ndim}I", dims)
+            if ndim == 0 or 0 in shape:
+                raise InputError(f"{path}: expected a non-empty IDX array (got a header declaring shape {list(shape)})")
             expected = int(np.prod(shape, dtype=object))
             if expected > MAX_IDX_BYTES:
                 raise InputError(f"{path}: IDX data too large (expected at most {MAX_IDX_BYTES} bytes, got a header declaring {expected})")

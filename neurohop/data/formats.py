@@ -251,6 +251,8 @@ def _read_images(files: list[Path], size: tuple[int, int] | None, mode: str | No
             with image.open(f) as im:
                 im.load()
                 loaded.append((f, im.copy()))
+        except image.DecompressionBombError as exc:  # a few bytes declaring billions of pixels
+            raise InputError(f"{f}: image too large: {exc}") from None
         except (OSError, ValueError, SyntaxError) as exc:
             raise InputError(f"{f}: cannot read as an image: {exc}") from None
     if mode is None:

@@ -302,6 +302,14 @@ def _target_from(summary: dict[str, Any], where: str) -> Target:
         arith = summary["arithmetic"]
         if arith not in ARITHMETIC_MODULES:
             raise ModelFileError(f"{where}.arithmetic: expected one of {sorted(ARITHMETIC_MODULES)} (got {arith!r})")
+        from neurohop.export.targets import check_target_values
+
+        if not isinstance(summary["numbers"], dict) or not isinstance(summary["limits"], dict):
+            raise TypeError("'numbers' and 'limits' must be mappings")
+        check_target_values(f"{where}.", summary["numbers"], summary["limits"])
+        step = summary.get("timestep_ms")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step < float("inf")):
+            raise ModelFileError(f"{where}.timestep_ms: expected a positive number of ms or null (got {step!r})")
         return Target(
             name=str(summary["name"]), title=str(summary.get("title", summary["name"])), arithmetic=arith,
             timestep_ms=summary.get("timestep_ms"), neuron_models=(), plasticity_rules=(),

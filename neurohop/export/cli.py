@@ -89,9 +89,11 @@ def register(subparsers: Any) -> None:
 
 
 def _names(text: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in text.split(",") if s.strip())
-    if not names:
-        raise argparse.ArgumentTypeError(f"expected comma-separated population names (got {text!r:.60})")
+    names = tuple(s.strip() for s in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated population names (got {text!r:.60}: an empty name)")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"population names repeated (got {text!r:.60})")
     return names
 
 
@@ -260,7 +262,7 @@ def _load_input(path: str, n_inputs: int) -> Any:
     from neurohop.files import read_npz
 
     p = check_input_file(path, "--input") or Path(path)
-    data = read_npz(p, what="input file", error=InputError)
+    data = read_npz(p, what="input file", error=InputError, ndims={"spikes": 2})
     if "spikes" not in data:
         raise InputError(f"{p}: expected an array 'spikes' (bool [T, {n_inputs}]); found {sorted(data)}")
     arr = data["spikes"]
@@ -275,6 +277,7 @@ def _check_run_size(program: Any, steps: int, record_state: bool, flag: str) -> 
 
     neurons = sum(p.size for p in program.populations)
     per_step = 2 * neurons * (1 + (8 * 4 if record_state else 0))  # spikes as bool, up to 4 int64 states; chunks + joined copy
+    per_step += 9 * program.n_inputs  # the input spikes (bool), and the float64 draws of a random input
     estimate_bytes_ok(steps * per_step, f"{steps} steps of {neurons} neurons{' with states' if record_state else ''}", flag)
 
 
@@ -315,6 +318,8 @@ def _run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, "--out", (".npz",))
     if out is not None and Path(args.bundle).is_dir() and out.resolve().parent == Path(args.bundle).resolve():
         raise InputError(f"--out: {args.out}: inside the bundle {args.bundle}; write the run's output elsewhere (the bundle's files are checksummed)")
+    if out is not None and Path(args.input).exists() and out.resolve() == Path(args.input).resolve():
+        raise InputError(f"--out: {args.out}: is the --input file; write the run's output elsewhere")
     program, _, _ = read_bundle(args.bundle, load_network=False)
     spikes = _load_input(args.input, program.n_inputs)
     steps = spikes.shape[0] if args.steps is None else args.steps
@@ -362,13 +367,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.input is not None:
         spikes = _load_input(args.input, program.n_inputs)
         steps = spikes.shape[0] if args.steps is None else args.steps
+        _check_run_size(program, steps, False, "--steps")
         if steps > spikes.shape[0]:
             spikes = np.concatenate([spikes, np.zeros((steps - spikes.shape[0], spikes.shape[1]), dtype=bool)])
         spikes = spikes[:steps]
     else:
         steps = args.steps
+        _check_run_size(program, steps, False, "--steps")
         spikes = np.random.default_rng(args.seed).random((steps, program.n_inputs)) < args.random_rate
-    _check_run_size(program, steps, False, "--steps")
     options = {"target": "numpy"} if args.backend == "brian2" else {}
     with progress(2 * steps, f"hw compare ({args.backend} and {program.target.name})") as bar:
         result = compare_program(program, spikes, steps, args.backend, progress=bar.update, **options)

@@ -192,11 +192,11 @@ def map_program(program: Program, rate_hz: float | None = None, rates: Mapping[s
             chunks = [(s, min(s + k, gsize)) for s in range(0, gsize, k)]
             costs = [_chunk_cost(L, syn, s, e) for s, e in chunks]
             for (s, e), c in zip(chunks, costs):
-                if "synapse_memory_bits_per_core" in L and c["memory"] is not None and c["memory"] > L["synapse_memory_bits_per_core"]:
+                if L.get("synapse_memory_bits_per_core") is not None and c["memory"] is not None and c["memory"] > L["synapse_memory_bits_per_core"]:
                     problems.append(f"synapse memory {c['memory']} bits > {L['synapse_memory_bits_per_core']} (limits.synapse_memory_bits_per_core)")
                 if L.get("fan_in_axons_per_core") is not None and c["fan_in_axons"] > L["fan_in_axons_per_core"]:
                     problems.append(f"{c['fan_in_axons']} fan-in axons > {L['fan_in_axons_per_core']} (limits.fan_in_axons_per_core)")
-                if "dtcm_bytes_per_core" in L and (e - s) * int(L.get("bytes_per_neuron_state", 0)) > L["dtcm_bytes_per_core"]:
+                if L.get("dtcm_bytes_per_core") is not None and (e - s) * int(L.get("bytes_per_neuron_state") or 0) > L["dtcm_bytes_per_core"]:
                     problems.append(f"neuron state {(e - s) * int(L['bytes_per_neuron_state'])} bytes > {L['dtcm_bytes_per_core']} (limits.dtcm_bytes_per_core)")
             if not problems:
                 break
@@ -241,7 +241,7 @@ def map_program(program: Program, rate_hz: float | None = None, rates: Mapping[s
             f"of {per_chip} cores, over the limit of {max_chips} chip(s) ({tgt.path}: limits.max_chips, limits.neurons_per_core={per_core})"
         )
     chip_memory: list[int] = []
-    if "sdram_bytes_per_chip" in L:
+    if L.get("sdram_bytes_per_chip") is not None:  # null: no limit
         chip_memory = [0] * chips
         for c in report.cores:
             chip_memory[c["chip"]] += int(c["memory"] or 0)

@@ -37,7 +37,7 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-from neurohop.errors import CapacityError
+from neurohop.errors import BuildError, CapacityError
 from neurohop.export.common import slices
 from neurohop.export.intmath import Events, floor_shift, round_shift, spike_sum, wrap
 from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
@@ -127,12 +127,19 @@ def stdp_arithmetic(events: Events, frac: int = 11, word: int = 16) -> STDPArith
     return STDPArithmetic(decay, scale, bump)
 
 
+#: Longest STDP decay table built (entries): far beyond any real trace, small enough to allocate.
+MAX_LUT_ENTRIES = 1 << 20
+
+
 def decay_lut(tau: float, dt: float, frac: int = 11) -> np.ndarray:
     """``floor(2^frac exp(-k dt/tau))`` for k = 0 .. n-1 (n even, covering ln(2^frac) tau/dt), then 0.
 
     The final 0 is where longer lags land.
     """
-    n = int(math.ceil(math.log(1 << frac) * tau / dt))
+    span = math.log(1 << frac) * tau / dt
+    if not span <= MAX_LUT_ENTRIES:  # also refuses nan
+        raise BuildError(f"spinnaker1: STDP trace decay table for tau = {tau:g} ms at dt = {dt:g} ms needs {span:.3g} entries (expected at most {MAX_LUT_ENTRIES}: a smaller tau or a larger dt)")
+    n = int(math.ceil(span))
     n += n % 2
     n = max(n, 2)
     k = np.arange(n, dtype=np.float64)

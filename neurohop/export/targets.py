@@ -41,6 +41,12 @@ _TOP_KEYS = ("format", "name", "title", "description", "arithmetic", "timestep_m
 _PLASTICITY_RULES = ("stdp",)
 
 
+#: Widest word a target may declare (``numbers.*_bits``): the integer simulators use int64.
+MAX_WORD_BITS = 64
+#: Longest timestep a target may declare (ms).
+MAX_TIMESTEP_MS = 1e6
+
+
 def _check_finite_values(path: Path, where: str, value: Any) -> None:
     """Refuse NaN and infinities anywhere in a target file (every number of a chip is finite)."""
     stack: list[tuple[str, Any]] = [(where, value)]
@@ -171,6 +177,24 @@ def _cache_key(path: Path) -> tuple[str, str] | None:
     except OSError:
         return None
     return str(path.resolve()), hashlib.blake2b(data, digest_size=16).hexdigest()
+def check_target_values(where: str, numbers: Mapping[str, Any], limits: Mapping[str, Any]) -> None:
+    """Check the ``numbers:`` and ``limits:`` of a target (a file's, or a bundle manifest's copy).
+
+    ``where`` prefixes the field names in errors (``"FILE: "``).
+    """
+    for key, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ModelFileError(f"{where}numbers.{key}: expected an integer (got {value!r})")
+        lowest = 0 if "frac" in key else 1  # a word has bits; a fraction may have none
+        if key.endswith("_bits") and not lowest <= value <= MAX_WORD_BITS:
+            raise ModelFileError(f"{where}numbers.{key}: expected a bit count in {lowest}..{MAX_WORD_BITS} (got {value!r})")
+    for key, value in limits.items():
+        # a switch (true/false), no limit (null) or a count; counts of capacity are >= 1
+        if value is None or isinstance(value, bool):
+            continue
+        lowest = 1 if any(word in key for word in ("per_core", "per_chip", "max_chips")) and not key.startswith("bytes_") else 0
+        if not isinstance(value, int) or value < lowest:
+            raise ModelFileError(f"{where}limits.{key}: expected an integer >= {lowest}, true/false or null (got {value!r})")
 
 
 def load_target(name: str | os.PathLike[str]) -> Target:
@@ -205,8 +229,8 @@ def _parse_target(path: Path) -> Target:
     if not isinstance(doc["arithmetic"], str) or doc["arithmetic"] not in ARITHMETIC_MODULES:
         raise ModelFileError(f"{path}: arithmetic: expected one of {sorted(ARITHMETIC_MODULES)}{suggest(str(doc['arithmetic']), ARITHMETIC_MODULES)} (got {doc['arithmetic']!r})")
     step = doc.get("timestep_ms")
-    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
-        raise ModelFileError(f"{path}: timestep_ms: expected a positive number of ms or null (got {step!r})")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= MAX_TIMESTEP_MS):
+        raise ModelFileError(f"{path}: timestep_ms: expected a number of ms in (0, {MAX_TIMESTEP_MS:g}] or null (got {step!r})")
     lists = {}
     for key in ("neuron_models", "plasticity_rules"):
         value = doc.get(key) or []
@@ -226,9 +250,7 @@ def _parse_target(path: Path) -> Target:
             if not isinstance(field_name, str):
                 raise ModelFileError(f"{path}: {key}.{field_name!r}: expected text field names (got {type(field_name).__name__})")
         sections[key] = value
-    for key, value in sections["numbers"].items():
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ModelFileError(f"{path}: numbers.{key}: expected an integer (got {value!r})")
+    check_target_values(f"{path}: ", sections["numbers"], sections["limits"])
     for key, value in sections["choices"].items():
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: choices.{key}: expected the reason as text (got {value!r})")

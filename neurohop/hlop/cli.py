@@ -218,8 +218,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     max_threads = 4 * (os.cpu_count() or 1)
-    if args.workers < 1:
-        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    from neurohop.cli_support import check_scheduler
+
+    check_scheduler(args.scheduler, "--scheduler")
+    max_workers = 4 * (os.cpu_count() or 1)
+    if not 1 <= args.workers <= max_workers:
+        raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")
     if not 1 <= args.threads <= max_threads:
         raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
     if args.scenario not in ("permuted", "split"):

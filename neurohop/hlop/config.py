@@ -51,6 +51,8 @@ def _bad(where: str, expected: str, got: Any) -> ModelFileError:
 
 #: Largest count accepted in a settings file (epochs, widths, timesteps...): a 32-bit integer.
 MAX_COUNT = 2**31 - 1
+#: Largest magnitude of a number in a settings file: the largest float32.
+MAX_FLOAT = 3.4028234663852886e38
 
 
 def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
@@ -64,6 +66,8 @@ def _check_positive_int(where: str, value: Any, minimum: int = 1) -> int:
 def _check_number(where: str, value: Any, lo: float | None = None, hi: float | None = None, open_lo: bool = False) -> float:
     if not is_finite_number(value):
         raise _bad(where, "a finite number", value)
+    if abs(value) > MAX_FLOAT:
+        raise _bad(where, f"a number of magnitude <= {MAX_FLOAT:.3g} (the network computes in float32)", value)
     if lo is not None and (value < lo or (open_lo and value == lo)):
         raise _bad(where, f"a number {'>' if open_lo else '>='} {lo}", value)
     if hi is not None and value > hi:

@@ -56,6 +56,10 @@ class SweepRun:
         return f"{self.method}__{self.train}__s{self.seed}"
 
 
+#: The most seeds one sweep takes (each is a full run per method and training method).
+MAX_SEEDS = 10_000
+
+
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
     """Seeds from ``'0-4'``, ``'0,2,7'``, ``'3'`` (or a list of integers), in order, without repeats."""
     if not isinstance(text, str):
@@ -63,6 +67,8 @@ def parse_seeds(text: str | Iterable[int]) -> list[int]:
         if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in items):
             raise InputError(f"seeds: expected integers >= 0 (got {items!r})")
         out = [int(s) for s in items]
+        if len(out) > MAX_SEEDS:
+            raise InputError(f"seeds: expected at most {MAX_SEEDS} seeds (got {len(out)})")
     else:
         out = []
         for part in text.replace(" ", "").split(","):
@@ -71,6 +77,8 @@ def parse_seeds(text: str | Iterable[int]) -> list[int]:
                 raise InputError(f"seeds: expected a list like '0-4' or '0,2,5' of integers >= 0 (got {text!r})")
             lo = int(m.group(1))
             hi = int(m.group(2)) if m.group(2) is not None else lo
+            if len(out) + hi - lo + 1 > MAX_SEEDS:
+                raise InputError(f"seeds: expected at most {MAX_SEEDS} seeds (got {text!r})")
             out += list(range(lo, hi + 1))
     out = list(dict.fromkeys(out))
     if not out:

@@ -118,7 +118,10 @@ def _err(path: Path, where: str, exc: Exception | str) -> ModelFileError:
 
 def _eval_field(value: Any, names: Mapping[str, Any], where: str) -> Any:
     """:func:`neurohop.model.expr.evaluate`, its errors raised as :class:`ModelFileError`
-    (``where`` already names the file and field)."""
+    (``where`` already names the file and field). Every such field is a number: a YAML
+    boolean (``true``, ``yes``, ``on``) is refused rather than read as 1."""
+    if isinstance(value, bool):
+        raise ModelFileError(f"{where}: expected a number or an expression (got {value!r})")
     try:
         return evaluate(value, names, where)
     except ModelFileError:
@@ -142,9 +145,12 @@ def read_model(path: str | os.PathLike[str]) -> ModelSpec:
     p = resolve_model_path(path)
     doc = read_yaml_document(p, format="neurohop-model/1", required=("populations",))
     check_keys(doc, _TOP_KEYS | FEATURE_SECTIONS, f"{p}: ")
+    for key in ("name", "description", "reference"):
+        if key in doc and not isinstance(doc[key], str):
+            raise _err(p, key, f"expected text (got {type(doc[key]).__name__} {doc[key]!r:.60})")
     defaults: dict[str, Any] = {}
     limits: dict[str, tuple[Any, Any]] = {}
-    declared = doc.get("parameters") or {}
+    declared = {} if doc.get("parameters") is None else doc["parameters"]  # `parameters: 0` or `false` is an error, not empty
     if not isinstance(declared, Mapping):
         raise _err(p, "parameters", f"expected a mapping of name -> default or {{default, min, max}} (got {type(declared).__name__})")
     for key, spec in declared.items():
@@ -316,7 +322,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
     if record_all not in ("all", "spikes", "none", None):
         raise _err(path, "record", f"expected 'all', 'spikes' or 'none' (got {record_all!r})")
     pops = []
-    populations = doc.get("populations") or []
+    populations = [] if doc.get("populations") is None else doc["populations"]  # `populations: 0` or `false` is an error, not empty
     if not isinstance(populations, list):
         raise _err(path, "populations", f"expected a list (got {type(populations).__name__})")
     for i, spec in enumerate(populations):
@@ -356,7 +362,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
         except ModelError as exc:
             raise _err(path, where, exc) from None
     projs = []
-    projections = doc.get("projections") or []
+    projections = [] if doc.get("projections") is None else doc["projections"]  # `projections: 0` or `false` is an error, not empty
     if not isinstance(projections, list):
         raise _err(path, "projections", f"expected a list (got {type(projections).__name__})")
     for i, spec in enumerate(projections):

@@ -42,7 +42,7 @@ def test_bad_target_files_name_file_and_field(tmp_path: Path) -> None:
         load_target(_write_target(tmp_path, "loihi", lambda d: d["choices"].update({"limits.nope": "?"})))
     with pytest.raises(ModelFileError, match="custom.yaml: arithmetic: expected one of"):
         load_target(_write_target(tmp_path, "loihi", lambda d: d.update(arithmetic="tpu")))
-    with pytest.raises(ModelFileError, match="limits.neurons_per_core: expected an integer >= 0 or null"):
+    with pytest.raises(ModelFileError, match="limits.neurons_per_core: expected an integer >= 1, true/false or null"):
         load_target(_write_target(tmp_path, "loihi", lambda d: d["limits"].update(neurons_per_core="many")))
     missing = load_target(_write_target(tmp_path, "loihi", lambda d: d["numbers"].pop("uv_bits")))
     net = Network((Population("n", 1, CubaLIF()),), ())

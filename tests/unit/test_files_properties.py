@@ -564,7 +564,8 @@ def test_valid_targets_round_trip(workdir: Path, data: Any) -> None:
     doc = copy.deepcopy(TARGET_DOCS[name])
     for key in doc["numbers"]:
         if data.draw(st.booleans()):
-            doc["numbers"][key] = data.draw(st.integers(-(2**40), 2**40))
+            bits = (0 if "frac" in key else 1, 64)  # a bit count: a word has 1..64 bits, a fraction 0..64
+            doc["numbers"][key] = data.draw(st.integers(*bits) if key.endswith("_bits") else st.integers(-(2**40), 2**40))
     doc["timestep_ms"] = data.draw(st.none() | st.floats(1e-3, 100.0))
     path = workdir / "target_ok.yaml"
     path.write_text(yaml_text(doc))

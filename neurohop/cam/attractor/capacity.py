@@ -42,6 +42,9 @@ def check_settings(settings: Iterable[Setting]) -> list[Setting]:
             raise InputError(f"{where}: cue fraction: expected a number in (0, 1] (got {cue!r})")
         if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 0 <= f <= n - k:
             raise InputError(f"{where}: false bits: expected an integer in 0..{n - k} (got {f!r})")
+        from neurohop.files import check_memory
+
+        check_memory(40.0 * n * n, f"an attractor memory of n={n} cells (all-to-all recurrent synapses)", where)  # lower bound of AttractorMemory._static_bytes
         out.append((int(n), int(k), float(cue), int(f)))
     if not out:
         raise InputError("capacity: expected at least one setting")

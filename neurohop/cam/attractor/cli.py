@@ -12,6 +12,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ def parse_k(token: str, n: int) -> int:
             frac = float(text[:-1]) / 100
         except ValueError:
             raise InputError(f"--k: expected an integer, 'log2' or a percentage like '5%' (got {token!r})") from None
+        if not 0 < frac < 1:  # also refuses nan and inf
+            raise InputError(f"--k: expected a percentage in (0%, 100%) (got {token!r})")
         return max(1, int(round(frac * n)))
     try:
         return int(text)
@@ -39,6 +42,8 @@ def parse_k(token: str, n: int) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from neurohop.cli_support import float_range, int_range
+
     att = sub.add_parser("attractor", help="the CA3 attractor memory (sparse distributed patterns)")
     att_sub = att.add_subparsers(dest="attractor_command", metavar="COMMAND")
     att_sub.required = True
@@ -52,9 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument("--dtype", default=None, choices=["float64", "float32"], help="float type of the torch backends (default float64)")
     cap.add_argument("--model", default="ca3_attractor", help="model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop (default: ca3_attractor, neurohop/resources/models/ca3_attractor.yaml)")
     cap.add_argument("--probes", type=int, default=100, help="recalls per checkpoint (default 100)")
-    cap.add_argument("--seed", type=int, default=0, help="seed of patterns and cues (default 0)")
-    cap.add_argument("--grid-ratio", type=float, default=1.25, help="ratio of successive checkpoints of M (default 1.25)")
-    cap.add_argument("--bisect", type=int, default=3, help="bisection steps refining M_cap (default 3)")
+    cap.add_argument("--seed", type=int_range(0), default=0, help="seed of patterns and cues (default 0)")
+    cap.add_argument("--grid-ratio", type=float_range(1, 1e6, open_lo=True), default=1.25, help="ratio of successive checkpoints of M (default 1.25)")
+    cap.add_argument("--bisect", type=int_range(0, 64), default=3, help="bisection steps refining M_cap (default 3)")
     cap.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (default: a local cluster)")
     cap.add_argument("--workers", type=int, default=2, help="local cluster worker processes, 1 thread each (default 2)")
     cap.add_argument("--json", required=True, help="output JSON file")
@@ -74,8 +79,12 @@ def _capacity(args: argparse.Namespace) -> int:
         raise InputError(f"--grid-ratio: expected a number > 1 (got {args.grid_ratio})")
     if args.bisect < 0:
         raise InputError(f"--bisect: expected an integer >= 0 (got {args.bisect})")
-    if args.workers < 1:
-        raise InputError(f"--workers: expected an integer >= 1 (got {args.workers})")
+    from neurohop.cli_support import check_scheduler
+
+    check_scheduler(args.scheduler, "--scheduler")
+    max_workers = 4 * (os.cpu_count() or 1)
+    if not 1 <= args.workers <= max_workers:
+        raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")
     from neurohop.backends import simulation_class
     from neurohop.cli_support import check_input_file, check_output_file
 
@@ -87,7 +96,9 @@ def _capacity(args: argparse.Namespace) -> int:
     check_input_file(args.model, "--model", must_exist=False)
     check_output_file(args.json, "--json", (".json",))
     check_output_file(args.plot, "--plot", (".png",))
-    read_model(args.model)  # a bad model file fails before any work
+    from neurohop.cam.attractor.memory import AttractorProtocol
+
+    AttractorProtocol.from_spec(read_model(args.model))  # a bad model file (or protocol) fails before any work
     settings = []
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
         settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))

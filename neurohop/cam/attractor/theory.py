@@ -58,7 +58,7 @@ def m_max_willshaw(n: int, k: int, c: int, eps: float = 1.0) -> float:
     p_star = (eps / (n - k)) ** (1.0 / c)
     if p_star >= 1.0:
         return math.inf
-    return math.log(1.0 - p_star) / math.log(1.0 - (k / n) ** 2)
+    return math.log1p(-p_star) / math.log1p(-((k / n) ** 2))  # log1p: exact for tiny k/n (huge N)
 
 
 def hopfield_limit(n: int) -> float:
