@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neurohop.errors import NeurohopError
+from neurohop.errors import MAX_MESSAGE, NeurohopError
 from neurohop.resources import find, recording_path
 
 MUTATED = settings(max_examples=800, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -116,7 +116,7 @@ def only_neurohop_errors(load: Callable[[], Any]) -> Any:
         return load()
     except NeurohopError as exc:
         text = str(exc)
-        assert "\n" not in text and len(text) < 2000, text[:2000]
+        assert "\n" not in text and len(text) <= MAX_MESSAGE, text[:MAX_MESSAGE]  # the cut documented in neurohop.errors
         return None
 
 
