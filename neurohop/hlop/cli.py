@@ -105,11 +105,8 @@ def _format_matrix(matrix: list[list[float | None]]) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.method not in METHODS:
-        raise InputError(f"--method: expected one of {list(METHODS)} (got {args.method!r})")
-    if args.train not in TRAIN_METHODS:
-        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {args.train!r})")
+def _check_task_options(args: argparse.Namespace) -> None:
+    """The options ``cl run`` and ``cl sweep`` share: scenario, tasks (default from the data), epochs."""
     if args.scenario not in ("permuted", "split"):
         raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
     if args.tasks is None:
@@ -118,6 +115,14 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.method not in METHODS:
+        raise InputError(f"--method: expected one of {list(METHODS)} (got {args.method!r})")
+    if args.train not in TRAIN_METHODS:
+        raise InputError(f"--train: expected one of {list(TRAIN_METHODS)} (got {args.train!r})")
+    _check_task_options(args)
     if args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0 (got {args.seed})")
     max_threads = 4 * (os.cpu_count() or 1)
@@ -226,14 +231,7 @@ def _sweep(args: argparse.Namespace) -> int:
         raise InputError(f"--workers: expected an integer in [1, {max_workers}] (4 per CPU core of this machine) (got {args.workers})")
     if not 1 <= args.threads <= max_threads:
         raise InputError(f"--threads: expected an integer in [1, {max_threads}] (4 per CPU core of this machine) (got {args.threads})")
-    if args.scenario not in ("permuted", "split"):
-        raise InputError(f"--scenario: expected 'permuted' or 'split' (got {args.scenario!r})")
-    if args.tasks is None:
-        args.tasks = 10 if (args.scenario == "permuted" and args.data != "digits") else 5
-    if args.tasks < 1:
-        raise InputError(f"--tasks: expected an integer >= 1 (got {args.tasks})")
-    if args.epochs is not None and args.epochs < 1:
-        raise InputError(f"--epochs: expected an integer >= 1 (got {args.epochs})")
+    _check_task_options(args)
     from neurohop.cli_support import check_input_file, check_output_dir
 
     check_input_file(args.data, "--data", allow_dir=True, must_exist=False)  # a missing path may be a data set name

@@ -25,7 +25,6 @@ Every run is seeded from its own seed only, so a local cluster, a remote one and
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -352,27 +351,14 @@ def run_sweep(
     executed: list[str] = []
     failed: dict[str, str] = {}
     if pending:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import as_completed
         from tqdm import tqdm
 
-        cluster = None
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"scheduler: cannot connect to {scheduler!r}: {exc}") from None
-        else:
-            cluster = LocalCluster(
-                n_workers=min(int(workers), len(pending)),
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
-            )
-            client = Client(cluster)
-        if progress:
-            print(f"cl sweep: {len(pending)} runs to do, {len(skipped)} on disk; Dask dashboard {client.dashboard_link}", file=sys.stderr)
-        try:
+        from neurohop.cluster import dask_client
+
+        with dask_client(scheduler, min(int(workers), len(pending)), processes) as client:
+            if progress:
+                print(f"cl sweep: {len(pending)} runs to do, {len(skipped)} on disk; Dask dashboard {client.dashboard_link}", file=sys.stderr)
             futures = {}
             for run in pending:
                 ck = str(root / "checkpoints" / run.key) if checkpoints else None
@@ -391,10 +377,6 @@ def run_sweep(
                         if checkpoints:
                             shutil.rmtree(root / "checkpoints" / run.key, ignore_errors=True)
                     bar.update(1)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
     rows = summarise(done, methods, trains)
     write_table(root, rows, shared, failed)
     return {"rows": rows, "executed": executed, "skipped": skipped, "failed": failed, "out": str(root)}

@@ -12,7 +12,6 @@ rows.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any, Callable, Iterable, Sequence
 
@@ -235,8 +234,10 @@ def run_sweep(
     processes is started and closed; with ``scheduler="tcp://host:port"`` the tasks go to
     that cluster. ``options`` go to :func:`measure_group`.
     """
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
     from tqdm import tqdm
+
+    from neurohop.cluster import dask_client
 
     settings = check_settings(settings)
     groups: dict[tuple[int, int, int], list[float]] = {}
@@ -244,19 +245,10 @@ def run_sweep(
         cues = groups.setdefault((n, k, f), [])
         if cue not in cues:
             cues.append(cue)
-    cluster = None
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(f"scheduler: cannot connect to {scheduler!r}: {exc}") from None
-    else:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InputError(f"capacity: workers: expected an integer >= 1 (got {workers!r})")
-        cluster = LocalCluster(n_workers=min(workers, len(groups)), threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
-        client = Client(cluster)
+    if not scheduler and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise InputError(f"capacity: workers: expected an integer >= 1 (got {workers!r})")
     rows: dict[tuple[int, int, float, int], dict[str, Any]] = {}
-    try:
+    with dask_client(scheduler, min(workers, len(groups)) if not scheduler else 1) as client:
         futures = [client.submit(_measure_reporting, n, k, cues, f, pure=False, **options) for (n, k, f), cues in groups.items()]
         with tqdm(total=len(futures), desc="attractor capacity", unit="setting group", disable=not progress) as bar:
             if progress:  # each worker reports its checkpoints, so the first minutes are not silent
@@ -265,8 +257,4 @@ def run_sweep(
                 for row in fut.result():
                     rows[(row["n"], row["k"], row["cue_fraction"], row["false_bits"])] = row
                 bar.update(1)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     return [rows[s] for s in settings]
