@@ -205,6 +205,7 @@ class LoihiArithmetic(TargetArithmetic):
     """The loihi arithmetic, as Lava models it (see the module docstring)."""
 
     name = "loihi"
+    reference_target = "loihi"
     options_type = LoihiOptions
     array_docs = ARRAY_DOCS
 

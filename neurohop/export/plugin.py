@@ -183,6 +183,13 @@ class TargetArithmetic(ABC):
     options_type: ClassVar[type[ExportOptions]] = ExportOptions
     #: What each integer array of a bundle holds (``population.<key>``, ``projection.<key>``).
     array_docs: ClassVar[Mapping[str, str]] = {}
+    #: The packaged target file (``neurohop/resources/hardware/<name>.yaml``) whose ``rules:``
+    #: state what this arithmetic computes. ``rules:`` describe the simulator, they do not
+    #: configure it, so every target file of this arithmetic must state the same rules (a
+    #: different value would be a silent change); None for an arithmetic without one.
+    reference_target: ClassVar[str | None] = None
+    #: Rules that do take one of several values (name -> the values the simulator implements).
+    rule_choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
 
     # ------------------------------------------------------------------ to write
     @property

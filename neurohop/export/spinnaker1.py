@@ -222,6 +222,8 @@ class SpiNNaker1Arithmetic(TargetArithmetic):
     """The spinnaker1 arithmetic (see the module docstring)."""
 
     name = "spinnaker1"
+    reference_target = "spinnaker1"
+    rule_choices = {"weight_shift_policy": WEIGHT_SHIFT_POLICIES}
     options_type = SpiNNakerOptions
     array_docs = ARRAY_DOCS
 

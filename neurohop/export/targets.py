@@ -216,6 +216,43 @@ def load_target(name: str | os.PathLike[str]) -> Target:
     return target
 
 
+def _check_rules(path: Path, arithmetic: str, rules: Mapping[str, Any]) -> None:
+    """Refuse rules that differ from what the arithmetic computes (its packaged target file's).
+
+    ``rules:`` describe the simulator; they do not configure it. A target file that states
+    another threshold comparison or rounding would be simulated with the arithmetic's own,
+    silently, so it is refused, naming the rule, the arithmetic's value and the file's.
+    """
+    from neurohop import resources
+    from neurohop.export.plugin import arithmetic_of
+
+    plugin = arithmetic_of(arithmetic)
+    if plugin.reference_target is None:
+        return
+    reference_path = resources.packaged_dir("hardware") / f"{plugin.reference_target}.yaml"
+    if path.resolve() == reference_path.resolve():
+        return
+    reference = load_target(reference_path).rules
+    check_keys(rules, reference, f"{path}: rules", error=ModelFileError)
+    for key, expected in reference.items():
+        if key not in rules:
+            raise ModelFileError(f"{path}: rules.{key}: missing (the {arithmetic} arithmetic computes {_short(expected)})")
+        got, allowed = rules[key], plugin.rule_choices.get(key)
+        if allowed is not None:
+            if got not in allowed:
+                raise ModelFileError(f"{path}: rules.{key}: expected one of {list(allowed)} (got {_short(got)})")
+        elif got != expected:
+            raise ModelFileError(
+                f"{path}: rules.{key}: the {arithmetic} arithmetic computes {_short(expected)} (got {_short(got)}); "
+                "rules state what the simulator does and cannot change it (a new rule needs a new arithmetic)"
+            )
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _parse_target(path: Path) -> Target:
     """Read and check one target file."""
     from neurohop.model.neurons import NEURON_MODELS
@@ -251,6 +288,7 @@ def _parse_target(path: Path) -> Target:
                 raise ModelFileError(f"{path}: {key}.{field_name!r}: expected text field names (got {type(field_name).__name__})")
         sections[key] = value
     check_target_values(f"{path}: ", sections["numbers"], sections["limits"])
+    _check_rules(path, str(doc["arithmetic"]), sections["rules"])
     for key, value in sections["choices"].items():
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: choices.{key}: expected the reason as text (got {value!r})")

@@ -168,6 +168,7 @@ class XyloArithmetic(TargetArithmetic):
     """The Xylo-class arithmetic, as xylosim models it (see the module docstring)."""
 
     name = "xylo"
+    reference_target = "xylo"
     options_type = XyloOptions
     array_docs = ARRAY_DOCS
 

@@ -108,3 +108,31 @@ def test_fixed_backend_contract() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(BuildError, match="torch sees no CUDA device"):
             neurohop.build(net, backend="fixed:spinnaker1", device="cuda")
+
+
+@pytest.mark.parametrize("base, rule, value", [("spinnaker1", "threshold", ">"), ("loihi", "threshold", ">="), ("xylo", "reset", "hard")])
+def test_a_rule_the_arithmetic_does_not_compute_is_refused(base: str, rule: str, value: str, tmp_path: Path) -> None:
+    """rules: describe the simulator; a target file stating another one would change nothing, silently."""
+    doc = yaml.safe_load((packaged_dir("hardware") / f"{base}.yaml").read_text())
+    assert doc["rules"][rule] != value
+    doc["rules"][rule] = value
+    path = tmp_path / "chip.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFileError, match=rf"rules\.{rule}: the {base} arithmetic computes .* \(got '{value}'\)"):
+        load_target(path)
+    del doc["rules"][rule]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFileError, match=rf"rules\.{rule}: missing"):
+        load_target(path)
+
+
+def test_a_rule_with_choices_takes_each_of_them(tmp_path: Path) -> None:
+    doc = yaml.safe_load((packaged_dir("hardware") / "spinnaker1.yaml").read_text())
+    for value in ("worst_case", "statistical"):
+        doc["rules"]["weight_shift_policy"] = value
+        (tmp_path / "chip.yaml").write_text(yaml.safe_dump(doc))
+        assert load_target(tmp_path / "chip.yaml").rules["weight_shift_policy"] == value
+    doc["rules"]["weight_shift_policy"] = "optimistic"
+    (tmp_path / "chip.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFileError, match=r"rules\.weight_shift_policy: expected one of \['worst_case', 'statistical'\]"):
+        load_target(tmp_path / "chip.yaml")
