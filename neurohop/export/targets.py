@@ -216,12 +216,15 @@ def load_target(name: str | os.PathLike[str]) -> Target:
     return target
 
 
-def _check_rules(path: Path, arithmetic: str, rules: Mapping[str, Any]) -> None:
-    """Refuse rules that differ from what the arithmetic computes (its packaged target file's).
+def _check_against_arithmetic(path: Path, arithmetic: str, sections: Mapping[str, Mapping[str, Any]]) -> None:
+    """Refuse what the arithmetic would ignore: rules other than the ones it computes, and
+    fields of ``numbers:``, ``limits:`` and ``quantisation:`` that it does not read (its
+    packaged target file names them all).
 
     ``rules:`` describe the simulator; they do not configure it. A target file that states
     another threshold comparison or rounding would be simulated with the arithmetic's own,
-    silently, so it is refused, naming the rule, the arithmetic's value and the file's.
+    silently, so it is refused, naming the rule, the arithmetic's value and the file's. A
+    misspelt limit (``sources_use_coress``) would be ignored the same way.
     """
     from neurohop import resources
     from neurohop.export.plugin import arithmetic_of
@@ -232,7 +235,10 @@ def _check_rules(path: Path, arithmetic: str, rules: Mapping[str, Any]) -> None:
     reference_path = resources.packaged_dir("hardware") / f"{plugin.reference_target}.yaml"
     if path.resolve() == reference_path.resolve():
         return
-    reference = load_target(reference_path).rules
+    known = load_target(reference_path)
+    for section in ("numbers", "limits", "quantisation"):
+        check_keys(sections[section], getattr(known, section), f"{path}: {section}", error=ModelFileError)
+    rules, reference = sections["rules"], known.rules
     check_keys(rules, reference, f"{path}: rules", error=ModelFileError)
     for key, expected in reference.items():
         if key not in rules:
@@ -288,7 +294,7 @@ def _parse_target(path: Path) -> Target:
                 raise ModelFileError(f"{path}: {key}.{field_name!r}: expected text field names (got {type(field_name).__name__})")
         sections[key] = value
     check_target_values(f"{path}: ", sections["numbers"], sections["limits"])
-    _check_rules(path, str(doc["arithmetic"]), sections["rules"])
+    _check_against_arithmetic(path, str(doc["arithmetic"]), sections)
     for key, value in sections["choices"].items():
         if not isinstance(value, str):
             raise ModelFileError(f"{path}: choices.{key}: expected the reason as text (got {value!r})")

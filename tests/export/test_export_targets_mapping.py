@@ -136,3 +136,12 @@ def test_a_rule_with_choices_takes_each_of_them(tmp_path: Path) -> None:
     (tmp_path / "chip.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ModelFileError, match=r"rules\.weight_shift_policy: expected one of \['worst_case', 'statistical'\]"):
         load_target(tmp_path / "chip.yaml")
+
+
+@pytest.mark.parametrize("section, key", [("limits", "sources_use_coress"), ("numbers", "weigth_bits"), ("quantisation", "weight_shfit")])
+def test_a_field_the_arithmetic_does_not_read_is_refused(section: str, key: str, tmp_path: Path) -> None:
+    doc = yaml.safe_load((packaged_dir("hardware") / "spinnaker1.yaml").read_text())
+    doc[section][key] = 1
+    (tmp_path / "chip.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ModelFileError, match=rf"{section}\.{key}: unknown field; did you mean"):
+        load_target(tmp_path / "chip.yaml")
