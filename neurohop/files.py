@@ -104,14 +104,19 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int, what: str = "file
         raise error(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
+def _regular_file_size(p: Path, what: str, error: ErrorType) -> int:
+    """The size of ``p`` in bytes; ``error`` naming it when it is missing or not a regular file."""
+    if not p.exists():
+        raise error(f"{p}: cannot read: {what} not found")
+    if not p.is_file():
+        raise error(f"{p}: expected a regular {what} (got {'a directory' if p.is_dir() else 'a special file'})")
+    return p.stat().st_size
+
+
 def _read_bytes(path: str | os.PathLike[str], *, max_bytes: int, what: str, error: ErrorType) -> bytes:
     p = Path(path)
     try:
-        if not p.exists():
-            raise error(f"{p}: cannot read: {what} not found")
-        if not p.is_file():
-            raise error(f"{p}: expected a regular {what} (got {'a directory' if p.is_dir() else 'a special file'})")
-        size = p.stat().st_size
+        size = _regular_file_size(p, what, error)
         if size > max_bytes:
             raise error(f"{p}: {what} too large (expected at most {format_bytes(max_bytes)}, got {format_bytes(size)})")
         with open(p, "rb") as fh:
@@ -367,11 +372,7 @@ def read_npz(
     """
     p = Path(path)
     try:
-        if not p.exists():
-            raise error(f"{p}: cannot read: {what} not found")
-        if not p.is_file():
-            raise error(f"{p}: expected a regular {what} (got {'a directory' if p.is_dir() else 'a special file'})")
-        if p.stat().st_size == 0:
+        if _regular_file_size(p, what, error) == 0:
             raise error(f"{p}: empty file (expected an .npz archive)")
     except OSError as exc:
         raise error(f"{p}: cannot read: {exc.strerror or exc}") from None

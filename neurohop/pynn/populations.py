@@ -45,7 +45,18 @@ class Assembly(common.Assembly):
             p.set(**parameters)
 
 
-class PopulationView(common.PopulationView):
+class _ParameterReading:
+    """``get`` of populations and views: PyNN names from the native values, computed ones included."""
+
+    def _get_parameters(self, *names):
+        if any(name in self.celltype.computed_parameters() for name in names):
+            native_names = self.celltype.get_native_names()
+        else:
+            native_names = self.celltype.get_native_names(*names)
+        return self.celltype.reverse_translate(self._get_native_parameters(*native_names))
+
+
+class PopulationView(_ParameterReading, common.PopulationView):
     _assembly_class = Assembly
     _simulator = simulator
 
@@ -65,13 +76,6 @@ class PopulationView(common.PopulationView):
                 )
             selector = arr
         common.PopulationView.__init__(self, parent, selector, label)
-
-    def _get_parameters(self, *names):
-        if any(name in self.celltype.computed_parameters() for name in names):
-            native_names = self.celltype.get_native_names()
-        else:
-            native_names = self.celltype.get_native_names(*names)
-        return self.celltype.reverse_translate(self._get_native_parameters(*native_names))
 
     def _get_native_parameters(self, *names):
         root, index = self.grandparent, self.index_in_grandparent(np.arange(self.size))
@@ -106,7 +110,7 @@ class PopulationView(common.PopulationView):
         return PopulationView(self, selector, label)
 
 
-class Population(common.Population):
+class Population(_ParameterReading, common.Population):
     __doc__ = common.Population.__doc__
     _simulator = simulator
     _recorder_class = Recorder
@@ -149,13 +153,6 @@ class Population(common.Population):
 
     def _get_view(self, selector, label=None):
         return PopulationView(self, selector, label)
-
-    def _get_parameters(self, *names):
-        if any(name in self.celltype.computed_parameters() for name in names):
-            native_names = self.celltype.get_native_names()
-        else:
-            native_names = self.celltype.get_native_names(*names)
-        return self.celltype.reverse_translate(self._get_native_parameters(*native_names))
 
     def _get_native_parameters(self, *names):
         return ParameterSpace({name: simplify(self._parameters[name]) for name in names}, shape=(self.local_size,))
