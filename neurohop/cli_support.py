@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from neurohop.errors import InputError, NeurohopError
+from neurohop.files import available_memory  # the one estimate (cgroup-aware); a name here so tests can replace it
 
 __all__ = [
     "ArgumentParser", "run_handler", "cli_message", "option_flags", "attach_option_flags",
@@ -366,14 +367,6 @@ def _range(lo: float | None, hi: float | None, open_lo: bool = False) -> str:
     if lo is not None:
         return f"{'>' if open_lo else '>='} {lo:g}"
     return f"<= {hi:g}"
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (None where the platform does not say)."""
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def estimate_bytes_ok(need: int, what: str, flag: str) -> None:

@@ -21,7 +21,6 @@ new manifest field is added there.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -34,6 +33,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelFileError
+from neurohop.files import available_memory, suggest
 
 __all__ = [
     "MANIFEST_KEYS", "FILE_ROLES", "MAX_MANIFEST_BYTES", "validate_manifest", "verify_checksums",
@@ -183,8 +183,7 @@ def _keys(doc: Any, known: Mapping[str, bool], where: str) -> dict[str, Any]:
         raise _fail(where, f"expected an object (got {type(doc).__name__})")
     for key in doc:
         if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {sorted(known)}"
+            hint = suggest(str(key), known) or f"; known keys: {sorted(known)}"
             raise _fail(where, f"unknown key {key!r:.80}{hint}")
     for key, required in known.items():
         if required and key not in doc:
@@ -297,13 +296,6 @@ def declared_array_bytes(manifest: Mapping[str, Any]) -> int:
     for p in manifest["projections"]:
         total += sum(_array_entry(e, "") for e in p.get("arrays", {}).values())
     return total
-
-
-def _available_memory() -> int | None:
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def validate_manifest(manifest: Any, path: Path) -> None:
@@ -419,7 +411,7 @@ def validate_manifest(manifest: Any, path: Path) -> None:
         if FILE_ROLES[role][1] and value is not None and value not in checksums:
             raise _fail(f"{w}: checksums", f"no checksum for {value!r} (files.{role}); every file a bundle uses must be checksummed")
     need = declared_array_bytes(manifest)
-    avail = _available_memory()
+    avail = available_memory()
     if avail is not None and need > avail:
         raise _fail(w, f"declares {need / 2**30:.3g} GiB of arrays, more than the {avail / 2**30:.3g} GiB of memory available")
 

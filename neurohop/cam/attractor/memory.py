@@ -25,7 +25,6 @@ quantised network bit-accurately.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,10 +233,10 @@ def available_memory(device: Any = "cpu") -> int:
         import torch
 
         return int(torch.cuda.mem_get_info(torch.device(dev))[0])
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 62
+    from neurohop.files import available_memory as host_memory
+
+    avail = host_memory()
+    return (1 << 62) if avail is None else avail  # unknown (non-POSIX): no limit
 
 
 def _gib(nbytes: float) -> str:
