@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from neurohop.cam.attractor import AttractorMemory, make_cues, random_patterns  # noqa: E402
 from neurohop.cam.attractor import theory  # noqa: E402
 from neurohop.cam.attractor.capacity import run_sweep  # noqa: E402
-from neurohop.model.io import atomic_write  # noqa: E402
+from neurohop.files import atomic_write  # noqa: E402
 
 GRIDS = {"full": [256, 1024, 4096], "medium": [256, 1024], "small": [256]}
 

@@ -313,7 +313,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from neurohop.export.backend import simulator_for
     from neurohop.export.bundle import read_bundle
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     out = check_output_file(args.out, "--out", (".npz",))
     if out is not None and Path(args.bundle).is_dir() and out.resolve().parent == Path(args.bundle).resolve():

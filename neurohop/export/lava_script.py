@@ -427,7 +427,7 @@ def write_lava_script(bundle: str | os.PathLike[str], out: str | os.PathLike[str
         ``out`` cannot be written.
     """
     from neurohop.export.bundle import _sha256, read_bundle
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     root = Path(bundle)
     _, _, manifest = read_bundle(root, load_network=False)

@@ -274,7 +274,7 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
 
 def write_nir(net: Network, path: str | os.PathLike[str], dt: float = 1.0, outputs: list[str] | None = None) -> Path:
     """Write ``net`` as a NIR file (HDF5), atomically."""
-    from neurohop.model.io import atomic_write
+    from neurohop.files import atomic_write
 
     graph = to_nir(net, dt, outputs)
     nir = nir_module()

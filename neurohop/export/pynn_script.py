@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from neurohop.errors import BuildError
-from neurohop.model.io import atomic_write
+from neurohop.files import atomic_write
 from neurohop.model.network import Network, PopRef
 from neurohop.model.neurons import LIF, SpikeSource
 from neurohop.model.synapses import AllToAll, OneToOne

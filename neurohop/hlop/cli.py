@@ -195,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     for w in doc["diagnostics"]["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     if args.json_out:
-        from neurohop.model.io import atomic_write
+        from neurohop.files import atomic_write
 
         text = json.dumps(doc, indent=1)
         atomic_write(args.json_out, lambda tmp: Path(tmp).write_text(text + "\n"))

@@ -71,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _capacity(args: argparse.Namespace) -> int:
     from neurohop.cam.attractor.capacity import check_settings, run_sweep
     from neurohop.errors import InputError
-    from neurohop.model.io import atomic_write, read_model
+    from neurohop.files import atomic_write
+    from neurohop.model.io import read_model
 
     if args.probes < 1:
         raise InputError(f"--probes: expected an integer >= 1 (got {args.probes})")
