@@ -217,21 +217,19 @@ class _Pass:
         bn = self.net.norms[index]
         k = self._norm
         self._norm += 1
+        flat = x.reshape(-1, *x.shape[-3:])  # (N, C, H, W): steps and samples together
         if self.mode == "rate" and self.record is not None and self.batch_stats:
-            mean, var = self.record.stats[k]
+            mean, var = self.record.stats[k]  # the simulation's batch statistics, as constants
+            y = F.batch_norm(flat, mean, var, bn.weight, bn.bias, False, 0.0, _BN_EPS)
         elif self.batch_stats:
-            dims = (0, 1, 3, 4) if self.mode == "time" else (0, 2, 3)
-            mean = x.mean(dims)
-            var = x.var(dims, unbiased=False)
-            n = x.numel() // x.shape[2 if self.mode == "time" else 1]
-            with torch.no_grad():
-                bn.running_mean.mul_(1 - _BN_MOMENTUM).add_(_BN_MOMENTUM * mean.detach())
-                bn.running_var.mul_(1 - _BN_MOMENTUM).add_(_BN_MOMENTUM * var.detach() * n / max(n - 1, 1))
+            with torch.no_grad():  # what the rate pass of DSR reuses
+                self.stats.append((flat.mean((0, 2, 3)), flat.var((0, 2, 3), unbiased=False)))
+            # normalises with the (biased) batch variance, gradient through the statistics; the
+            # running statistics move by the momentum towards the batch's (unbiased variance)
+            y = F.batch_norm(flat, bn.running_mean, bn.running_var, bn.weight, bn.bias, True, _BN_MOMENTUM, _BN_EPS)
         else:
-            mean, var = bn.running_mean, bn.running_var
-        self.stats.append((mean.detach(), var.detach()))
-        scale = bn.weight * torch.rsqrt(var + _BN_EPS)
-        return (x - mean.view(-1, 1, 1)) * scale.view(-1, 1, 1) + bn.bias.view(-1, 1, 1)
+            y = F.batch_norm(flat, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, _BN_EPS)
+        return y.view_as(x)
 
     def lif(self, current: torch.Tensor) -> torch.Tensor:
         """A LIF layer on ``current`` (spikes in ``time`` mode, rates in ``rate`` mode)."""

@@ -59,7 +59,8 @@ def test_patch_rows_are_the_unfolded_patches_and_subsample_evenly() -> None:
 
 
 def test_dsr_rate_pass_reproduces_the_simulated_rates_and_logits() -> None:
-    """DSR's straight-through forward value is the simulation: the same logits (float rounding only)."""
+    """DSR's straight-through forward value is the simulation: the same logits (float rounding only),
+    with running statistics (evaluation, tasks > 0) and with batch statistics (task 0)."""
     net = _net()
     net.eval()
     spikes = net.encode(_batch())
@@ -68,6 +69,15 @@ def test_dsr_rate_pass_reproduces_the_simulated_rates_and_logits() -> None:
     ps = _Pass(net, "rate", None, record=record, grad=True)
     feats = net._program(ps, spikes.mean(0))
     torch.testing.assert_close(net.heads[1](feats), sim.logits, rtol=1e-5, atol=1e-5)
+    net.train()
+    before = net.norms[0].running_mean.clone()
+    record, time_feats = net._run(spikes, batch_stats=True)
+    assert not torch.equal(net.norms[0].running_mean, before)  # task 0: the running statistics learn
+    ps = _Pass(net, "rate", None, record=record, grad=True, batch_stats=True)
+    torch.testing.assert_close(net._program(ps, spikes.mean(0)), time_feats.mean(0), rtol=1e-5, atol=1e-5)
+    sim_after = net.simulate(spikes, 1)  # evaluation uses the running statistics, whatever the mode
+    net.eval()
+    torch.testing.assert_close(net.simulate(spikes, 1).logits, sim_after.logits, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("train", ["dsr", "bptt"])
