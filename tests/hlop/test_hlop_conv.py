@@ -327,3 +327,22 @@ def test_save_is_refused_for_convolutional_networks(main, tmp_path: Path, capsys
     argv = ["cl", "run", "--data", "digits", "--scenario", "split", "--tasks", "5", "--model", "hlop_digits_cnn", "--quiet", "--save", str(tmp_path / "c.npz")]
     assert main(argv) == 2
     assert "--save: expected a fully connected classifier" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/gpu_check.py runs it: -k cuda)")
+@pytest.mark.parametrize("train", ["dsr", "bptt"])
+def test_cnn_hlop_runs_on_cuda_like_on_the_cpu(train: str) -> None:
+    """The same run on the GPU: every tensor follows the run's device; accuracies within a few
+    points of the CPU's (float32 reductions differ in order, which can flip a spike)."""
+    seq = _digits_tasks()
+    cfg = _tiny_config()
+    gpu = run_continual(seq, "hlop", train, cfg, seed=0, device="cuda")
+    cpu = run_continual(seq, "hlop", train, cfg, seed=0, device="cpu")
+    assert gpu.settings["device"].startswith("cuda")
+    assert abs(gpu.acc - cpu.acc) < 10.0, (gpu.acc, cpu.acc)
+    res = read_config("hlop_resnet18", {"network.width": 4, "network.timesteps": 2})
+    net = build_classifier(res, (3, 16, 16), 768, (3,), torch.Generator().manual_seed(0), True, torch.device("cuda"))
+    x = torch.rand(4, 768)
+    loss = net.make_trainer(train, torch.Generator()).loss(net.encode(x), torch.tensor([0, 1, 2, 0], device="cuda"), torch.zeros(4, dtype=torch.int64, device="cuda"))
+    loss.backward()
+    assert all(p.grad is not None and p.grad.is_cuda for p in net.layers.parameters())
