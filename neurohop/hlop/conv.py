@@ -149,7 +149,7 @@ class _ProjectedWeight(torch.autograd.Function):
 
 
 class _Pass:
-    """One pass of a network's program, in one of three modes.
+    """One pass of a network's program, in one of two modes.
 
     ``time``  tensors carry a leading time axis (T, B, ...); LIF layers are simulated step by
               step (``grad``: BPTT through the surrogate; else no graph). Records the input
