@@ -252,18 +252,25 @@ def _whole(value: Any, where: str) -> Any:
     return value if np.isscalar(value) or value is None else _int_array(value, where)
 
 
-def _connector(spec: Any, where: str) -> Any:
-    """``parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
+def _connector(spec: Any, where: str, names: Mapping[str, Any] | None = None) -> Any:
+    """``parse_connector`` with ``from_list`` pairs checked as whole numbers first and, in a
+    model file (``names`` given), ``fixed_probability``'s ``p`` and ``seed`` read as expressions."""
     if isinstance(spec, Mapping) and spec.get("kind") == "from_list" and "pairs" in spec:
         spec = dict(spec)
         spec["pairs"] = _int_array(spec["pairs"], f"{where}.connector.pairs")
+    if names is not None and isinstance(spec, Mapping) and spec.get("kind") == "fixed_probability":
+        spec = dict(spec)
+        for key in ("p", "seed"):
+            if key in spec:
+                spec[key] = _eval_field(spec[key], names, f"{where}.connector.{key}")
     return parse_connector(spec)
 
 
 def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
     """Refuse a network whose neurons and synapses would not fit in the available memory.
 
-    Counts neurons and synapses from the sizes and connectors alone (nothing is allocated),
+    Counts neurons and synapses from the sizes and connectors alone (nothing is allocated;
+    :meth:`~neurohop.model.synapses.Connector.estimate`, the expected count for a random connector),
     at :data:`NEURON_BYTES` per neuron, :data:`SYNAPSE_BYTES` per synapse and :data:`DELAY_BYTES`
     per delay-line slot (target neurons x longest delay), and compares with
     :func:`neurohop.files.available_memory`. Raises :class:`~neurohop.errors.CapacityError`.
@@ -281,14 +288,10 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
         except ModelError:
             continue  # reported by Network
         n_pre, n_post = a1 - a0, b1 - b0
-        if isinstance(proj.connector, FromList):
-            synapses += int(proj.connector.pre_indices.size)
-        elif isinstance(proj.connector, OneToOne):
-            synapses += min(n_pre, n_post)
-        elif isinstance(proj.connector, AllToAll):
-            synapses += proj.connector.count(n_pre, n_post)  # arithmetic, allocates nothing
-        else:  # a connector without a closed-form count: at most every pair
-            synapses += n_pre * n_post
+        if isinstance(proj.connector, OneToOne):
+            synapses += min(n_pre, n_post)  # unequal sides are reported by Network
+        else:  # from the sizes alone: exact for all-to-all and lists, expected for fixed_probability
+            synapses += proj.connector.estimate(n_pre, n_post)
         delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
         delay_slots += int(delay) * (b1 - b0)
     check_memory(
@@ -385,7 +388,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                     name=str(spec["name"]),
                     pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
                     post=parse_ref(path, f"{where}.post", spec["post"], names),
-                    connector=_connector(spec["connector"], where),
+                    connector=_connector(spec["connector"], f"{path}: {where}", names),
                     weight=_eval_field(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
                     delay=_eval_field(spec.get("delay", 1), names, f"{path}: {where}.delay"),
                     receptor=spec.get("receptor", "excitatory"),

@@ -316,6 +316,29 @@ class Projection:
         b0, _ = self.post.resolve(sizes[self.post.population])
         return pre + a0, post + b0, weight, delay
 
+    def check(self, sizes: Mapping[str, int]) -> None:
+        """Check the connector against the slice sizes and the weight / delay shapes against
+        the number of synapses, without listing the synapses where the connector can count
+        them from the sizes (all-to-all, one-to-one, an explicit list; a random connector is
+        drawn only when an array gives one weight or delay per synapse)."""
+        where = f"projection {self.name!r}"
+        a0, a1 = self.pre.resolve(sizes[self.pre.population])
+        b0, b1 = self.post.resolve(sizes[self.post.population])
+        n_pre, n_post = a1 - a0, b1 - b0
+        self.connector.check(n_pre, n_post)
+        if not np.isscalar(self.weight):
+            if self.weight.ndim == 2 and isinstance(self.connector, AllToAll):
+                if self.weight.shape != (n_pre, n_post):
+                    raise ModelError(f"{where}.weight: expected a [{n_pre}, {n_post}] matrix (got {list(self.weight.shape)})")
+            else:
+                n = self.connector.count(n_pre, n_post)
+                if self.weight.shape != (n,):
+                    raise ModelError(f"{where}.weight: expected a scalar or {n} values, one per synapse (got shape {list(self.weight.shape)})")
+        if not np.isscalar(self.delay):
+            n = self.connector.count(n_pre, n_post)
+            if self.delay.shape != (n,):
+                raise ModelError(f"{where}.delay: expected a scalar or {n} values, one per synapse (got shape {list(self.delay.shape)})")
+
     def local_synapses(self, sizes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`synapses`, with ``pre``/``post`` indices inside the projection's pre / post
         *slices* (the coordinates of its ``[pre, post]`` weight block)."""
@@ -394,7 +417,7 @@ class Network:
                 ref.resolve(sizes[ref.population])
             if self.population(proj.post.population).is_source:
                 raise ModelError(f"projection {proj.name!r}.post: {proj.post.population!r} is a spike source and cannot receive synapses")
-            proj.synapses(sizes)  # validates connector sizes, weight and delay shapes
+            proj.check(sizes)  # connector sizes, weight and delay shapes, from the sizes where possible
 
     @property
     def sizes(self) -> dict[str, int]:
