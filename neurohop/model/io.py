@@ -31,6 +31,7 @@ import numpy as np
 
 from neurohop.errors import ModelError, ModelFileError
 from neurohop.files import atomic_write, check_finite, check_keys, check_memory, is_finite_number, json_member, read_npz, read_yaml_document, suggest
+from neurohop.model.distributions import DISTRIBUTIONS, Distribution
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
@@ -42,7 +43,7 @@ _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron
 #: Top-level sections owned by feature code (read through :meth:`ModelSpec.section`).
 FEATURE_SECTIONS = {"protocol", "recording_map", "demo"}
 _PARAM_KEYS = {"default", "min", "max", "doc"}
-_POP_KEYS = {"name", "size", "neuron", "model", "times", "record"}
+_POP_KEYS = {"name", "size", "neuron", "model", "times", "record", "initial", "parameters"}
 _PROJ_KEYS = {"name", "pre", "post", "connector", "weight", "delay", "receptor", "plasticity"}
 #: Bytes per neuron and per synapse assumed when checking that a network fits in memory
 #: (state and parameters per neuron; index, weight and delay arrays plus their expansion
@@ -266,6 +267,35 @@ def _connector(spec: Any, where: str, names: Mapping[str, Any] | None = None) ->
     return parse_connector(spec)
 
 
+def _per_neuron_spec(path: Path, where: str, value: Any, names: Mapping[str, Any]) -> dict[str, Any]:
+    """A population's ``initial`` / ``parameters`` section of a model file: each entry a
+    seeded distribution ``{uniform: [low, high], seed: s}`` (arguments and seed may be
+    expressions) or a list of numbers, one per neuron."""
+    out: dict[str, Any] = {}
+    for key, given in _mapping(path, where, value, "a mapping of name -> distribution or list of values").items():
+        here = f"{path}: {where}.{key}"
+        if isinstance(given, Mapping):
+            spec: dict[str, Any] = {}
+            for k, v in given.items():
+                if k in DISTRIBUTIONS:
+                    if not isinstance(v, list):
+                        raise ModelFileError(f"{here}.{k}: expected a list of arguments [{', '.join(DISTRIBUTIONS[k])}] (got {v!r})")
+                    spec[k] = [_eval_field(x, names, f"{here}.{k}") for x in v]
+                elif k == "seed":
+                    spec[k] = _eval_field(v, names, f"{here}.seed")
+                else:
+                    spec[k] = v  # refused, with the supported kinds, by Distribution.from_spec
+            try:
+                out[key] = Distribution.from_spec(spec)
+            except ModelError as exc:
+                raise ModelFileError(f"{here}: {exc}") from None
+        elif isinstance(given, list):
+            out[key] = [_eval_field(x, names, f"{here}") for x in given]
+        else:
+            raise ModelFileError(f"{here}: expected a distribution such as {{uniform: [low, high], seed: 1}} or a list of values, one per neuron (got {given!r})")
+    return out
+
+
 def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
     """Refuse a network whose neurons and synapses would not fit in the available memory.
 
@@ -360,8 +390,9 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
             record = ("spikes",) if record_all in ("all", "spikes") else ()
         if not isinstance(record, (str, list, tuple)) or not all(isinstance(r, str) for r in ([record] if isinstance(record, str) else record)):
             raise _err(path, f"{where}.record", f"expected a state name or a list of them (got {record!r})")
+        per_neuron = {key: _per_neuron_spec(path, f"{where}.{key}", spec.get(key), names) for key in ("initial", "parameters")}
         try:
-            pops.append(Population(str(spec["name"]), size, model, tuple(record) if not isinstance(record, str) else (record,)))
+            pops.append(Population(str(spec["name"]), size, model, tuple(record) if not isinstance(record, str) else (record,), **per_neuron))
         except ModelError as exc:
             raise _err(path, where, exc) from None
     projs = []

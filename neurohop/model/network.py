@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelError
+from neurohop.model.distributions import per_neuron_values
 from neurohop.model.neurons import NEURON_MODELS, STATE_VARIABLES, NeuronModel, SpikeSource
 from neurohop.model.synapses import RECEPTORS, AllToAll, Connector, PlasticityRule
 
@@ -79,13 +80,18 @@ class Population:
         :class:`~neurohop.model.neurons.SpikeSource`) and its parameters.
     record : tuple of str
         What to record: ``"spikes"`` and, for LIF, ``"v"`` (mV), ``"i_e"``, ``"i_i"`` (nA).
-    initial : mapping of str -> array
+    initial : mapping of str -> array or Distribution
         Optional per-neuron initial values of state variables (``"v"``, mV), one per neuron;
         they replace the model's ``v_init`` for this population.
-    parameters : mapping of str -> array
+    parameters : mapping of str -> array or Distribution
         Optional per-neuron values of numeric model parameters (for LIF e.g. ``"tau_m"``, ms,
         or ``"i_offset"``, nA), one per neuron; they replace the model's value for this
         population. Each neuron's parameters are validated as a model of their own.
+
+    A value of ``initial`` or ``parameters`` may be a seeded
+    :class:`~neurohop.model.distributions.Distribution` (or its mapping form
+    ``{"uniform": [low, high], "seed": 1}``): it is drawn here, once, to one value per
+    neuron, so every backend sees the same array.
     """
 
     name: str
@@ -120,6 +126,7 @@ class Population:
                     f"population {self.name!r}.initial: {var!r} has no per-neuron initial value for model "
                     f"{self.model.kind!r}; expected one of {list(initial_variables(self.model))}"
                 )
+            values = per_neuron_values(values, self.size, f"population {self.name!r}.initial[{var!r}]")
             try:
                 arr = np.asarray(values, dtype=np.float64)
             except (TypeError, ValueError):
@@ -147,6 +154,7 @@ class Population:
             if name not in numeric:
                 raise ModelError(f"{where}: {name!r} cannot be given per neuron for model {self.model.kind!r}; expected one of {numeric}"
                                  + (" (initial values go in 'initial')" if name == "v_init" else ""))
+            given = per_neuron_values(given, self.size, f"{where}[{name!r}]")
             try:
                 arr = np.asarray(given, dtype=np.float64)
             except (TypeError, ValueError):
