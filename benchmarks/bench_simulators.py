@@ -276,10 +276,10 @@ def run_brian2(cfg: Config, data: Any, standalone: bool) -> dict[str, Any]:
         b2.prefs.codegen.target = "cython"
     b2.defaultclock.dt = cfg.dt * b2.ms
     ms, mV, nA, nF = b2.ms, b2.mV, b2.nA, b2.nF
-    ns = {"v_rest": CELL["v_rest"] * mV, "tau_m": CELL["tau_m"] * ms, "cm": CELL["cm"] * nF, "tau_e": CELL["tau_syn_e"] * ms,
+    ns = {"v_rest": CELL["v_rest"] * mV, "tau_m": CELL["tau_m"] * ms, "c_m": CELL["cm"] * nF, "tau_e": CELL["tau_syn_e"] * ms,
           "tau_i": CELL["tau_syn_i"] * ms, "v_thresh": CELL["v_thresh"] * mV, "v_reset": CELL["v_reset"] * mV}
     eqs = """
-    dv/dt = (v_rest - v) / tau_m + (ie - ii) / cm : volt (unless refractory)
+    dv/dt = (v_rest - v) / tau_m + (ie - ii) / c_m : volt (unless refractory)
     die/dt = -ie / tau_e : amp
     dii/dt = -ii / tau_i : amp
     """
@@ -288,8 +288,8 @@ def run_brian2(cfg: Config, data: Any, standalone: bool) -> dict[str, Any]:
     cells.v = data["v0"] * mV
     src = b2.SpikeGeneratorGroup(cfg.n_in, data["in_src"], data["in_step"] * cfg.dt * ms)
     groups: list[Any] = [cells, src]
-    w = data["rec_weight"]
-    for pre_group, kind, sel, code in ((cells, "rec", w >= 0, "ie_post += w"), (cells, "rec", w < 0, "ii_post += -w"), (src, "in", None, "ie_post += w")):
+    signed = data["rec_weight"]
+    for pre_group, kind, sel, code in ((cells, "rec", signed >= 0, "ie_post += w"), (cells, "rec", signed < 0, "ii_post += -w"), (src, "in", None, "ie_post += w")):
         pre, post, weight = data[f"{kind}_pre"], data[f"{kind}_post"], data[f"{kind}_weight"]
         if sel is not None:
             pre, post, weight = pre[sel], post[sel], weight[sel]
