@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -195,14 +195,11 @@ class FromList(Connector):
 _BLOCK_PAIRS = 1 << 20
 
 
-@lru_cache(maxsize=8)
-def _fixed_probability_pairs(p: float, allow_self: bool, seed: int, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of :class:`FixedProbability` (read-only arrays; the few latest are kept, so
-    validating, counting and building a network draw them once)."""
+def _fixed_probability_blocks(p: float, allow_self: bool, seed: int, n_pre: int, n_post: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs of :class:`FixedProbability`, a block of whole rows at a time (at most about
+    :data:`_BLOCK_PAIRS` draws in memory at once)."""
     rng = np.random.default_rng(seed)
     rows_per_block = max(1, _BLOCK_PAIRS // max(1, n_post))
-    pre_parts: list[np.ndarray] = []
-    post_parts: list[np.ndarray] = []
     for r0 in range(0, n_pre, rows_per_block):
         r1 = min(n_pre, r0 + rows_per_block)
         hit = np.flatnonzero(rng.random((r1 - r0) * n_post) < p)
@@ -211,13 +208,13 @@ def _fixed_probability_pairs(p: float, allow_self: bool, seed: int, n_pre: int, 
         if not allow_self:
             keep = pre != post
             pre, post = pre[keep], post[keep]
-        pre_parts.append(pre.astype(np.int64))
-        post_parts.append(post.astype(np.int64))
-    pre = np.concatenate(pre_parts) if pre_parts else np.zeros(0, np.int64)
-    post = np.concatenate(post_parts) if post_parts else np.zeros(0, np.int64)
-    pre.flags.writeable = False
-    post.flags.writeable = False
-    return pre, post
+        yield pre.astype(np.int64), post.astype(np.int64)
+
+
+@lru_cache(maxsize=64)
+def _fixed_probability_count(p: float, allow_self: bool, seed: int, n_pre: int, n_post: int) -> int:
+    """The number of pairs (drawn block by block, nothing kept; remembered for the latest rules)."""
+    return sum(int(pre.size) for pre, _ in _fixed_probability_blocks(p, allow_self, seed, n_pre, n_post))
 
 
 @dataclass(frozen=True)
@@ -231,7 +228,8 @@ class FixedProbability(Connector):
     ``p``. Without self-connections the pairs ``i == j`` (indices inside the projection's
     slices) are then left out, as for :class:`AllToAll`. Drawing takes time proportional to
     the pairs and memory proportional to the synapses (blocks of about 10^6 pairs at a time);
-    files store ``p`` and ``seed``, never the pairs.
+    :meth:`count` draws without keeping the pairs, :meth:`check` and :meth:`estimate` draw
+    nothing. Files store ``p`` and ``seed``, never the pairs.
 
     Parameters
     ----------
@@ -276,11 +274,13 @@ class FixedProbability(Connector):
         return cls(spec["p"], spec.get("allow_self_connections", True), spec["seed"])
 
     def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-        pre, post = _fixed_probability_pairs(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post))
-        return pre.copy(), post.copy()
+        blocks = list(_fixed_probability_blocks(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post)))
+        if not blocks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
 
     def count(self, n_pre: int, n_post: int) -> int:
-        return int(_fixed_probability_pairs(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post))[0].size)
+        return _fixed_probability_count(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post))
 
     def check(self, n_pre: int, n_post: int) -> None:
         """Any sizes can be joined."""

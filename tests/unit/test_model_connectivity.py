@@ -33,11 +33,10 @@ def test_fixed_probability_without_self_and_block_independence(monkeypatch: pyte
     assert abs(pre.size - 4485) < 400 and conn.estimate(300, 300) == 4485
     assert np.all(np.diff(pre * 300 + post) > 0)  # row-major order, no repeats
     # blocks only bound memory: a tiny block draws the same pairs
-    synapses._fixed_probability_pairs.cache_clear()
     monkeypatch.setattr(synapses, "_BLOCK_PAIRS", 7)
     small = FixedProbability(0.05, False, 1).pairs(300, 300)
-    synapses._fixed_probability_pairs.cache_clear()
     assert np.array_equal(small[0], pre) and np.array_equal(small[1], post)
+    assert FixedProbability(0.05, False, 1).count(300, 300) == pre.size
 
 
 @pytest.mark.parametrize(
