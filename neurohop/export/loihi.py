@@ -43,7 +43,7 @@ import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.common import dense_block, slices
-from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
+from neurohop.export.intmath import Events, shift, trunc_shift, wrap
 from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
@@ -125,22 +125,48 @@ def truncate_weights(w: np.ndarray, sign_mode: int, num_weight_bits: int, max_bi
 # --------------------------------------------------------------------------- arithmetic
 
 
-def cuba_arithmetic(events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32) -> CUBAArithmetic:
-    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF."""
+def cuba_arithmetic(
+    events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32,
+    input_bound: int | None = None, state_bound: int = 0, bias_bound: int | None = None,
+) -> CUBAArithmetic:
+    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF.
+
+    ``input_bound`` (largest ``|a_in|`` a step can present), ``state_bound`` (largest
+    ``|u|``, ``|v|`` of the initial state) and ``bias_bound`` (largest ``|bias|``), when
+    given, let the operations skip the 32-bit wraps that these bounds prove to be
+    identities; the results (and the events counted) are the same as without them.
+    """
     top = 1 << (uv_bits - 1)
+    port = 1 << (port_bits - 1)
+    # With one step's activation A <= 2 top, |u| never exceeds S = max(top, |initial state|):
+    # |decayed u| <= |u| and the wrap-once takes r in [-S - A, S + A] back into [-S, S]; so
+    # |decayed u + act| <= S + A, which needs no 32-bit wrap when below 2^31.
+    act_bound = None if input_bound is None else input_bound << shift_act
+    u_bound = max(top, state_bound)
+    act_exact = act_bound is not None and act_bound < port
+    u_exact = act_exact and act_bound <= 2 * top and u_bound + act_bound < port  # type: ignore[operator]
+    # |decayed v| <= max(top - 1, |v initial|), |u| <= S: the sums stay inside 32 bits
+    v_exact = u_exact and bias_bound is not None and max(top - 1, state_bound) + u_bound + bias_bound < port
 
     def decay(x: Any, m: Any) -> Any:
         return trunc_shift(x * m, decay_bits)
 
     def integrate_u(decayed: Any, a_in: Any) -> Any:
-        act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
-        r = wrap(decayed + act, port_bits)
+        if act_exact:
+            act = a_in << shift_act
+        else:
+            act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
+        r = decayed + act if u_exact else wrap(decayed + act, port_bits)
+        if r.max() <= top and r.min() > -top:
+            return r  # nothing to wrap
         once = np.where(r > top, r - 2 * top, np.where(r <= -top, r + 2 * top, r))
         return events.note("current_wrapped", r, once)
 
     def integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
-        r = wrap(wrap(decayed + u, port_bits) + bias, port_bits)
-        return events.note("voltage_saturated", r, np.clip(r, -(top - 1), top - 1))
+        r = decayed + u + bias if v_exact else wrap(wrap(decayed + u, port_bits) + bias, port_bits)
+        if r.max() < top and r.min() > -top:
+            return r  # nothing to saturate
+        return events.note("voltage_saturated", r, np.minimum(np.maximum(r, -(top - 1)), top - 1))
 
     def sub(v: Any, th: Any) -> Any:
         return v - th
@@ -355,6 +381,34 @@ class LoihiSynapses(NamedTuple):
 class LoihiSimulator(IntegerSimulator):
     """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring)."""
 
+    def _dense_groups(self) -> list[tuple[ProjectionProgram, int, int, np.ndarray]]:
+        """Each projection's weights split by delay: (projection, delay, weight_exp, matrix [pre, post])."""
+        if getattr(self, "_dense", None) is None:
+            bits = self.program.target.number("weight_bits")
+            dense = []
+            for proj in self.program.projections:
+                mode = int(proj.scalars["sign_mode"])
+                w = truncate_weights(clip_weights(proj.arrays["weights"], mode, bits), mode, int(proj.scalars["num_weight_bits"]), bits)
+                extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
+                for k in np.unique(extra):
+                    mat = np.where(extra == k, w, 0).T  # [pre, post]
+                    if mat.any() or k == 0:
+                        dense.append((proj, int(k) + 1, int(proj.scalars["weight_exp"]), mat))
+            self._dense = dense
+        return self._dense
+
+    def _input_bound(self, pop: PopulationProgram) -> int:
+        """The largest |activation| one step can bring to a neuron of ``pop`` (each group of
+        a projection and a delay fills a buffer slot once)."""
+        total = np.zeros(pop.size, dtype=object)
+        for proj, _, exp, mat in self._dense_groups():
+            if proj.post != pop.name:
+                continue
+            col = np.abs(mat).sum(axis=0).astype(object)
+            # an arithmetic right shift of s has magnitude at most (|s| >> k) + 1
+            total[proj.post_slice[0] : proj.post_slice[1]] += col << exp if exp >= 0 else (col >> -exp) + 1
+        return int(max(total, default=0))
+
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
         act = tgt.number("activation_shift")
@@ -368,26 +422,24 @@ class LoihiSimulator(IntegerSimulator):
             np.full(n, int(sc["vth"]) << act, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
         )
         initial = CUBAState(pop.params["u"].astype(np.int64), pop.params["v"].astype(np.int64))
-        arith = cuba_arithmetic(self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"))
+        state_bound = int(max(np.abs(initial.u).max(initial=0), np.abs(initial.v).max(initial=0)))
+        arith = cuba_arithmetic(
+            self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"),
+            input_bound=self._input_bound(pop), state_bound=state_bound, bias_bound=int(np.abs(bias).max(initial=0)),
+        )
         return cuba_step, arith, consts, initial
 
     def _build_synapses(self) -> None:
         self._groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
         max_delay = 1
-        for proj in self.program.projections:
-            mode = int(proj.scalars["sign_mode"])
-            w = clip_weights(proj.arrays["weights"], mode, self.program.target.number("weight_bits"))
-            w = truncate_weights(w, mode, int(proj.scalars["num_weight_bits"]), self.program.target.number("weight_bits"))
-            extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
-            for k in np.unique(extra):
-                sel = extra == k
-                mat = np.where(sel, w, 0).T  # [pre, post]
-                if not mat.any() and k != 0:
-                    continue
-                self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
-                max_delay = max(max_delay, int(k) + 1)
+        for proj, delay, exp, mat in self._dense_groups():
+            self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, delay, exp, self._matrix(mat)))
+            max_delay = max(max_delay, delay)
         self._slots = max_delay + 1
         self._port = self.program.target.number("port_bits")
+        # populations whose buffered activation provably fits the port word (no wrap to model)
+        self._exact = {p.name: self._input_bound(p) < (1 << (self._port - 1)) for p in self.neurons}
+        self._no_inhibitory = {p.name: np.zeros((self.B, p.size), np.int64) for p in self.neurons}
 
     def _initial_synapses(self) -> LoihiSynapses:
         return LoihiSynapses({p.name: np.zeros((self._slots, self.B, p.size), dtype=np.int64) for p in self.neurons})
@@ -396,19 +448,22 @@ class LoihiSimulator(IntegerSimulator):
         slot = t % self._slots
         out = {}
         for pop in self.neurons:
-            raw = self.synapses.buffer[pop.name][slot].copy()
-            self.synapses.buffer[pop.name][slot] = 0
-            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._port))
-            out[pop.name] = (a_in, np.zeros_like(a_in))
+            buf = self.synapses.buffer[pop.name]
+            a_in = buf[slot].copy()
+            buf[slot] = 0
+            if not self._exact[pop.name]:
+                a_in = self.events.note("activation_wrapped", a_in, wrap(a_in, self._port))
+            out[pop.name] = (a_in, self._no_inhibitory[pop.name])
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         n = self._slots
+        buffer = self.synapses.buffer
         for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._groups:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
-            self.synapses.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
+            buffer[post][(t + delay) % n][:, b0:b1] += shift(mat.product(active), exp)
 
     def weights(self, projection: str) -> np.ndarray:
         """Weight mantissas [post, pre] as Lava holds them (after clipping and truncation)."""

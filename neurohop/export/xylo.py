@@ -100,9 +100,9 @@ class XyloState(NamedTuple):
 
 def decay_step(x: Any, dash: Any) -> Any:
     """What one decay removes: ``x >> dash`` (rounds toward -inf), at least 1 in size for a non-zero ``x``."""
-    step = x >> dash
-    # a negative x always shifts to <= -1; a positive one may shift to 0 and then removes 1
-    return step + ((step == 0) & (x > 0))
+    # a negative x always shifts to <= -1 (and x >> dash >= x); a positive one may shift to
+    # 0 and then removes 1: max(x >> dash, min(x, 1)) covers the three cases
+    return np.maximum(x >> dash, np.minimum(x, 1))
 
 
 def bitshift_decay(x: Any, dash: Any) -> Any:
@@ -426,26 +426,31 @@ class XyloSimulator(IntegerSimulator):
         self._sums: dict[str, OrderedSaturatingSum] = {}
         for pop in self.neurons:
             k = int(pop.scalars["index"])
-            if pop.scalars["role"] == "hidden":
-                # the chip walks the input channels first, then the hidden neurons
-                mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
-                blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
-            else:
-                mat = w_out[:, k : k + pop.size]
-                blocks = hidden
+            # the chip walks the input channels first, then the hidden neurons; an output
+            # neuron's walk has no input rows (zeros here, so that every population's sum
+            # takes the same counts and one product serves all)
+            w = w_in[:, k : k + pop.size] if pop.scalars["role"] == "hidden" else np.zeros((n_in, pop.size), np.int64)
+            mat = np.concatenate([w, (w_rec if pop.scalars["role"] == "hidden" else w_out)[:, k : k + pop.size]])
+            blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
             self._sums[pop.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
+        edges = np.cumsum([0] + [s.parts_matrix.shape[1] for s in self._sums.values()])
+        self._columns = {name: (int(a), int(b)) for name, a, b in zip(self._sums, edges[:-1], edges[1:])}
+        self._product = self._matrix(np.concatenate([s.parts_matrix for s in self._sums.values()], axis=1), cap) if self._sums else None
 
     def _initial_synapses(self) -> XyloSynapses:
         n_in, n_hidden = self._sizes
         return XyloSynapses(np.zeros((self.B, n_in), np.int64), np.zeros((self.B, n_hidden), np.int64))
 
     def _arriving(self, t: int) -> dict[str, Any]:
-        hidden_pre = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
+        counts = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
+        if self._product is None or not counts.any():
+            return {pop.name: lambda u: u for pop in self.neurons}
+        parts = self._product.product(counts)
         out = {}
         for pop in self.neurons:
-            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.synapses.pending_hidden
+            a, b = self._columns[pop.name]
             add = self._sums[pop.name]
-            out[pop.name] = lambda u, add=add, counts=counts: add(u, counts, self.events, "isyn_saturated")
+            out[pop.name] = lambda u, add=add, part=parts[:, a:b]: add.add_parts(u, part, counts, self.events, "isyn_saturated")
         return out
 
     def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:

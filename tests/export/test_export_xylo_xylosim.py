@@ -133,7 +133,7 @@ def test_the_comparison_fails_when_a_rule_is_altered(high_activity: list[tuple[s
         assert _mismatches(high_activity) > 0
 
     with monkeypatch.context() as m:  # one saturation of the summed input instead of one per delivered spike
-        m.setattr(OrderedSaturatingSum, "__call__", lambda self, x, counts, events=None, name="": saturate(x + spike_sum(counts, self.matrix), 16))
+        m.setattr(OrderedSaturatingSum, "add_parts", lambda self, x, parts, counts, events=None, name="": saturate(x + spike_sum(counts, self.matrix), 16))
         assert _mismatches(high_activity) > 0
 
     with monkeypatch.context() as m:  # one spike per step for hidden neurons
