@@ -91,11 +91,11 @@ def _bundle_files(manifest: dict[str, Any], root: Any) -> None:
     from pathlib import Path
 
     from neurohop.export.lava_script import SCRIPT_NAME, lava_manifest_section, lava_script
-    from neurohop.export.bundle import _sha256
+    from neurohop.export.bundle import sha256_file
 
     root = Path(root)
     manifest["lava"] = lava_manifest_section(manifest)
-    (root / SCRIPT_NAME).write_text(lava_script(manifest, _sha256(root / "parameters.npz")))
+    (root / SCRIPT_NAME).write_text(lava_script(manifest, sha256_file(root / "parameters.npz")))
     manifest.setdefault("files", {})["lava_script"] = SCRIPT_NAME
 
 
