@@ -47,7 +47,7 @@ from neurohop.export.intmath import Events, shift, trunc_shift, wrap
 from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
-from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.simulator import IntegerSimulator, NeuronGroup
 from neurohop.export.targets import Target
 from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
 from neurohop.model.network import Network
@@ -375,11 +375,15 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
 class LoihiSynapses(NamedTuple):
     """The synaptic state of a :class:`LoihiSimulator`."""
 
-    buffer: dict[str, np.ndarray]  #: per population, the Dense activations still on their way, int64 [slots, B, n]
+    buffer: dict[str, np.ndarray]  #: per neuron group, the Dense activations still on their way, int64 [slots, B, n]
 
 
 class LoihiSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring)."""
+    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring).
+
+    Every population runs Lava's CUBA neuron, so all of them form one neuron group (one
+    kernel call per step on all neurons).
+    """
 
     def _dense_groups(self) -> list[tuple[ProjectionProgram, int, int, np.ndarray]]:
         """Each projection's weights split by delay: (projection, delay, weight_exp, matrix [pre, post])."""
@@ -409,6 +413,23 @@ class LoihiSimulator(IntegerSimulator):
             total[proj.post_slice[0] : proj.post_slice[1]] += col << exp if exp >= 0 else (col >> -exp) + 1
         return int(max(total, default=0))
 
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "cuba"
+
+    def _arithmetic(self, pops: Any, initial: CUBAState, bias: np.ndarray) -> CUBAArithmetic:
+        """The integer operations for neurons of ``pops``, skipping the wraps that their
+        largest input, initial state and bias prove to be identities."""
+        tgt = self.program.target
+        state_bound = int(max(np.abs(initial.u).max(initial=0), np.abs(initial.v).max(initial=0)))
+        return cuba_arithmetic(
+            self.events, tgt.number("uv_bits"), tgt.number("activation_shift"), tgt.number("decay_bits"), tgt.number("port_bits"),
+            input_bound=max((self._input_bound(p) for p in pops), default=0), state_bound=state_bound, bias_bound=int(np.abs(bias).max(initial=0)),
+        )
+
+    def _group_kernel(self, group: NeuronGroup) -> tuple[Any, Any, Any, Any]:
+        step, _, consts, initial = super()._group_kernel(group)
+        return step, self._arithmetic(group.pops, initial, consts.bias), consts, initial
+
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
         act = tgt.number("activation_shift")
@@ -422,44 +443,42 @@ class LoihiSimulator(IntegerSimulator):
             np.full(n, int(sc["vth"]) << act, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
         )
         initial = CUBAState(pop.params["u"].astype(np.int64), pop.params["v"].astype(np.int64))
-        state_bound = int(max(np.abs(initial.u).max(initial=0), np.abs(initial.v).max(initial=0)))
-        arith = cuba_arithmetic(
-            self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"),
-            input_bound=self._input_bound(pop), state_bound=state_bound, bias_bound=int(np.abs(bias).max(initial=0)),
-        )
-        return cuba_step, arith, consts, initial
+        return cuba_step, self._arithmetic([pop], initial, bias), consts, initial
 
     def _build_synapses(self) -> None:
-        self._groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
+        #: (pre population, its columns, post group, its columns, delay, weight_exp, matrix)
+        self._paths: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
         max_delay = 1
         for proj, delay, exp, mat in self._dense_groups():
-            self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, delay, exp, self._matrix(mat)))
+            group = self.group_of[proj.post]
+            at = group.slices[proj.post][0]
+            self._paths.append((proj.pre, proj.pre_slice, group.name, (at + proj.post_slice[0], at + proj.post_slice[1]), delay, exp, self._matrix(mat)))
             max_delay = max(max_delay, delay)
         self._slots = max_delay + 1
         self._port = self.program.target.number("port_bits")
-        # populations whose buffered activation provably fits the port word (no wrap to model)
-        self._exact = {p.name: self._input_bound(p) < (1 << (self._port - 1)) for p in self.neurons}
-        self._no_inhibitory = {p.name: np.zeros((self.B, p.size), np.int64) for p in self.neurons}
+        # groups whose buffered activation provably fits the port word (no wrap to model)
+        self._exact = {g.name: max(self._input_bound(p) for p in g.pops) < (1 << (self._port - 1)) for g in self.groups}
+        self._no_inhibitory = {g.name: np.zeros((self.B, g.size), np.int64) for g in self.groups}
 
     def _initial_synapses(self) -> LoihiSynapses:
-        return LoihiSynapses({p.name: np.zeros((self._slots, self.B, p.size), dtype=np.int64) for p in self.neurons})
+        return LoihiSynapses({g.name: np.zeros((self._slots, self.B, g.size), dtype=np.int64) for g in self.groups})
 
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         slot = t % self._slots
         out = {}
-        for pop in self.neurons:
-            buf = self.synapses.buffer[pop.name]
+        for g in self.groups:
+            buf = self.synapses.buffer[g.name]
             a_in = buf[slot].copy()
             buf[slot] = 0
-            if not self._exact[pop.name]:
+            if not self._exact[g.name]:
                 a_in = self.events.note("activation_wrapped", a_in, wrap(a_in, self._port))
-            out[pop.name] = (a_in, self._no_inhibitory[pop.name])
+            out[g.name] = (a_in, self._no_inhibitory[g.name])
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         n = self._slots
         buffer = self.synapses.buffer
-        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._groups:
+        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._paths:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
