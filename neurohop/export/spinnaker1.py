@@ -49,6 +49,7 @@ from neurohop.kernels.lif import LIFArithmetic, LIFConstants, LIFState, lif_step
 from neurohop.kernels.stdp import NEVER, STDPArithmetic, STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network
 from neurohop.model.neurons import LIF
+from neurohop.model.synapses import STDP
 
 __all__ = ["ARITHMETIC", "SpiNNaker1Arithmetic", "SpiNNakerOptions", "SpiNNakerSimulator", "lif_arithmetic", "stdp_arithmetic", "decay_lut", "ARRAY_DOCS"]
 
@@ -126,6 +127,9 @@ def stdp_arithmetic(events: Events, frac: int = 11, word: int = 16) -> STDPArith
 
     return STDPArithmetic(decay, scale, bump)
 
+
+#: Plasticity rules this arithmetic quantises and simulates (as STDP traces and tables).
+INTEGER_RULES: tuple[type, ...] = (STDP,)
 
 #: Longest STDP decay table built (entries): far beyond any real trace, small enough to allocate.
 MAX_LUT_ENTRIES = 1 << 20
@@ -253,6 +257,10 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
     tfrac = target.number("trace_frac_bits")
     tword = target.number("trace_word_bits")
     report.decisions.update({"weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
+    for proj in net.projections:
+        # a target file may list any registered rule; this arithmetic has integer forms for these
+        if proj.plasticity is not None and type(proj.plasticity) not in INTEGER_RULES:
+            raise BuildError(f"{target.name}: projection {proj.name!r}: plasticity rule {proj.plasticity.kind!r} has no integer form in the spinnaker1 arithmetic (supported: {[r.kind for r in INTEGER_RULES]})")
 
     pops: list[PopulationProgram] = []
     shifts: dict[tuple[str, str], int] = {}

@@ -113,3 +113,23 @@ def test_model_files_and_nir_specs_read_a_new_rule_through_the_registry(renamed:
     proj = load_model(path).projection("p")
     assert proj.plasticity == RenamedSTDP(tau_plus=5.0, a_plus=0.1)
     assert projection_from_spec(_projection_spec(proj)).plasticity == proj.plasticity
+
+
+def test_target_files_name_registered_rules_and_an_arithmetic_refuses_what_it_cannot_run(renamed: None, tmp_path: Path) -> None:
+    from neurohop.errors import ModelFileError
+    from neurohop.export.backend import quantise
+    from neurohop.export.targets import load_target
+    from neurohop.resources import packaged_dir
+
+    text = (packaged_dir("hardware") / "spinnaker1.yaml").read_text()
+    assert "plasticity_rules: [stdp]\n" in text
+    path = tmp_path / "spinnaker1_g.yaml"
+    path.write_text(text.replace("plasticity_rules: [stdp]\n", "plasticity_rules: [stdp, stdp_g]\n"))
+    target = load_target(str(path))  # the rule is known to the registry: the file is valid
+    assert target.plasticity_rules == ("stdp", "stdp_g")
+    with pytest.raises(BuildError, match=r"projection 'p': plasticity rule 'stdp_g' has no integer form in the spinnaker1 arithmetic \(supported: \['stdp'\]\)"):
+        quantise(_network(RenamedSTDP()), target, 1.0)
+    quantise(_network(STDP()), target, 1.0)
+    path.write_text(text.replace("plasticity_rules: [stdp]\n", "plasticity_rules: [stdp, hebb]\n"))
+    with pytest.raises(ModelFileError, match=r"plasticity_rules\[1\]: unknown name 'hebb'"):
+        load_target(str(path))
