@@ -43,11 +43,11 @@ import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.common import dense_block, slices
-from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
+from neurohop.export.intmath import Events, shift, trunc_shift, wrap
 from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
-from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.simulator import IntegerSimulator, NeuronGroup
 from neurohop.export.targets import Target
 from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
 from neurohop.model.network import Network
@@ -91,11 +91,11 @@ def _bundle_files(manifest: dict[str, Any], root: Any) -> None:
     from pathlib import Path
 
     from neurohop.export.lava_script import SCRIPT_NAME, lava_manifest_section, lava_script
-    from neurohop.export.bundle import _sha256
+    from neurohop.export.bundle import sha256_file
 
     root = Path(root)
     manifest["lava"] = lava_manifest_section(manifest)
-    (root / SCRIPT_NAME).write_text(lava_script(manifest, _sha256(root / "parameters.npz")))
+    (root / SCRIPT_NAME).write_text(lava_script(manifest, sha256_file(root / "parameters.npz")))
     manifest.setdefault("files", {})["lava_script"] = SCRIPT_NAME
 
 
@@ -125,22 +125,48 @@ def truncate_weights(w: np.ndarray, sign_mode: int, num_weight_bits: int, max_bi
 # --------------------------------------------------------------------------- arithmetic
 
 
-def cuba_arithmetic(events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32) -> CUBAArithmetic:
-    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF."""
+def cuba_arithmetic(
+    events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32,
+    input_bound: int | None = None, state_bound: int = 0, bias_bound: int | None = None,
+) -> CUBAArithmetic:
+    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF.
+
+    ``input_bound`` (largest ``|a_in|`` a step can present), ``state_bound`` (largest
+    ``|u|``, ``|v|`` of the initial state) and ``bias_bound`` (largest ``|bias|``), when
+    given, let the operations skip the 32-bit wraps that these bounds prove to be
+    identities; the results (and the events counted) are the same as without them.
+    """
     top = 1 << (uv_bits - 1)
+    port = 1 << (port_bits - 1)
+    # With one step's activation A <= 2 top, |u| never exceeds S = max(top, |initial state|):
+    # |decayed u| <= |u| and the wrap-once takes r in [-S - A, S + A] back into [-S, S]; so
+    # |decayed u + act| <= S + A, which needs no 32-bit wrap when below 2^31.
+    act_bound = None if input_bound is None else input_bound << shift_act
+    u_bound = max(top, state_bound)
+    act_exact = act_bound is not None and act_bound < port
+    u_exact = act_exact and act_bound <= 2 * top and u_bound + act_bound < port  # type: ignore[operator]
+    # |decayed v| <= max(top - 1, |v initial|), |u| <= S: the sums stay inside 32 bits
+    v_exact = u_exact and bias_bound is not None and max(top - 1, state_bound) + u_bound + bias_bound < port
 
     def decay(x: Any, m: Any) -> Any:
         return trunc_shift(x * m, decay_bits)
 
     def integrate_u(decayed: Any, a_in: Any) -> Any:
-        act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
-        r = wrap(decayed + act, port_bits)
+        if act_exact:
+            act = a_in << shift_act
+        else:
+            act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
+        r = decayed + act if u_exact else wrap(decayed + act, port_bits)
+        if r.max() <= top and r.min() > -top:
+            return r  # nothing to wrap
         once = np.where(r > top, r - 2 * top, np.where(r <= -top, r + 2 * top, r))
         return events.note("current_wrapped", r, once)
 
     def integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
-        r = wrap(wrap(decayed + u, port_bits) + bias, port_bits)
-        return events.note("voltage_saturated", r, np.clip(r, -(top - 1), top - 1))
+        r = decayed + u + bias if v_exact else wrap(wrap(decayed + u, port_bits) + bias, port_bits)
+        if r.max() < top and r.min() > -top:
+            return r  # nothing to saturate
+        return events.note("voltage_saturated", r, np.minimum(np.maximum(r, -(top - 1)), top - 1))
 
     def sub(v: Any, th: Any) -> Any:
         return v - th
@@ -349,11 +375,60 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
 class LoihiSynapses(NamedTuple):
     """The synaptic state of a :class:`LoihiSimulator`."""
 
-    buffer: dict[str, np.ndarray]  #: per population, the Dense activations still on their way, int64 [slots, B, n]
+    buffer: dict[str, np.ndarray]  #: per neuron group, the Dense activations still on their way, int64 [slots, B, n]
 
 
 class LoihiSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring)."""
+    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring).
+
+    Every population runs Lava's CUBA neuron, so all of them form one neuron group (one
+    kernel call per step on all neurons).
+    """
+
+    def _dense_groups(self) -> list[tuple[ProjectionProgram, int, int, np.ndarray]]:
+        """Each projection's weights split by delay: (projection, delay, weight_exp, matrix [pre, post])."""
+        if getattr(self, "_dense", None) is None:
+            bits = self.program.target.number("weight_bits")
+            dense = []
+            for proj in self.program.projections:
+                mode = int(proj.scalars["sign_mode"])
+                w = truncate_weights(clip_weights(proj.arrays["weights"], mode, bits), mode, int(proj.scalars["num_weight_bits"]), bits)
+                extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
+                for k in np.unique(extra):
+                    mat = np.where(extra == k, w, 0).T  # [pre, post]
+                    if mat.any() or k == 0:
+                        dense.append((proj, int(k) + 1, int(proj.scalars["weight_exp"]), mat))
+            self._dense = dense
+        return self._dense
+
+    def _input_bound(self, pop: PopulationProgram) -> int:
+        """The largest |activation| one step can bring to a neuron of ``pop`` (each group of
+        a projection and a delay fills a buffer slot once)."""
+        total = np.zeros(pop.size, dtype=object)
+        for proj, _, exp, mat in self._dense_groups():
+            if proj.post != pop.name:
+                continue
+            col = np.abs(mat).sum(axis=0).astype(object)
+            # an arithmetic right shift of s has magnitude at most (|s| >> k) + 1
+            total[proj.post_slice[0] : proj.post_slice[1]] += col << exp if exp >= 0 else (col >> -exp) + 1
+        return int(max(total, default=0))
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "cuba"
+
+    def _arithmetic(self, pops: Any, initial: CUBAState, bias: np.ndarray) -> CUBAArithmetic:
+        """The integer operations for neurons of ``pops``, skipping the wraps that their
+        largest input, initial state and bias prove to be identities."""
+        tgt = self.program.target
+        state_bound = int(max(np.abs(initial.u).max(initial=0), np.abs(initial.v).max(initial=0)))
+        return cuba_arithmetic(
+            self.events, tgt.number("uv_bits"), tgt.number("activation_shift"), tgt.number("decay_bits"), tgt.number("port_bits"),
+            input_bound=max((self._input_bound(p) for p in pops), default=0), state_bound=state_bound, bias_bound=int(np.abs(bias).max(initial=0)),
+        )
+
+    def _group_kernel(self, group: NeuronGroup) -> tuple[Any, Any, Any, Any]:
+        step, _, consts, initial = super()._group_kernel(group)
+        return step, self._arithmetic(group.pops, initial, consts.bias), consts, initial
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
@@ -368,47 +443,46 @@ class LoihiSimulator(IntegerSimulator):
             np.full(n, int(sc["vth"]) << act, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
         )
         initial = CUBAState(pop.params["u"].astype(np.int64), pop.params["v"].astype(np.int64))
-        arith = cuba_arithmetic(self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"))
-        return cuba_step, arith, consts, initial
+        return cuba_step, self._arithmetic([pop], initial, bias), consts, initial
 
     def _build_synapses(self) -> None:
-        self._groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
+        #: (pre population, its columns, post group, its columns, delay, weight_exp, matrix)
+        self._paths: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
         max_delay = 1
-        for proj in self.program.projections:
-            mode = int(proj.scalars["sign_mode"])
-            w = clip_weights(proj.arrays["weights"], mode, self.program.target.number("weight_bits"))
-            w = truncate_weights(w, mode, int(proj.scalars["num_weight_bits"]), self.program.target.number("weight_bits"))
-            extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
-            for k in np.unique(extra):
-                sel = extra == k
-                mat = np.where(sel, w, 0).T  # [pre, post]
-                if not mat.any() and k != 0:
-                    continue
-                self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
-                max_delay = max(max_delay, int(k) + 1)
+        for proj, delay, exp, mat in self._dense_groups():
+            group = self.group_of[proj.post]
+            at = group.slices[proj.post][0]
+            self._paths.append((proj.pre, proj.pre_slice, group.name, (at + proj.post_slice[0], at + proj.post_slice[1]), delay, exp, self._matrix(mat)))
+            max_delay = max(max_delay, delay)
         self._slots = max_delay + 1
         self._port = self.program.target.number("port_bits")
+        # groups whose buffered activation provably fits the port word (no wrap to model)
+        self._exact = {g.name: max(self._input_bound(p) for p in g.pops) < (1 << (self._port - 1)) for g in self.groups}
+        self._no_inhibitory = {g.name: np.zeros((self.B, g.size), np.int64) for g in self.groups}
 
     def _initial_synapses(self) -> LoihiSynapses:
-        return LoihiSynapses({p.name: np.zeros((self._slots, self.B, p.size), dtype=np.int64) for p in self.neurons})
+        return LoihiSynapses({g.name: np.zeros((self._slots, self.B, g.size), dtype=np.int64) for g in self.groups})
 
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         slot = t % self._slots
         out = {}
-        for pop in self.neurons:
-            raw = self.synapses.buffer[pop.name][slot].copy()
-            self.synapses.buffer[pop.name][slot] = 0
-            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._port))
-            out[pop.name] = (a_in, np.zeros_like(a_in))
+        for g in self.groups:
+            buf = self.synapses.buffer[g.name]
+            a_in = buf[slot].copy()
+            buf[slot] = 0
+            if not self._exact[g.name]:
+                a_in = self.events.note("activation_wrapped", a_in, wrap(a_in, self._port))
+            out[g.name] = (a_in, self._no_inhibitory[g.name])
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         n = self._slots
-        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._groups:
+        buffer = self.synapses.buffer
+        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._paths:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
-            self.synapses.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
+            buffer[post][(t + delay) % n][:, b0:b1] += shift(mat.product(active), exp)
 
     def weights(self, projection: str) -> np.ndarray:
         """Weight mantissas [post, pre] as Lava holds them (after clipping and truncation)."""

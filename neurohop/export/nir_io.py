@@ -53,7 +53,7 @@ from neurohop._optional import require
 from neurohop.errors import BuildError, ModelFileError
 from neurohop.model.network import Network, Projection
 from neurohop.model.neurons import LIF, CubaLIF
-from neurohop.model.synapses import STDP, FromList, parse_connector
+from neurohop.model.synapses import PLASTICITY_RULES, FromList, parse_connector
 
 __all__ = ["NIRConversionError", "NIRFileError", "to_nir", "write_nir", "from_nir", "read_nir", "CONVENTIONS", "FORMAT"]
 
@@ -135,8 +135,10 @@ def projection_from_spec(spec: Mapping[str, Any]) -> Projection:
     rule = spec.get("plasticity")
     if rule:
         rule = dict(rule)
-        rule.pop("rule", None)
-        rule = STDP(**rule)
+        kind = rule.pop("rule", "stdp")
+        if kind not in PLASTICITY_RULES:
+            raise NIRConversionError(f"nir import: projection {spec.get('name')!r}: plasticity.rule: unknown rule {kind!r} (supported: {list(PLASTICITY_RULES)})")
+        rule = PLASTICITY_RULES[kind](**rule)
     weight = spec["weight"]
     delay = spec["delay"]
     return Projection(
@@ -236,7 +238,7 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
     for proj in net.projections:
         if proj.plasticity is not None:
             exact = False
-            notes.append(f"projection {proj.name}: STDP is kept in metadata['neurohop'] (NIR has no plasticity); the weights are the initial ones")
+            notes.append(f"projection {proj.name}: the {proj.plasticity.kind} rule is kept in metadata['neurohop'] (NIR has no plasticity); the weights are the initial ones")
     groups = linear_groups(net)
     n_delays: dict[str, int] = {}
     for (_, _, _), (_, names) in groups.items():

@@ -34,7 +34,7 @@ from neurohop.errors import BuildError
 from neurohop.files import atomic_write
 from neurohop.model.network import Network, PopRef
 from neurohop.model.neurons import LIF, SpikeSource
-from neurohop.model.synapses import AllToAll, OneToOne
+from neurohop.model.synapses import STDP, AllToAll, OneToOne
 
 __all__ = ["pynn_script", "write_pynn_script", "SIMULATORS"]
 
@@ -165,6 +165,8 @@ def _projection(proj: Any, sizes: Mapping[str, int], dt: float) -> list[str]:
     out = [f"    # {proj.name}"]
     if proj.plasticity is not None:
         r = proj.plasticity
+        if not isinstance(r, STDP):
+            raise BuildError(f"pynn script: projection {proj.name!r}: plasticity rule {r.kind!r} has no PyNN form here (supported: stdp)")
         out.append(
             f"    rule = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(tau_plus={_num(r.tau_plus)}, tau_minus={_num(r.tau_minus)}, "
             f"A_plus={_num(r.a_plus)}, A_minus={_num(r.a_minus)}), weight_dependence=sim.AdditiveWeightDependence(w_min={_num(r.w_min)}, "

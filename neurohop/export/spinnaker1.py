@@ -49,6 +49,7 @@ from neurohop.kernels.lif import LIFArithmetic, LIFConstants, LIFState, lif_step
 from neurohop.kernels.stdp import NEVER, STDPArithmetic, STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network
 from neurohop.model.neurons import LIF
+from neurohop.model.synapses import STDP
 
 __all__ = ["ARITHMETIC", "SpiNNaker1Arithmetic", "SpiNNakerOptions", "SpiNNakerSimulator", "lif_arithmetic", "stdp_arithmetic", "decay_lut", "ARRAY_DOCS"]
 
@@ -126,6 +127,9 @@ def stdp_arithmetic(events: Events, frac: int = 11, word: int = 16) -> STDPArith
 
     return STDPArithmetic(decay, scale, bump)
 
+
+#: Plasticity rules this arithmetic quantises and simulates (as STDP traces and tables).
+INTEGER_RULES: tuple[type, ...] = (STDP,)
 
 #: Longest STDP decay table built (entries): far beyond any real trace, small enough to allocate.
 MAX_LUT_ENTRIES = 1 << 20
@@ -253,6 +257,10 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
     tfrac = target.number("trace_frac_bits")
     tword = target.number("trace_word_bits")
     report.decisions.update({"weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
+    for proj in net.projections:
+        # a target file may list any registered rule; this arithmetic has integer forms for these
+        if proj.plasticity is not None and type(proj.plasticity) not in INTEGER_RULES:
+            raise BuildError(f"{target.name}: projection {proj.name!r}: plasticity rule {proj.plasticity.kind!r} has no integer form in the spinnaker1 arithmetic (supported: {[r.kind for r in INTEGER_RULES]})")
 
     pops: list[PopulationProgram] = []
     shifts: dict[tuple[str, str], int] = {}
@@ -373,14 +381,21 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
 class SpiNNakerSynapses(NamedTuple):
     """The synaptic state of a :class:`SpiNNakerSimulator` (what evolves besides the neurons)."""
 
-    ring_e: dict[str, np.ndarray]  #: excitatory ring buffers per population, int64 [slots, B, n] (weight units)
-    ring_i: dict[str, np.ndarray]  #: inhibitory ring buffers per population
+    ring_e: dict[str, np.ndarray]  #: excitatory ring buffers per neuron group, int64 [slots, B, n] (weight units)
+    ring_i: dict[str, np.ndarray]  #: inhibitory ring buffers per neuron group
     plastic: list[STDPState]  #: weights and traces of each plastic projection (dense [B, pre, post])
     post_history: list[list[np.ndarray]]  #: per plastic projection, the post spikes of the last ``delay`` steps (oldest first)
 
 
 class SpiNNakerSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a spinnaker1 :class:`Program`."""
+    """Bit-accurate integer simulation of a spinnaker1 :class:`Program`.
+
+    Every population runs the LIF kernel with the same arithmetic, so all of them form one
+    neuron group (one kernel call per step on all neurons; the weight shifts are per neuron).
+    """
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "lif"
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
@@ -411,11 +426,13 @@ class SpiNNakerSimulator(IntegerSimulator):
             max_delay = max(max_delay, int(d.max(initial=1)))
             inh = proj.receptor == "inhibitory"
             if not proj.plastic:
+                group = self.group_of[proj.post]
+                at = group.slices[proj.post][0]
                 for delay in np.unique(d):
                     sel = d == delay
                     mat = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
                     np.add.at(mat, (pre[sel], post[sel]), w[sel])
-                    self._static_groups.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), self._matrix(mat)))
+                    self._static_groups.append((proj.pre, (a0, a1), group.name, (at + b0, at + b1), inh, int(delay), self._matrix(mat)))
                 continue
             s = proj.scalars
             c = STDPConstants(int(s["a_plus"]), int(s["a_minus"]), int(s["w_min"]), int(s["w_max"]), proj.arrays["lut_plus"].astype(np.int64), proj.arrays["lut_minus"].astype(np.int64))
@@ -425,7 +442,11 @@ class SpiNNakerSimulator(IntegerSimulator):
             mask[pre, post] = True
             self._plastic_groups.append((proj, c, None if mask.all() else mask, dense))
         self._slots = max_delay + 1
-        self._shift = {p.name: (int(p.scalars["shift_e"]), int(p.scalars["shift_i"])) for p in self.neurons}
+        # the left shifts of each neuron's ring-buffer entries (one per population and receptor)
+        self._shift = {
+            g.name: tuple(np.concatenate([np.full(p.size, int(p.scalars[key]), np.int64) for p in g.pops]) for key in ("shift_e", "shift_i"))
+            for g in self.groups
+        }
 
     def _initial_synapses(self) -> SpiNNakerSynapses:
         n = self._slots
@@ -437,8 +458,8 @@ class SpiNNakerSimulator(IntegerSimulator):
             plastic.append(STDPState(np.broadcast_to(dense, (self.B, P, Q)).copy(), np.zeros((self.B, P), np.int64), never(P), np.zeros((self.B, Q), np.int64), never(Q)))
             post_history.append([np.zeros((self.B, Q), dtype=bool) for _ in range(int(proj.arrays["delay"][0]) if proj.arrays["delay"].size else 1)])
         return SpiNNakerSynapses(
-            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
-            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
+            {g.name: np.zeros((n, self.B, g.size), dtype=np.int64) for g in self.groups},
+            {g.name: np.zeros((n, self.B, g.size), dtype=np.int64) for g in self.groups},
             plastic,
             post_history,
         )
@@ -446,15 +467,15 @@ class SpiNNakerSimulator(IntegerSimulator):
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         slot = t % self._slots
         out = {}
-        for pop in self.neurons:
-            se, si = self._shift[pop.name]
-            raw_e = self.synapses.ring_e[pop.name][slot].copy()
-            raw_i = self.synapses.ring_i[pop.name][slot].copy()
-            self.synapses.ring_e[pop.name][slot] = 0
-            self.synapses.ring_i[pop.name][slot] = 0
+        for g in self.groups:
+            se, si = self._shift[g.name]
+            raw_e = self.synapses.ring_e[g.name][slot].copy()
+            raw_i = self.synapses.ring_i[g.name][slot].copy()
+            self.synapses.ring_e[g.name][slot] = 0
+            self.synapses.ring_i[g.name][slot] = 0
             raw_e = self.events.note("ring_buffer_saturated", raw_e, np.minimum(raw_e, self._rb_max))
             raw_i = self.events.note("ring_buffer_saturated", raw_i, np.minimum(raw_i, self._rb_max))
-            out[pop.name] = (raw_e << se, raw_i << si)
+            out[g.name] = (raw_e << se, raw_i << si)
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
@@ -476,7 +497,9 @@ class SpiNNakerSimulator(IntegerSimulator):
             if pre_spikes.any():
                 arriving = np.einsum("bp,bpq->bq", pre_spikes.astype(np.int64), syn.w)
                 ring = self.synapses.ring_i if proj.receptor == "inhibitory" else self.synapses.ring_e
-                ring[proj.post][(t + delay) % n][:, b0:b1] += arriving
+                group = self.group_of[proj.post]
+                at = group.slices[proj.post][0]
+                ring[group.name][(t + delay) % n][:, at + b0 : at + b1] += arriving
             self.synapses.post_history[k] = hist[1:] + [emitted[proj.post][:, b0:b1].copy()]
 
     def weights(self, projection: str) -> np.ndarray:

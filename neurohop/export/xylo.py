@@ -58,7 +58,7 @@ from neurohop.export.intmath import Events, OrderedSaturatingSum, saturate, wrap
 from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
-from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.simulator import IntegerSimulator, NeuronGroup
 from neurohop.export.targets import Target
 from neurohop.model.network import Network
 from neurohop.model.neurons import CubaLIF
@@ -87,7 +87,7 @@ class XyloConstants(NamedTuple):
     dash_mem: Any  #: voltage decay shift
     bias: Any  #: added to vmem every step
     threshold: Any  #: spike while vmem >= threshold
-    max_spikes: int  #: spikes one neuron may emit in a step (31 hidden, 1 output)
+    max_spikes: Any  #: spikes one neuron may emit in a step (31 hidden, 1 output): an int or one per neuron
 
 
 class XyloState(NamedTuple):
@@ -100,9 +100,9 @@ class XyloState(NamedTuple):
 
 def decay_step(x: Any, dash: Any) -> Any:
     """What one decay removes: ``x >> dash`` (rounds toward -inf), at least 1 in size for a non-zero ``x``."""
-    step = x >> dash
-    # a negative x always shifts to <= -1; a positive one may shift to 0 and then removes 1
-    return step + ((step == 0) & (x > 0))
+    # a negative x always shifts to <= -1 (and x >> dash >= x); a positive one may shift to
+    # 0 and then removes 1: max(x >> dash, min(x, 1)) covers the three cases
+    return np.maximum(x >> dash, np.minimum(x, 1))
 
 
 def bitshift_decay(x: Any, dash: Any) -> Any:
@@ -400,8 +400,13 @@ class XyloSimulator(IntegerSimulator):
     """Bit-accurate integer simulation of a xylo :class:`Program` (xylosim's step, :func:`xylo_step`).
 
     Spikes come out as booleans (a neuron fired in the step); recording the state variable
-    ``n`` gives the spike counts of the hidden neurons (0..31).
+    ``n`` gives the spike counts of the hidden neurons (0..31). Hidden and output neurons
+    form one neuron group (one step and one ordered saturating sum for all of them; the
+    spike cap is per neuron).
     """
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "xylo"
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         p = {k: v.astype(np.int64) for k, v in pop.params.items()}
@@ -424,33 +429,30 @@ class XyloSimulator(IntegerSimulator):
         hidden = sorted((int(p.scalars["index"]), int(p.scalars["index"]) + p.size) for p in self.neurons if p.scalars["role"] == "hidden")
         cap = self.program.target.number("max_spikes_hidden")
         self._sums: dict[str, OrderedSaturatingSum] = {}
-        for pop in self.neurons:
-            k = int(pop.scalars["index"])
-            if pop.scalars["role"] == "hidden":
-                # the chip walks the input channels first, then the hidden neurons
-                mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
-                blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
-            else:
-                mat = w_out[:, k : k + pop.size]
-                blocks = hidden
-            self._sums[pop.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
+        for g in self.groups:
+            # per population, the chip walks the input channels first, then the hidden
+            # neurons; an output neuron's walk has no input rows (zeros here, so that every
+            # population's columns take the same counts and one product serves the group)
+            cols = []
+            for pop in g.pops:
+                k = int(pop.scalars["index"])
+                w = w_in[:, k : k + pop.size] if pop.scalars["role"] == "hidden" else np.zeros((n_in, pop.size), np.int64)
+                cols.append(np.concatenate([w, (w_rec if pop.scalars["role"] == "hidden" else w_out)[:, k : k + pop.size]]))
+            mat = np.concatenate(cols, axis=1)
+            blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
+            self._sums[g.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
 
     def _initial_synapses(self) -> XyloSynapses:
         n_in, n_hidden = self._sizes
         return XyloSynapses(np.zeros((self.B, n_in), np.int64), np.zeros((self.B, n_hidden), np.int64))
 
     def _arriving(self, t: int) -> dict[str, Any]:
-        hidden_pre = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
-        out = {}
-        for pop in self.neurons:
-            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.synapses.pending_hidden
-            add = self._sums[pop.name]
-            out[pop.name] = lambda u, add=add, counts=counts: add(u, counts, self.events, "isyn_saturated")
-        return out
+        counts = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
+        return {g.name: lambda u, add=self._sums[g.name]: add(u, counts, self.events, "isyn_saturated") for g in self.groups}
 
-    def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
-        _, _, consts, _ = self._kernels[pop.name]
-        return xylo_step(self.state[pop.name], arriving, consts, self._bits, self.events)
+    def _step_group(self, group: NeuronGroup, arriving: Any) -> tuple[np.ndarray, Any]:
+        _, _, consts, _ = self._kernels[group.name]
+        return xylo_step(self.state[group.name], arriving, consts, self._bits, self.events)
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         self.synapses.pending_input[:] = 0
