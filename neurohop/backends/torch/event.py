@@ -35,7 +35,7 @@ import torch
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.delivery import deliver, event_delivery, spike_indices
-from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, segment_of
+from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.registry import plasticity_kernel_for
@@ -300,13 +300,8 @@ class EventSimulation(Simulation):
         slot = t % self.n_slots
         buf = act.buf
         in_e, in_i = buf[slot, :, 0], buf[slot, :, 1]  # views; emptied once the neurons read them
-        parts, neurons = [], []
-        for seg, seg_state in zip(self.segments, act.neurons):
-            spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
-            parts.append(spk)
-            neurons.append(seg_state)
+        spikes, neurons = neurons_step(self.segments, act.neurons, in_e, in_i)
         buf[slot].zero_()  # every delay is >= 1 and < n_slots: nothing below lands in this slot
-        spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
         if self.rows is not None:
             host = self.device.type == "cpu"
             nb, ni = spike_indices(spikes, self.n_sources, host)
