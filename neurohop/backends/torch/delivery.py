@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
-__all__ = ["EventDelivery", "event_delivery", "deliver", "SourceSchedule"]
+__all__ = ["EventDelivery", "event_delivery", "deliver", "Pending", "min_delay", "spike_indices", "SourceSchedule"]
 
 
 class EventDelivery(NamedTuple):
@@ -63,9 +63,10 @@ def event_delivery(n_all: int, n_neurons: int, parts: Sequence[tuple[np.ndarray,
     return EventDelivery(indptr, target, per, one, weight, t(indptr), t(target), None if per is None else t(per), t(weight))
 
 
-def deliver(buf: torch.Tensor, d: EventDelivery, t: int, batch_idx: Any, pre_idx: Any) -> None:
-    """Add the rows of the spikes ``(batch_idx[k], pre_idx[k])`` emitted at step ``t`` into
-    the ring buffer ``buf [n_slots, B, 2, n_neurons]`` in place (see the module docstring).
+def deliver(buf: torch.Tensor, d: EventDelivery, t: Any, batch_idx: Any, pre_idx: Any) -> None:
+    """Add the rows of the spikes ``(batch_idx[k], pre_idx[k])`` emitted at step ``t`` (one
+    step, or one per spike) into the ring buffer ``buf [n_slots, B, 2, n_neurons]`` in place
+    (see the module docstring).
 
     On a CPU the indices are NumPy arrays and the gather runs in NumPy (small arrays, little
     overhead per call); elsewhere they are tensors on the buffer's device.
@@ -85,6 +86,8 @@ def deliver(buf: torch.Tensor, d: EventDelivery, t: int, batch_idx: Any, pre_idx
         tgt = d.target[pos]
         if B > 1:
             tgt = tgt + np.repeat(batch_idx * inst, counts)
+        if not np.isscalar(t):
+            t = np.repeat(t, counts)
         if d.delay is None:
             tgt = tgt + ((t + d.one_delay) % n_slots) * slot_size
         else:
@@ -101,11 +104,63 @@ def deliver(buf: torch.Tensor, d: EventDelivery, t: int, batch_idx: Any, pre_idx
     tgt = d.t_target[pos]
     if B > 1:
         tgt = tgt + torch.repeat_interleave(batch_idx * inst, counts, output_size=total)
+    if isinstance(t, torch.Tensor):
+        t = torch.repeat_interleave(t, counts, output_size=total)
     if d.t_delay is None:
         tgt = tgt + ((t + d.one_delay) % n_slots) * slot_size
     else:
         tgt = tgt + ((t + d.t_delay[pos]) % n_slots) * slot_size
     flat.index_add_(0, tgt, d.t_weight[pos])
+
+
+class Pending:
+    """Spikes whose rows are delivered later, together (at most ``window`` steps of them).
+
+    A spike emitted at step ``t`` reaches the ring buffer at ``t + d`` with ``d`` at least
+    the smallest delay of the rows, so the spikes of ``window <= min delay`` consecutive
+    steps can be gathered in one :func:`deliver` after the last of those steps (before the
+    next step reads the buffer).
+    """
+
+    def __init__(self, window: int, host: bool) -> None:
+        self.window = max(1, int(window))
+        self.host = host
+        self.parts: list[tuple[int, Any, Any]] = []
+        self.steps = 0
+
+    def add(self, t: int, batch_idx: Any, pre_idx: Any) -> None:
+        """Keep the spikes of step ``t`` (the steps come one after the other)."""
+        self.steps += 1
+        if len(pre_idx):
+            self.parts.append((t, batch_idx, pre_idx))
+
+    @property
+    def full(self) -> bool:
+        """Whether ``window`` steps are kept (flush before the next step)."""
+        return self.steps >= self.window
+
+    def flush(self, buf: torch.Tensor, d: EventDelivery) -> None:
+        """Deliver everything kept, in the order one delivery per step would add it."""
+        self.steps = 0
+        if not self.parts:
+            return
+        if len(self.parts) == 1:
+            t, b, i = self.parts[0]
+        elif self.host:
+            t = np.concatenate([np.full(len(i), t, dtype=np.int64) for t, _, i in self.parts])
+            b = np.concatenate([b for _, b, _ in self.parts])
+            i = np.concatenate([i for _, _, i in self.parts])
+        else:
+            t = torch.cat([torch.full((len(i),), t, dtype=torch.int64, device=i.device) for t, _, i in self.parts])
+            b = torch.cat([b for _, b, _ in self.parts])
+            i = torch.cat([i for _, _, i in self.parts])
+        self.parts.clear()
+        deliver(buf, d, t, b, i)
+
+
+def min_delay(d: EventDelivery) -> int:
+    """The smallest delay (steps) of the rows."""
+    return d.one_delay if d.delay is None else int(d.delay.min(initial=d.one_delay))
 
 
 def spike_indices(spikes: torch.Tensor, offset: int, host: bool) -> tuple[Any, Any]:

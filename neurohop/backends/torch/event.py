@@ -34,7 +34,7 @@ import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
-from neurohop.backends.torch.delivery import deliver, event_delivery, spike_indices
+from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, spike_indices
 from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
@@ -296,7 +296,7 @@ class EventSimulation(Simulation):
         return {name: getattr(seg_state, name)[0, s].cpu().numpy() for name in self.segments[k].kernel.recordable}
 
     # ------------------------------------------------------------------ running
-    def _step(self, t: int, src: torch.Tensor, src_idx: tuple[Any, Any], act: _Activity, learn: bool, track: bool) -> tuple[torch.Tensor, _Activity]:
+    def _step(self, t: int, src: torch.Tensor, src_idx: tuple[Any, Any], act: _Activity, learn: bool, track: bool, pending: Pending | None = None) -> tuple[torch.Tensor, _Activity]:
         slot = t % self.n_slots
         buf = act.buf
         in_e, in_i = buf[slot, :, 0], buf[slot, :, 1]  # views; emptied once the neurons read them
@@ -310,7 +310,10 @@ class EventSimulation(Simulation):
             if buf.shape[1] > 1:  # instance-major order: each instance's spikes in the all-vector order
                 order = np.argsort(b, kind="stable") if host else torch.sort(b, stable=True).indices
                 b, i = b[order], i[order]
-            deliver(buf, self.rows, t, b, i)
+            if pending is None:
+                deliver(buf, self.rows, t, b, i)
+            else:
+                pending.add(t, b, i)
         if not self.ops:
             return spikes, _Activity(tuple(neurons), buf)
         emitted = torch.cat([src.to(self.dtype), spikes.to(self.dtype)], dim=1)
@@ -370,13 +373,18 @@ class EventSimulation(Simulation):
         """Run ``steps`` steps from ``t0`` in chunks (see :mod:`~neurohop.backends.torch.stream`)."""
         B = act.buf.shape[1]
         chunk = chunk_steps(steps, B, self.n_sources, self.n_neurons)
+        pending = Pending(min_delay(self.rows), self.device.type == "cpu") if self.rows is not None else None
         for part in source_chunks(t0, steps, B, checked, self._src_offset, self.net.sizes, self._schedule, self.n_sources, chunk):
             c = part.raster.shape[0]
             for k in range(c):
                 src, idx = part.step(k, self.device)
-                spikes, act = self._step(t0 + part.k0 + k, src, idx, act, learn, track)
+                spikes, act = self._step(t0 + part.k0 + k, src, idx, act, learn, track, pending)
+                if pending is not None and pending.full:
+                    pending.flush(act.buf, self.rows)
                 rec.step(spikes, act.neurons)
             rec.flush(part, c)
+        if pending is not None:
+            pending.flush(act.buf, self.rows)
         return act
 
     @staticmethod

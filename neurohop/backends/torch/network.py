@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from neurohop.kernels import NEURON_KERNELS, NeuronKernel, population_constants, population_initial
-from neurohop.backends.torch.delivery import EventDelivery, deliver, spike_indices
+from neurohop.backends.torch.delivery import EventDelivery, Pending, deliver, spike_indices
 from neurohop.kernels.registry import PlasticityKernel
 from neurohop.model.network import Network, Population
 
@@ -163,7 +163,9 @@ def neurons_step(segments: Sequence[Segment], states: Sequence[Any], in_e: torch
     return (torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]), tuple(neurons)
 
 
-def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkParams, source_idx: tuple[Any, Any] | None = None) -> tuple[torch.Tensor, NetworkState]:
+def network_step(
+    t: int, sources: torch.Tensor, state: NetworkState, p: NetworkParams, source_idx: tuple[Any, Any] | None = None, pending: Pending | None = None
+) -> tuple[torch.Tensor, NetworkState]:
     """Advance the whole network by one step.
 
     The ring buffer ``state.buf`` is updated **in place** (the slot read at ``t`` is emptied
@@ -182,6 +184,10 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
     source_idx : (batch, index) or None
         The true entries of ``sources`` if the caller has them already (NumPy arrays on a
         CPU, see :func:`~neurohop.backends.torch.delivery.spike_indices`).
+    pending : Pending or None
+        If given, the rows of this step's spikes are kept there instead of delivered; the
+        caller flushes it once it is ``full`` (at most the smallest row delay of steps
+        later) and at the end of a run.
 
     Returns
     -------
@@ -205,7 +211,10 @@ def network_step(t: int, sources: torch.Tensor, state: NetworkState, p: NetworkP
             b, i = b[order], i[order]
         else:
             b, i = sb, cat([si, ni])
-        deliver(buf, p.delivery, t, b, i)
+        if pending is None:
+            deliver(buf, p.delivery, t, b, i)
+        else:
+            pending.add(t, b, i)
 
     if p.static or p.plastic:
         emitted = torch.cat([sources.to(buf.dtype), spikes.to(buf.dtype)], dim=1)
@@ -232,5 +241,7 @@ class TorchNetwork(torch.nn.Module):
         super().__init__()
         self.params = params
 
-    def forward(self, t: int, sources: torch.Tensor, state: NetworkState, source_idx: tuple[Any, Any] | None = None) -> tuple[torch.Tensor, NetworkState]:
-        return network_step(t, sources, state, self.params, source_idx)
+    def forward(
+        self, t: int, sources: torch.Tensor, state: NetworkState, source_idx: tuple[Any, Any] | None = None, pending: Pending | None = None
+    ) -> tuple[torch.Tensor, NetworkState]:
+        return network_step(t, sources, state, self.params, source_idx, pending)

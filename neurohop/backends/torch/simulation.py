@@ -19,7 +19,7 @@ import logging
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
-from neurohop.backends.torch.delivery import event_delivery
+from neurohop.backends.torch.delivery import Pending, event_delivery, min_delay
 from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, constants_on, device_tensor, layout_neurons, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
@@ -241,13 +241,20 @@ class TorchSimulation(Simulation):
         chunk = chunk_steps(steps, self._B, self.n_sources, self.n_neurons)
         sizes = self.net.sizes
         state = self._state
+        rows = self.params.delivery
+        # the rows of up to min-delay steps of spikes are gathered together (see Pending)
+        pending = Pending(min_delay(rows), self.device.type == "cpu") if rows is not None else None
         for part in source_chunks(self.t, steps, self._B, checked, self._src_offset, sizes, self._schedule, self.n_sources, chunk):
             c = part.raster.shape[0]
             for k in range(c):
                 src, idx = part.step(k, self.device)
-                spikes, state = self.module(self.t + part.k0 + k, src, state, idx)
+                spikes, state = self.module(self.t + part.k0 + k, src, state, idx, pending)
+                if pending is not None and pending.full:
+                    pending.flush(state.buf, rows)
                 rec.step(spikes, state.neurons)
             rec.flush(part, c)
+        if pending is not None:
+            pending.flush(state.buf, rows)
         self._state = state
         result = RunResult(self.t, steps, self.dt)
         one = self.batch is None
