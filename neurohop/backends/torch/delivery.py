@@ -22,7 +22,24 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
-__all__ = ["EventDelivery", "event_delivery", "deliver", "Pending", "min_delay", "spike_indices", "SourceSchedule"]
+__all__ = ["rows_sum", "EventDelivery", "event_delivery", "deliver", "Pending", "min_delay", "spike_indices", "SourceSchedule"]
+
+
+def rows_sum(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``pre @ w`` for binary ``pre [B, P]``, summing only the rows of the spiking neurons."""
+    B = pre.shape[0]
+    if B == 1:
+        idx = pre[0].nonzero().flatten()
+        if idx.numel() == 0:
+            return torch.zeros(1, w.shape[1], device=w.device, dtype=w.dtype)
+        return w.index_select(0, idx).sum(0, keepdim=True)
+    nz = pre.nonzero()
+    if nz.shape[0] == 0:
+        return torch.zeros(B, w.shape[1], device=w.device, dtype=w.dtype)
+    if nz.shape[0] * 4 > pre.numel():  # dense activity: a plain product is cheaper
+        return pre @ w
+    sp = torch.sparse_coo_tensor(nz.T, torch.ones(nz.shape[0], device=w.device, dtype=w.dtype), (B, pre.shape[1]), check_invariants=False)
+    return torch.sparse.mm(sp, w)
 
 
 class EventDelivery(NamedTuple):

@@ -34,7 +34,8 @@ import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
-from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, spike_indices
+from neurohop.backends.torch.activity import Activity, FrozenState, join_instances, take_instances
+from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, rows_sum, spike_indices
 from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
@@ -61,48 +62,6 @@ class _Op(NamedTuple):
     inhibitory: bool
     weight: Any  #: one_to_one: [n] tensor; uniform: float; matrix: [pre, post] tensor; plastic: index
     no_self: bool  #: all_to_all without self connections (local diagonal excluded)
-
-
-class _Activity(NamedTuple):
-    """Everything but the plastic synapses: neuron states and in-flight spike sums."""
-
-    neurons: tuple[Any, ...]
-    buf: torch.Tensor  #: [n_slots, B, 2 (excitatory, inhibitory), n_neurons]
-
-
-class FrozenState:
-    """Where a batched frozen recall stands, to continue it across :meth:`EventSimulation.run_frozen` calls.
-
-    Make one with :meth:`EventSimulation.frozen_state` and pass it as ``state=`` to each
-    call: every call starts where the previous one stopped (neuron states, spikes in
-    flight and the step count ``t``), so a long recall runs in chunks with the same spikes
-    as one call.
-    """
-
-    def __init__(self, activity: _Activity, t: int) -> None:
-        self.activity = activity
-        self.t = t
-
-    @property
-    def batch(self) -> int:
-        return int(self.activity.buf.shape[1])
-
-
-def _rows_sum(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``pre @ w`` for binary ``pre [B, P]``, summing only the rows of the spiking neurons."""
-    B = pre.shape[0]
-    if B == 1:
-        idx = pre[0].nonzero().flatten()
-        if idx.numel() == 0:
-            return torch.zeros(1, w.shape[1], device=w.device, dtype=w.dtype)
-        return w.index_select(0, idx).sum(0, keepdim=True)
-    nz = pre.nonzero()
-    if nz.shape[0] == 0:
-        return torch.zeros(B, w.shape[1], device=w.device, dtype=w.dtype)
-    if nz.shape[0] * 4 > pre.numel():  # dense activity: a plain product is cheaper
-        return pre @ w
-    sp = torch.sparse_coo_tensor(nz.T, torch.ones(nz.shape[0], device=w.device, dtype=w.dtype), (B, pre.shape[1]), check_invariants=False)
-    return torch.sparse.mm(sp, w)
 
 
 class EventSimulation(Simulation):
@@ -234,9 +193,9 @@ class EventSimulation(Simulation):
         return device_tensor(array, self.device, self.dtype)
 
     # ------------------------------------------------------------------ state
-    def _fresh_activity(self, B: int) -> _Activity:
+    def _fresh_activity(self, B: int) -> Activity:
         neurons = tuple(type(init)(*[self._tensor(a).expand(B, -1).clone() for a in init]) for init in self._initial)
-        return _Activity(neurons, torch.zeros(self.n_slots, B, 2, self.n_neurons, device=self.device, dtype=self.dtype))
+        return Activity(neurons, torch.zeros(self.n_slots, B, 2, self.n_neurons, device=self.device, dtype=self.dtype))
 
     def reset(self) -> None:
         """Return to step 0: initial neuron state, initial weights, no trace, nothing in flight."""
@@ -256,10 +215,10 @@ class EventSimulation(Simulation):
         """Switch plasticity on or off for the following :meth:`run` calls (weights are kept)."""
         self.learning = bool(on)
 
-    def snapshot(self) -> tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]:
+    def snapshot(self) -> tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]:
         return self.t, clone_state(self._activity), [clone_state(s) for s in self._plastic], [[h.clone() for h in hist] for hist in self._history]
 
-    def restore(self, snapshot: tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
+    def restore(self, snapshot: tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
         t, activity, plastic, history = snapshot
         self.t = t
         self._activity = clone_state(activity)
@@ -296,7 +255,7 @@ class EventSimulation(Simulation):
         return {name: getattr(seg_state, name)[0, s].cpu().numpy() for name in self.segments[k].kernel.recordable}
 
     # ------------------------------------------------------------------ running
-    def _step(self, t: int, src: torch.Tensor, src_idx: tuple[Any, Any], act: _Activity, learn: bool, track: bool, pending: Pending | None = None) -> tuple[torch.Tensor, _Activity]:
+    def _step(self, t: int, src: torch.Tensor, src_idx: tuple[Any, Any], act: Activity, learn: bool, track: bool, pending: Pending | None = None) -> tuple[torch.Tensor, Activity]:
         slot = t % self.n_slots
         buf = act.buf
         in_e, in_i = buf[slot, :, 0], buf[slot, :, 1]  # views; emptied once the neurons read them
@@ -315,7 +274,7 @@ class EventSimulation(Simulation):
             else:
                 pending.add(t, b, i)
         if not self.ops:
-            return spikes, _Activity(tuple(neurons), buf)
+            return spikes, Activity(tuple(neurons), buf)
         emitted = torch.cat([src.to(self.dtype), spikes.to(self.dtype)], dim=1)
         for op in self.ops:
             pre = emitted[:, op.pre]
@@ -335,9 +294,9 @@ class EventSimulation(Simulation):
                                 idx = idx[idx < min(w.shape)]
                                 w[idx, idx] = 0.0
                     self._history[k].append(spikes[0, op.post].clone())
-                arriving = _rows_sum(pre, self._plastic[k].w)
+                arriving = rows_sum(pre, self._plastic[k].w)
             elif op.kind == "matrix":
-                arriving = _rows_sum(pre, op.weight)
+                arriving = rows_sum(pre, op.weight)
             elif op.kind == "one_to_one":
                 arriving = pre * op.weight
             else:
@@ -351,7 +310,7 @@ class EventSimulation(Simulation):
                 else:
                     arriving = (count * op.weight).expand(-1, n_post)
             buf[(t + op.delay) % self.n_slots, :, int(op.inhibitory), op.post] += arriving
-        return spikes, _Activity(tuple(neurons), buf)
+        return spikes, Activity(tuple(neurons), buf)
 
     def _names(self, record: Sequence[str] | None) -> list[str]:
         names = [p.name for p in self.net.populations if p.record] if record is None else list(record)
@@ -369,7 +328,7 @@ class EventSimulation(Simulation):
                 states += [(name, var, k, cols) for var in pop.record if var != "spikes"]
         return Recorder(steps, B, spikes, states, np.float64 if self.dtype == torch.float64 else np.float32)
 
-    def _advance(self, t0: int, steps: int, checked: Mapping[str, np.ndarray], act: _Activity, learn: bool, track: bool, rec: Recorder) -> _Activity:
+    def _advance(self, t0: int, steps: int, checked: Mapping[str, np.ndarray], act: Activity, learn: bool, track: bool, rec: Recorder) -> Activity:
         """Run ``steps`` steps from ``t0`` in chunks (see :mod:`~neurohop.backends.torch.stream`)."""
         B = act.buf.shape[1]
         chunk = chunk_steps(steps, B, self.n_sources, self.n_neurons)
@@ -387,15 +346,6 @@ class EventSimulation(Simulation):
             pending.flush(act.buf, self.rows)
         return act
 
-    @staticmethod
-    def _result(rec: Recorder, t: int, steps: int, dt: float, batched: bool) -> RunResult:
-        result = RunResult(t, steps, dt)
-        for name, arr in rec.spikes.items():
-            result.spikes[name] = arr if batched else arr[:, 0, :]
-        for (name, var), arr in rec.states.items():
-            result.states.setdefault(name, {})[var] = arr if batched else arr[:, 0, :]
-        return result
-
     @torch.no_grad()
     def run(self, steps: int, inputs: Mapping[str, Any] | None = None, record: Sequence[str] | None = None) -> RunResult:
         """Advance ``steps`` steps (learning if :attr:`learning`); ``record`` limits the recorded populations."""
@@ -403,7 +353,7 @@ class EventSimulation(Simulation):
         checked = check_inputs(self.net, inputs, steps, None)
         rec = self._recorder(steps, 1, record)
         self._activity = self._advance(self.t, steps, checked, self._activity, self.learning, True, rec)
-        result = self._result(rec, self.t, steps, self.dt, False)
+        result = rec.result(self.t, steps, self.dt, False)
         self.t += steps
         return result
 
@@ -445,7 +395,7 @@ class EventSimulation(Simulation):
             parts = []
             for b0 in range(0, B, tile):
                 b1 = min(B, b0 + tile)
-                act = _Activity(tuple(type(n)(*[x[b0:b1] for x in n]) for n in fs.activity.neurons), fs.activity.buf[:, b0:b1].contiguous())
+                act = take_instances(fs.activity, b0, b1)
                 sub = self._recorder(steps, b1 - b0, record)
                 act = self._advance(fs.t, steps, {k: v[:, b0:b1] if v.shape[1] > 1 else v for k, v in checked.items()}, act, False, False, sub)
                 parts.append((act, sub))
@@ -453,9 +403,8 @@ class EventSimulation(Simulation):
                     rec.spikes[name][:, b0:b1] = arr
                 for key, arr in sub.states.items():
                     rec.states[key][:, b0:b1] = arr
-            neurons = tuple(type(n)(*[torch.cat([getattr(a.neurons[j], f) for a, _ in parts]) for f in n._fields]) for j, n in enumerate(fs.activity.neurons))
-            fs.activity = _Activity(neurons, torch.cat([a.buf for a, _ in parts], dim=1))
-        result = self._result(rec, self.t, steps, self.dt, True)
+            fs.activity = join_instances([a for a, _ in parts])
+        result = rec.result(self.t, steps, self.dt, True)
         fs.t += steps
         return result
 

@@ -26,7 +26,7 @@ from neurohop.backends.torch.delivery import EventDelivery, Pending, deliver, sp
 from neurohop.kernels.registry import PlasticityKernel
 from neurohop.model.network import Network, Population
 
-__all__ = ["Segment", "NeuronLayout", "layout_neurons", "segment_of", "neurons_step", "device_tensor", "stdp_tensors", "constants_on", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
+__all__ = ["Segment", "NeuronLayout", "layout_neurons", "segment_of", "neurons_step", "device_tensor", "constants_on", "StaticGroup", "PlasticBlock", "NetworkParams", "NetworkState", "network_step", "TorchNetwork"]
 
 
 class Segment(NamedTuple):
@@ -94,8 +94,6 @@ def constants_on(c: Any, device: torch.device, dtype: torch.dtype) -> Any:
     (floats in ``dtype``); numbers stay Python numbers."""
     return type(c)(*[device_tensor(np.asarray(v), device, dtype) if isinstance(v, np.ndarray) else v for v in c])
 
-
-stdp_tensors = constants_on  # the name the event backend used for STDP constants
 
 
 class StaticGroup(NamedTuple):

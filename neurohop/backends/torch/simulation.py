@@ -39,21 +39,6 @@ DELIVERY = ("auto", "event", "dense")
 DENSE_MAX_ENTRIES = 1 << 16
 
 
-def source_raster(sim: Simulation, steps: int, inputs: Mapping[str, Any] | None, batch: int | None, offsets: Mapping[str, int], n_sources: int) -> np.ndarray:
-    """All source spikes of a run, ``bool [steps, B, n_sources]``: the checked run-time
-    ``inputs`` (``B = 1`` when ``batch`` is None) or'ed with each source's fixed times."""
-    checked = check_inputs(sim.net, inputs, steps, batch)
-    src = np.zeros((steps, 1 if batch is None else batch, n_sources), dtype=bool)
-    for pop in sim.net.sources:
-        cols = slice(offsets[pop.name], offsets[pop.name] + pop.size)
-        if pop.name in checked:
-            src[:, :, cols] |= checked[pop.name]
-        fixed = sim._fixed_source_spikes(pop.name, steps)
-        if fixed is not None:
-            src[:, :, cols] |= fixed[:, None, :]
-    return src
-
-
 class TorchSimulation(Simulation):
     """A network compiled to torch tensors (see :func:`build_torch`)."""
 
@@ -256,12 +241,7 @@ class TorchSimulation(Simulation):
         if pending is not None:
             pending.flush(state.buf, rows)
         self._state = state
-        result = RunResult(self.t, steps, self.dt)
-        one = self.batch is None
-        for name, arr in rec.spikes.items():
-            result.spikes[name] = arr[:, 0, :] if one else arr
-        for (name, var), arr in rec.states.items():
-            result.states.setdefault(name, {})[var] = arr[:, 0, :] if one else arr
+        result = rec.result(self.t, steps, self.dt, self.batch is not None)
         self.t += steps
         return result
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from neurohop.backends.base import RunResult
 from neurohop.backends.torch.delivery import SourceSchedule
 from neurohop.model.network import Network
 
@@ -119,6 +120,17 @@ class Recorder:
             values.clear()
         self._spk.clear()
         self._k0 = k1
+
+
+    def result(self, t: int, steps: int, dt: float, batched: bool) -> RunResult:
+        """The recordings as a :class:`~neurohop.backends.base.RunResult` (without the batch
+        dimension unless ``batched``)."""
+        result = RunResult(t, steps, dt)
+        for name, arr in self.spikes.items():
+            result.spikes[name] = arr if batched else arr[:, 0, :]
+        for (name, var), arr in self.states.items():
+            result.states.setdefault(name, {})[var] = arr if batched else arr[:, 0, :]
+        return result
 
 
 def run_bytes(steps: int, B: int, recorded_spikes: int, recorded_states: int, n_sources: int, n_neurons: int, inputs: int, itemsize: int) -> int:
