@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import neurohop.backends.torch.stream as stream
 from neurohop.backends.torch import build_torch
+from neurohop.backends.torch.delivery import Pending, deliver, event_delivery
 from neurohop.backends.torch.event import build_torch_event
 from neurohop.errors import BuildError, InputError
 from neurohop.model import LIF, FromList, Network, Population, Projection, SpikeSource
@@ -154,3 +156,28 @@ def test_run_memory_estimate_and_bad_delivery_option() -> None:
     assert large >= 100_000 * 16 * (80 + 8 * 60) and large < 1.1 * 100_000 * 16 * (80 + 8 * 60) + small
     with pytest.raises(BuildError, match="torch: delivery: expected one of"):
         build_torch(net, delivery="sparse")
+
+
+def test_tensor_path_of_delivery_equals_the_host_path() -> None:
+    """The device path (tensors, as on CUDA) and the host path (NumPy) add the same values in
+    the same order; on a CPU both are sequential, so the buffers are bit-identical."""
+    rng = np.random.default_rng(2)
+    n_all, n, B, slots = 30, 20, 3, 6
+    k = 200
+    parts = [(rng.integers(0, n_all, k), rng.integers(0, n, k), rng.random(k), rng.integers(1, slots, k), int(r)) for r in (0, 1)]
+    rows = event_delivery(n_all, n, parts, torch.device("cpu"), torch.float64)
+    host = torch.zeros(slots, B, 2, n, dtype=torch.float64)
+    dev = torch.zeros_like(host)
+    wait_host, wait_dev = Pending(3, True), Pending(3, False)
+    for t in range(7):
+        b, i = np.nonzero(rng.random((B, n_all)) < 0.2)
+        deliver(host, rows, t, b, i)
+        deliver(dev, rows, t, torch.as_tensor(b), torch.as_tensor(i))
+        np.testing.assert_array_equal(host.numpy(), dev.numpy())
+        wait_host.add(t, b, i)
+        wait_dev.add(t, torch.as_tensor(b), torch.as_tensor(i))
+    a, c = torch.zeros_like(host), torch.zeros_like(host)
+    wait_host.flush(a, rows)
+    wait_dev.flush(c, rows)
+    np.testing.assert_array_equal(a.numpy(), c.numpy())
+    assert float(a.abs().sum()) > 0
