@@ -154,6 +154,8 @@ def test_run_memory_estimate_and_bad_delivery_option() -> None:
     small, large = sim.estimate_run_bytes(1000), sim.estimate_run_bytes(100_000)
     # results: 80 recorded spike columns (1 byte) and 60 potentials (8 bytes) per step and instance
     assert large >= 100_000 * 16 * (80 + 8 * 60) and large < 1.1 * 100_000 * 16 * (80 + 8 * 60) + small
+    event = build_torch_event(net, dt=0.5)
+    assert event.estimate_run_bytes(1000, batch=16) >= 1000 * 16 * (80 + 8 * 60)  # the same recordings, inputs counted too
     with pytest.raises(BuildError, match="torch: delivery: expected one of"):
         build_torch(net, delivery="sparse")
 

@@ -26,6 +26,7 @@ across calls when given the same :class:`FrozenState`.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Any, Mapping, NamedTuple, Sequence
 
@@ -37,7 +38,7 @@ from neurohop.backends.torch.common import clone_state, itemsize, kernel_states,
 from neurohop.backends.torch.activity import Activity, FrozenState, join_instances, take_instances
 from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, rows_sum, spike_indices
 from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
-from neurohop.backends.torch.stream import Recorder, chunk_steps, source_chunks, source_schedule
+from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
 from neurohop.kernels.registry import plasticity_kernel_for
 from neurohop.kernels.stdp import NEVER, STDPState
@@ -45,6 +46,8 @@ from neurohop.model.network import Network, Population
 from neurohop.model.synapses import AllToAll, OneToOne
 
 __all__ = ["EventSimulation", "FrozenState", "build_torch_event"]
+
+log = logging.getLogger("neurohop.torch")
 
 #: On a CPU, batched runs go in tiles of about this many neuron states (a few MB of float64).
 CPU_TILE_ELEMENTS = 1 << 17
@@ -357,6 +360,14 @@ class EventSimulation(Simulation):
         self.t += steps
         return result
 
+    def estimate_run_bytes(self, steps: int, batch: int = 1, record: Sequence[str] | None = None) -> int:
+        """Estimated peak memory (bytes) of a run of ``steps`` steps of ``batch`` instances
+        (:meth:`run_frozen`) beyond the compiled network: recordings, inputs and one chunk."""
+        rec = self._recorder(0, 1, record)
+        spikes = sum(size for *_, size in rec.spike_specs)
+        states = sum(c.stop - c.start for *_, c in rec.state_specs)
+        return run_bytes(steps, batch, spikes, states, self.n_sources, self.n_neurons, self.n_sources, self.dtype.itemsize)
+
     def frozen_state(self, batch: int) -> FrozenState:
         """A quiet start for ``batch`` instances (initial neuron states, nothing in flight, step 0),
         to pass to successive :meth:`run_frozen` calls."""
@@ -384,6 +395,7 @@ class EventSimulation(Simulation):
         if state is not None and (not isinstance(state, FrozenState) or state.batch != B):
             raise InputError(f"run_frozen: state: expected a FrozenState of batch {B} from frozen_state({B}) (got {state!r})")
         checked = check_inputs(self.net, inputs, steps, B)
+        log.info("torch_event: frozen recall of %d steps x %d instances: about %.1f MB beyond the network", steps, B, self.estimate_run_bytes(steps, B, record) / 2**20)
         fs = state if state is not None else FrozenState(self._fresh_activity(B), 0)
         # on a CPU, instances run in tiles whose state stays in cache (element-wise neuron
         # updates are memory-bound); the instances are independent, so results are the same
