@@ -6,6 +6,11 @@
 ``dtype`` is ``torch.float64`` by default: spike trains then equal Brian2's (and the
 SpiNNaker recordings) exactly. ``torch.float32`` is faster; its agreement is measured by
 ``benchmarks/bench_cam.py`` and documented in the README.
+
+Static synapses are delivered event by event (``delivery="auto"`` or ``"event"``, see
+:mod:`~neurohop.backends.torch.delivery`) or by dense products (``"dense"``); runs go in
+chunks (:mod:`~neurohop.backends.torch.stream`), and :meth:`TorchSimulation.estimate_run_bytes`
+gives a run's memory before it starts (batched runs also log it on ``neurohop.torch``).
 """
 
 from __future__ import annotations
