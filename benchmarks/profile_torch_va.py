@@ -76,6 +76,7 @@ def main() -> None:
         "torch f64 b1": (build_torch, dict(dtype="float64", batch=None)),
         "torch f32 b1": (build_torch, dict(dtype="float32", batch=None)),
         "torch f64 b16": (build_torch, dict(dtype="float64", batch=16)),
+        "torch f32 b16": (build_torch, dict(dtype="float32", batch=16)),
         "torch_event f64": (build_torch_event, dict(dtype="float64")),
     }
     for name, (builder, opts) in configs.items():
