@@ -32,10 +32,8 @@ BACKEND_NAMES = ("torch", "torch_event", "brian2", "fixed:spinnaker1", "fixed:lo
 #: Capabilities (so it cannot drift from the code).
 UNSUPPORTED: dict[tuple[str, str], str] = {
     ("torch_event", "batch"): "plastic weights are shared by one instance; batched runs are frozen recalls (run_frozen)",
-    ("torch_event", "connector:from_list"): "event delivery covers one-to-one and all-to-all projections (large recurrent memories)",
     ("torch_event", "plastic:one_to_one"): "plasticity is event-driven over all-to-all weight matrices only",
     ("torch_event", "plastic:from_list"): "plasticity is event-driven over all-to-all weight matrices only",
-    ("torch_event", "per_synapse_delays"): "one delay per projection (one ring-buffer slot per delivery)",
     ("brian2", "batch"): "the runtime device simulates one instance",
     ("brian2", "cuda"): "the runtime device runs on the CPU",
     ("fixed:spinnaker1", "per_neuron_parameters"): "a quantised population shares one set of integer parameters (split it by value)",
