@@ -97,7 +97,7 @@ class EventSimulation(Simulation):
     )
     CAPABILITIES = Capabilities(
         learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
-        connectors=("one_to_one", "all_to_all", "all_to_all_without_self", "from_list"), plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=True,
+        plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=True,
         neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
 
