@@ -31,6 +31,12 @@ form (retentions ``1 - dt/tau`` -> ``du``, ``dv``) and converts a
 word holds ``64 s`` per model unit, and a weight ``w`` becomes the mantissa
 ``round(w g s / 2^weight_exp)`` (``g`` the input gain of the neuron model). ``v_reset`` is
 moved to integer 0 by an offset (exact: the leak and bias are adjusted).
+
+Neurons of one population may differ (``Population.parameters`` / ``initial``) in what
+Lava's LIF holds per neuron: the bias (``bias``, ``i_offset``, ``v_rest``) and the initial
+``v``. ``du``, ``dv`` and ``vth`` are one value per LIF process and the scale ``s``, the gain
+``g`` and the offset are one per population, so per-neuron values that change them are
+refused (:func:`~neurohop.export.plugin.require_shared`).
 """
 
 from __future__ import annotations
@@ -282,9 +288,9 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
                         report.warn(w.kind, w.where, w.message)
         require_shared(
             target.name, pop,
-            {"current decay du (tau_syn)": [f["f_u"] for f in each], "voltage decay dv (tau_m, tau_mem)": [f["f_v"] for f in each],
-             "threshold vth (v_thresh, v_th, v_reset)": [f["v_th"] for f in each], "reset (v_reset, the voltage offset)": [f["offset"] for f in each],
-             "input gain (tau_m, cm, tau_syn_e)": [f["g"] for f in each]},
+            {"current decay fractions dt/tau_syn (du)": [f["f_u"] for f in each], "voltage decay fractions dt/tau (dv; tau_m, tau_mem)": [f["f_v"] for f in each],
+             "thresholds above reset (vth; v_thresh, v_th, v_reset)": [f["v_th"] for f in each], "reset offsets (v_reset)": [f["offset"] for f in each],
+             "input gains (tau_m, cm, tau_syn_e)": [f["g"] for f in each]},
             "a Lava LIF process holds du, dv and vth once, and the weights onto a population share one scale, "
             "so neurons of one population may differ only in their bias (i_offset, v_rest, bias) and initial v",
         )

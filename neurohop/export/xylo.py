@@ -34,7 +34,10 @@ float model. Recurrent and output connections take one step on the chip as in th
 (``dash_syn >= 1``: with 0 the current would be cleared before it reaches ``vmem``); the
 weights onto a neuron are divided by its current retention ``1 - 2^-dash_syn`` (the chip
 decays the arriving weight once before ``vmem`` sees it); the threshold register is
-``round(v_th * scale) + 1`` (the model's ``v > v_th`` on integers).
+``round(v_th * scale) + 1`` (the model's ``v > v_th`` on integers). Per-neuron parameters
+(``Population.parameters``) give each neuron its own ``dash_syn``, ``dash_mem``, threshold
+and bias, except that the neurons a projection reaches must share ``dash_syn`` (one weight
+unit per projection); initial potentials are not loaded (``vmem`` starts at 0).
 
 Roles: the network's spike sources are the input channels, its output populations the
 output neurons, every other population hidden neurons. Allowed projections: input ->

@@ -148,10 +148,10 @@ def test_loihi_per_neuron_bias_and_initial_v_equal_split_populations(seed: int) 
 
 def test_loihi_refuses_per_neuron_values_of_a_process_setting() -> None:
     net = Network((Population("a", 3, LIF(), parameters={"tau_m": [10.0, 20.0, 10.0]}),))
-    with pytest.raises(BuildError, match=r"loihi: population 'a'.parameters \['tau_m'\]: the neurons get 2 different voltage decay.*Lava LIF process holds du, dv and vth once"):
+    with pytest.raises(BuildError, match=r"loihi: population 'a'.parameters \['tau_m'\]: the neurons get 2 different voltage decay fractions.*Lava LIF process holds du, dv and vth once"):
         quantise(net, "loihi", 1.0)
     net = Network((Population("a", 2, CubaLIF(), parameters={"v_th": [1.0, 2.0]}),))
-    with pytest.raises(BuildError, match=r"population 'a'.parameters \['v_th'\]: .*threshold vth"):
+    with pytest.raises(BuildError, match=r"population 'a'.parameters \['v_th'\]: .*thresholds above reset"):
         neurohop.build(net, backend="fixed:loihi", dt=1.0)
 
 
@@ -241,3 +241,22 @@ def test_lava_runs_per_neuron_bias_and_initial_v_bit_for_bit(tmp_path: Path) -> 
     assert sum(v.sum() for k, v in expected.items() if k.startswith("spikes/")) > 0
     diff = compare_runs(expected, got)
     assert sum(diff.values()) == 0, {k: v for k, v in diff.items() if v}
+
+
+@pytest.mark.parametrize("target, net", [("spinnaker1", lif_network(3)), ("loihi", cuba_network(3)), ("xylo", xylo_network(3))], ids=["spinnaker1", "loihi", "xylo"])
+def test_per_neuron_programs_survive_a_bundle(target: str, net: Network, tmp_path: Path) -> None:
+    from neurohop.export.bundle import write_bundle
+    from neurohop.export.bundle_read import read_bundle
+
+    program = quantise(net, target, 1.0)
+    back, _, _ = read_bundle(write_bundle(program, tmp_path / "b", nir=False))
+    spikes = np.random.default_rng(3).random((STEPS, program.n_inputs)) < 0.3
+    a, b = simulator_for(program), simulator_for(back)
+    got_a, _ = a.run(STEPS, a.split_inputs(spikes, STEPS))
+    got_b, _ = b.run(STEPS, b.split_inputs(spikes, STEPS))
+    name = next(p.name for p in net.populations if p.parameters)
+    for key, arr in program.population(name).params.items():
+        np.testing.assert_array_equal(back.population(name).params[key], arr)
+    assert got_a[name].sum() > 0
+    for pop in got_a:
+        np.testing.assert_array_equal(got_a[pop], got_b[pop])
