@@ -31,6 +31,12 @@ form (retentions ``1 - dt/tau`` -> ``du``, ``dv``) and converts a
 word holds ``64 s`` per model unit, and a weight ``w`` becomes the mantissa
 ``round(w g s / 2^weight_exp)`` (``g`` the input gain of the neuron model). ``v_reset`` is
 moved to integer 0 by an offset (exact: the leak and bias are adjusted).
+
+Neurons of one population may differ (``Population.parameters`` / ``initial``) in what
+Lava's LIF holds per neuron: the bias (``bias``, ``i_offset``, ``v_rest``) and the initial
+``v``. ``du``, ``dv`` and ``vth`` are one value per LIF process and the scale ``s``, the gain
+``g`` and the offset are one per population, so per-neuron values that change them are
+refused (:func:`~neurohop.export.plugin.require_shared`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ import numpy as np
 from neurohop.errors import BuildError
 from neurohop.export.common import dense_block, slices
 from neurohop.export.intmath import Events, shift, trunc_shift, wrap
-from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option, per_neuron_encoding, require_shared
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator, NeuronGroup
@@ -234,6 +240,8 @@ class LoihiArithmetic(TargetArithmetic):
     reference_target = "loihi"
     options_type = LoihiOptions
     array_docs = ARRAY_DOCS
+    #: du, dv and vth are held once per Lava LIF process (see :func:`_encode`)
+    per_neuron_parameters = False
 
     @property
     def simulator(self) -> type[IntegerSimulator]:
@@ -265,8 +273,29 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
     report.decisions.update({"num_weight_bits": nwb, "headroom_bits": head})
 
     forms: dict[str, dict[str, float]] = {}
+    biases: dict[str, float] = {}  # the largest |bias| of each population's neurons
     for pop in net.neurons:
-        forms[pop.name] = _cuba_form(pop.model, dt, f"population {pop.name}", report)
+        where = f"population {pop.name}"
+        models, _ = pop.neuron_models()
+        subs = [report] if len(models) == 1 else [QuantisationReport(report.target) for _ in models]
+        each = [_cuba_form(m, dt, where, sub) for m, sub in zip(models, subs)]
+        if len(models) > 1:
+            seen: set[tuple[str, str]] = set()
+            for sub in subs:  # each distinct warning once
+                for w in sub.warnings:
+                    if (w.kind, w.message) not in seen:
+                        seen.add((w.kind, w.message))
+                        report.warn(w.kind, w.where, w.message)
+        require_shared(
+            target.name, pop,
+            {"current decay fractions dt/tau_syn (du)": [f["f_u"] for f in each], "voltage decay fractions dt/tau (dv; tau_m, tau_mem)": [f["f_v"] for f in each],
+             "thresholds above reset (vth; v_thresh, v_th, v_reset)": [f["v_th"] for f in each], "reset offsets (v_reset)": [f["offset"] for f in each],
+             "input gains (tau_m, cm, tau_syn_e)": [f["g"] for f in each]},
+            "a Lava LIF process holds du, dv and vth once, and the weights onto a population share one scale, "
+            "so neurons of one population may differ only in their bias (i_offset, v_rest, bias) and initial v",
+        )
+        forms[pop.name] = each[0]
+        biases[pop.name] = max(abs(f["bias"]) for f in each)
     # largest per-step input (model units of u) of each population, for scales and warnings
     blocks = {proj.name: dense_block(net, proj) for proj in net.projections}
     step_in = {pop.name: np.zeros(pop.size) for pop in net.neurons}
@@ -291,8 +320,8 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
         candidates = [vmax_int / ref] if ref > 0 else []
         if max_w[pop.name] > 0:
             candidates.append(255 * 2.0**e_max / max_w[pop.name])
-        if f["bias"] != 0:
-            candidates.append(((1 << (bm_bits - 1)) - 1) * 2.0**be_max / (abs(f["bias"]) * (1 << act)))
+        if biases[pop.name] != 0:
+            candidates.append(((1 << (bm_bits - 1)) - 1) * 2.0**be_max / (biases[pop.name] * (1 << act)))
         s = min(candidates) if candidates else 1.0
         scales[pop.name] = s
         if math.isfinite(f["v_th"]):
@@ -311,24 +340,37 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
             report.warn("out_of_range", where, f"voltage decay fraction {f['f_v']:.6g} above 4095/4096: dv clamped to 4095")
         if f["f_u"] < 1 / 4096:
             report.warn("out_of_range", where, f"current decay fraction {f['f_u']:.3g} below Loihi's minimum 1/4096 (du = 0 still leaks 1/4096 per step)")
-        bias_fine = f["bias"] * s * (1 << act)
-        bexp = 0
-        while abs(round(bias_fine / 2**bexp)) > (1 << (bm_bits - 1)) - 1 and bexp < be_max:
-            bexp += 1
-        bmant = int(round(bias_fine / 2**bexp))
-        if abs(bmant) > (1 << (bm_bits - 1)) - 1:
-            report.warn("out_of_range", where, f"bias {f['bias']} does not fit bias_mant << bias_exp; clamped")
-            bmant = int(np.clip(bmant, -(1 << (bm_bits - 1)), (1 << (bm_bits - 1)) - 1))
-        report.scalar(where, "bias", f["bias"], bmant << bexp, (bmant << bexp) / (s * (1 << act)), "", f"bias_mant {bmant} << bias_exp {bexp} (in v units, not shifted by 6)")
-        v0 = int(np.clip(round(f["v_init"] * s * (1 << act)), -((1 << (uv - 1)) - 1), (1 << (uv - 1)) - 1))
+
+        vlim = (1 << (uv - 1)) - 1
+
+        def encode_one(m: Any, rep: QuantisationReport, where: str = where, s: float = s) -> dict[str, int]:
+            form = _cuba_form(m, dt, where, QuantisationReport(rep.target))
+            bias = form["bias"]
+            bias_fine = bias * s * (1 << act)
+            bexp = 0
+            while abs(round(bias_fine / 2**bexp)) > (1 << (bm_bits - 1)) - 1 and bexp < be_max:
+                bexp += 1
+            bmant = int(round(bias_fine / 2**bexp))
+            if abs(bmant) > (1 << (bm_bits - 1)) - 1:
+                rep.warn("out_of_range", where, f"bias {bias} does not fit bias_mant << bias_exp; clamped")
+                bmant = int(np.clip(bmant, -(1 << (bm_bits - 1)), (1 << (bm_bits - 1)) - 1))
+            rep.scalar(where, "bias", bias, bmant << bexp, (bmant << bexp) / (s * (1 << act)), "", f"bias_mant {bmant} << bias_exp {bexp} (in v units, not shifted by 6)")
+            return {"bias_mant": bmant, "bias_exp": bexp, "v": int(np.clip(round(form["v_init"] * s * (1 << act)), -vlim, vlim))}
+
+        biased = per_neuron_encoding(pop, where, report, encode_one)
+        given_v = pop.initial.get("v")
+        v0 = biased["v"]
+        if given_v is not None:
+            v0 = np.clip(np.rint((np.asarray(given_v) - f["offset"]) * s * (1 << act)), -vlim, vlim).astype(np.int64)
+            report.per_neuron(where, "v_init", np.asarray(given_v), v0, v0 / (s * (1 << act)) + f["offset"], "", "initial v (24-bit)")
         worst_u = float(step_in[pop.name].max(initial=0.0)) * s * (1 << act) / max(f["f_u"], 1 / 4096)
         if worst_u >= 2 ** (uv - 1):
             report.warn("saturation_risk", where, f"u can reach {worst_u:.3g} for sustained input on every synapse, beyond the 24-bit range (it wraps)")
         pops.append(
             PopulationProgram(
                 pop.name, pop.size, pop.model.kind,
-                {"bias_mant": np.full(pop.size, bmant, np.int16), "bias_exp": np.full(pop.size, bexp, np.int16),
-                 "u": np.zeros(pop.size, np.int32), "v": np.full(pop.size, v0, np.int32)},
+                {"bias_mant": biased["bias_mant"].astype(np.int16), "bias_exp": biased["bias_exp"].astype(np.int16),
+                 "u": np.zeros(pop.size, np.int32), "v": v0.astype(np.int32)},
                 {"du": du, "dv": dv, "vth": vth},
                 {"u": 1.0 / (s * (1 << act)), "v": 1.0 / (s * (1 << act))},
                 {"v": f["offset"]},

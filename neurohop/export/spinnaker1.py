@@ -40,7 +40,7 @@ import numpy as np
 from neurohop.errors import BuildError, CapacityError
 from neurohop.export.common import slices
 from neurohop.export.intmath import Events, floor_shift, round_shift, spike_sum, wrap
-from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option, per_neuron_encoding
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
@@ -172,6 +172,17 @@ class _Encoder:
         self.report.scalar(where, name, value, raw, raw / (1 << self.frac), unit, "s16.15")
         return raw
 
+    def s1615_array(self, where: str, name: str, values: np.ndarray, unit: str) -> np.ndarray:
+        """:meth:`s1615` of one value per neuron (int64), recorded as one line."""
+        raw = np.rint(values * (1 << self.frac)).astype(np.int64)
+        lo, hi = -(1 << (self.word - 1)), (1 << (self.word - 1)) - 1
+        out = (raw < lo) | (raw > hi)
+        if out.any():
+            self.report.warn("out_of_range", where, f"{int(out.sum())} {name} values are outside the s16.15 range [{lo / 2**self.frac}, {hi / 2**self.frac}] {unit}; clamped")
+            raw = np.clip(raw, lo, hi)
+        self.report.per_neuron(where, name, values, raw, raw / (1 << self.frac), unit, "s16.15")
+        return raw
+
     def u032(self, where: str, name: str, value: float, note: str = "") -> int:
         raw = min(max(round(value * (1 << self.fbits)), 0), (1 << self.fbits) - 1)
         self.report.scalar(where, name, value, raw, raw / (1 << self.fbits), "", ("u0.32 " + note).strip())
@@ -269,27 +280,36 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
         if pop.is_source:
             pops.append(PopulationProgram(pop.name, pop.size, "source"))
             continue
-        m: LIF = pop.model  # type: ignore[assignment]
-        params: dict[str, int] = {}
-        params["v_init"] = enc.s1615(where, "v_init", m.v_start, "mV")
-        params["v_rest"] = enc.s1615(where, "v_rest", m.v_rest, "mV")
-        params["v_reset"] = enc.s1615(where, "v_reset", m.v_reset, "mV")
-        params["v_thresh"] = enc.s1615(where, "v_thresh", m.v_thresh, "mV")
-        params["i_offset"] = enc.s1615(where, "i_offset", m.i_offset, "nA")
-        params["r_membrane"] = enc.s1615(where, "r_membrane", m.tau_m / m.cm, "MOhm")
-        exp_tc = enc.s1615(where, "exp_tc", math.exp(-dt / m.tau_m), "")
-        params["exp_tc"] = exp_tc
-        if 0 < exp_tc < (1 << enc.frac):
-            report.scalar(where, "tau_m", m.tau_m, exp_tc, -dt / math.log(exp_tc / (1 << enc.frac)), "ms", "effective after rounding exp(-dt/tau_m)")
-        for rec, tau in (("e", m.tau_syn_e), ("i", m.tau_syn_i)):
-            decay = math.exp(-dt / tau)
-            d_int = enc.u032(where, f"decay_{rec}", decay)
-            params[f"decay_{rec}"] = d_int
-            params[f"init_{rec}"] = enc.u032(where, f"init_{rec}", tau / dt * (1.0 - decay))
-            if 0 < d_int:
-                report.scalar(where, f"tau_syn_{rec}", tau, d_int, -dt / math.log(d_int / (1 << enc.fbits)), "ms", "effective after rounding the decay")
-        params["t_refract"] = refractory_steps(m.tau_refrac, dt)
-        report.scalar(where, "tau_refrac", m.tau_refrac, params["t_refract"], params["t_refract"] * dt, "ms", "whole timesteps (ceil)")
+        given_v = pop.initial.get("v")
+
+        def encode_one(m: LIF, rep: QuantisationReport, where: str = where) -> dict[str, int]:
+            e = _Encoder(target, rep)
+            params: dict[str, int] = {}
+            if given_v is None:
+                params["v_init"] = e.s1615(where, "v_init", m.v_start, "mV")
+            params["v_rest"] = e.s1615(where, "v_rest", m.v_rest, "mV")
+            params["v_reset"] = e.s1615(where, "v_reset", m.v_reset, "mV")
+            params["v_thresh"] = e.s1615(where, "v_thresh", m.v_thresh, "mV")
+            params["i_offset"] = e.s1615(where, "i_offset", m.i_offset, "nA")
+            params["r_membrane"] = e.s1615(where, "r_membrane", m.tau_m / m.cm, "MOhm")
+            exp_tc = e.s1615(where, "exp_tc", math.exp(-dt / m.tau_m), "")
+            params["exp_tc"] = exp_tc
+            if 0 < exp_tc < (1 << e.frac):
+                rep.scalar(where, "tau_m", m.tau_m, exp_tc, -dt / math.log(exp_tc / (1 << e.frac)), "ms", "effective after rounding exp(-dt/tau_m)")
+            for rec, tau in (("e", m.tau_syn_e), ("i", m.tau_syn_i)):
+                decay = math.exp(-dt / tau)
+                d_int = e.u032(where, f"decay_{rec}", decay)
+                params[f"decay_{rec}"] = d_int
+                params[f"init_{rec}"] = e.u032(where, f"init_{rec}", tau / dt * (1.0 - decay))
+                if 0 < d_int:
+                    rep.scalar(where, f"tau_syn_{rec}", tau, d_int, -dt / math.log(d_int / (1 << e.fbits)), "ms", "effective after rounding the decay")
+            params["t_refract"] = refractory_steps(m.tau_refrac, dt)
+            rep.scalar(where, "tau_refrac", m.tau_refrac, params["t_refract"], params["t_refract"] * dt, "ms", "whole timesteps (ceil)")
+            return params
+
+        encoded = per_neuron_encoding(pop, where, report, encode_one)
+        if given_v is not None:
+            encoded = {"v_init": enc.s1615_array(where, "v_init", np.asarray(given_v), "mV"), **encoded}
         scalars = {}
         for receptor, key in (("excitatory", "shift_e"), ("inhibitory", "shift_i")):
             bound, worst = _max_input(net, pop.name, receptor, policy, rate, sig, dt)
@@ -316,7 +336,7 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
         pops.append(
             PopulationProgram(
                 pop.name, pop.size, "lif",
-                {k: np.full(pop.size, v, dtype=np.uint32 if k.startswith(("decay", "init")) else np.int32) for k, v in params.items()},
+                {k: v.astype(np.uint32 if k.startswith(("decay", "init")) else np.int32) for k, v in encoded.items()},
                 scalars,
                 {"v": 2.0**-enc.frac, "i_e": 2.0**-enc.frac, "i_i": 2.0**-enc.frac},
             )
