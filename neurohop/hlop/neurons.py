@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     # importing norse 1.1 runs torch.jit.script, which torch >= 2.10 reports as deprecated (the
     # warning is attributed to torch, so a 'norse.*' warnings filter does not catch it)
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
-    from norse.torch.functional.reset import reset_value
+    from norse.torch.functional.reset import reset_subtract, reset_value
     from norse.torch.functional.threshold import threshold
 
 __all__ = ["LIFParameters", "LIFState", "lif_step", "lif_scan", "encode_if", "trace_scan"]
@@ -55,12 +55,15 @@ class LIFParameters(NamedTuple):
         Norse surrogate-gradient method of the spike function (forward pass is always the step).
     alpha : float
         Sharpness of the surrogate (ignored by ``super``).
+    reset : str
+        ``hard`` (``v <- 0`` after a spike) or ``subtract`` (``v <- v - v_th``).
     """
 
     beta: float
     v_th: torch.Tensor
     method: str = "super"
     alpha: float = 100.0
+    reset: str = "hard"
 
 
 class LIFState(NamedTuple):
@@ -89,7 +92,8 @@ def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[
     """
     v = p.beta * state.v + current
     z = threshold(v - p.v_th, p.method, p.alpha)
-    v = reset_value(z, v, torch.zeros_like(v), p.v_th)
+    reset = reset_subtract if p.reset == "subtract" else reset_value
+    v = reset(z, v, torch.zeros_like(v), p.v_th)
     return z, LIFState(v)
 
 
