@@ -285,3 +285,21 @@ def test_replay_phase_trains_on_the_memory_after_each_task(digits, monkeypatch: 
     assert seen == [0, 0, 0]
     assert phase.accuracy_matrix[0, 0] == mixed.accuracy_matrix[0, 0]
     assert not np.array_equal(phase.accuracy_matrix, mixed.accuracy_matrix)
+
+
+def test_subtractive_reset_survives_a_checkpoint_and_an_input_current_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from neurohop.errors import InputError
+    from neurohop.hlop.as_network import from_network, to_network
+    from neurohop.hlop.checkpoint import load_classifier, save_classifier
+
+    sub = SpikingMLP(64, (10,), read_config("hlop_digits", {"network.reset": "subtract"}).network, torch.Generator().manual_seed(0))
+    assert to_network(sub).population("lif0").model.reset == "subtract"
+    assert from_network(to_network(sub)).config.reset == "subtract"
+    save_classifier(tmp_path / "c.npz", sub)
+    back = load_classifier(tmp_path / "c.npz").net
+    assert back.config.reset == "subtract"
+    x = torch.rand(5, 64, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(back.simulate(back.encode(x)).logits, sub.simulate(sub.encode(x)).logits)
+    cur = SpikingMLP(64, (10,), read_config("hlop_digits", {"network.input": "current"}).network, torch.Generator().manual_seed(0))
+    with pytest.raises(InputError, match="to_network: net: expected a classifier with spike input"):
+        to_network(cur)
