@@ -10,8 +10,9 @@
    weight precision, over the test images of every task. Without ``--checkpoint`` the
    classifier is trained first with ``neurohop cl run`` (settings printed).
 3. Integer-simulator speed: steps per second of a random CubaLIF network on each target,
-   next to the float torch backend, with the exact float64 products and with the int64
-   products they replace (``--only speed`` runs just this part; ``--batch``, ``--device``).
+   next to the float torch backend, with the exact float products (float32 or float64,
+   whichever holds every partial sum) and with the int64 products they replace
+   (``--only speed`` runs just this part; ``--batch``, ``--device``).
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ def bench_classifier(checkpoint: str, bits: list[int]) -> dict[str, Any]:
 def bench_speed(steps: int, repeats: int, batch: int | None = None, device: str = "cpu") -> dict[str, Any]:
     """Steps per second of the export benchmark network on each backend, side by side.
 
-    For the fixed backends the exact float64 matrix products (the default where every
-    partial sum fits in 53 bits) are timed next to the int64 products they replace
+    For the fixed backends the exact float matrix products (the default where every
+    partial sum fits in the significand) are timed next to the int64 products they replace
     (forced by setting ``intmath.FLOAT64_EXACT`` to 0). ``build_run`` includes building
     (quantising, for the fixed backends); ``run`` is the simulation alone.
     """

@@ -1,7 +1,8 @@
 """The HLOP targets of issue 3, measured on permuted MNIST-5k (prints figures; writes JSON).
 
     python benchmarks/bench_hlop.py [--runs NAME ...] [--tasks 10] [--epochs E] [--seed 0]
-                                    [--threads 1] [--json OUT.json] [--merge OLD.json ...]
+                                    [--model hlop_pmnist] [--threads 1] [--json OUT.json]
+                                    [--merge OLD.json ...]
 
 Every run is what ``neurohop cl run --data mnist5k --scenario permuted --tasks 10 --method M
 --train T`` does (the model file ``models/hlop_pmnist.yaml``: 784-400-400-10 LIF, 10
@@ -19,7 +20,13 @@ baseline/bptt      baseline      bptt
 hlop/bptt          hlop          bptt
 baseline/ottt      baseline      ottt
 hlop/ottt          hlop          ottt
+hlop-step/bptt     hlop          bptt     ``lateral.per_step=[bptt]`` (rows learn on every step)
+hlop-step/ottt     hlop          ottt     ``lateral.per_step=[ottt]``
 =================  ============  =======  =================================================
+
+``--model hlop_pmnist_reference`` makes the same runs with the reference protocol (784-800-800,
+T = 20, rows learned on every training batch...; its ``per_step`` already lists bptt and
+ottt, so there ``hlop-step/*`` equal ``hlop/*``).
 
 Printed side by side: ACC, BWT, wall and CPU time per run, then each target with its measured
 figures and PASS / FAIL. A target compares runs only when they used the same tasks, epochs,
@@ -64,10 +71,12 @@ RUNS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "hlop/bptt": ("hlop", "bptt", {}),
     "baseline/ottt": ("baseline", "ottt", {}),
     "hlop/ottt": ("hlop", "ottt", {}),
+    "hlop-step/bptt": ("hlop", "bptt", {"lateral.per_step": ["bptt"]}),
+    "hlop-step/ottt": ("hlop", "ottt", {"lateral.per_step": ["ottt"]}),
 }
 
 
-def one_run(name: str, tasks: int, epochs: int | None, seed: int) -> dict[str, Any]:
+def one_run(name: str, tasks: int, epochs: int | None, seed: int, model: str = MODEL) -> dict[str, Any]:
     """Run ``name`` exactly as the CLI would and return the runner's JSON plus a CLI line."""
     import warnings
 
@@ -75,7 +84,7 @@ def one_run(name: str, tasks: int, epochs: int | None, seed: int) -> dict[str, A
     overrides = dict(extra)
     if epochs is not None:
         overrides["train.epochs"] = epochs
-    config = read_config(MODEL, overrides)
+    config = read_config(model, overrides)
     sequence = make_tasks(load_dataset("mnist5k"), "permuted", tasks, np.random.default_rng(seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ProjectionStabilityWarning)  # kept in diagnostics.warnings
@@ -84,8 +93,13 @@ def one_run(name: str, tasks: int, epochs: int | None, seed: int) -> dict[str, A
     cli = ["neurohop cl run --data mnist5k --scenario permuted", f"--tasks {tasks}", f"--method {method}", f"--train {train}", f"--seed {seed}"]
     if epochs is not None:
         cli.append(f"--epochs {epochs}")
+    if model != MODEL:
+        cli.append(f"--model {model}")
     if extra.get("lateral.spiking.enabled"):
         cli.append("--lateral-spiking")
+    for key, value in extra.items():
+        if key != "lateral.spiking.enabled":
+            cli.append(f"--set {key}={json.dumps(value).replace(' ', '')}")
     doc["settings"]["command"] = " ".join(cli) + f" --threads {torch.get_num_threads()}"
     doc["settings"]["model_file"] = config.source
     doc["settings"]["n_tasks"] = tasks
@@ -108,7 +122,7 @@ def eig_range(doc: dict[str, Any]) -> str:
 
 def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
     s = doc["settings"]
-    return (s["n_tasks"], s["epochs"], s["seed"], s["torch_threads"])
+    return (s["n_tasks"], s["epochs"], s["seed"], s["torch_threads"], Path(s.get("model_file", MODEL)).stem)
 
 
 def targets(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -186,6 +200,7 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=10, help="permuted tasks (default 10, the target's setting)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default=MODEL, help=f"HLOP model file (default {MODEL}; hlop_pmnist_reference: the reference protocol)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--json", default=None, help="write settings, every run's full result and the targets here")
     ap.add_argument("--merge", nargs="+", default=[], metavar="OLD.json", help="include the runs of earlier outputs of this script")
@@ -194,7 +209,7 @@ def main() -> int:
         ap.error("--tasks, --epochs and --threads: expected integers >= 1")
     torch.set_num_threads(args.threads)
     settings = {
-        "data": "mnist5k", "scenario": "permuted", "model_file": MODEL, "tasks": args.tasks, "epochs": args.epochs, "seed": args.seed,
+        "data": "mnist5k", "scenario": "permuted", "model_file": args.model, "tasks": args.tasks, "epochs": args.epochs, "seed": args.seed,
         "torch_threads": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
         "neurohop": neurohop.__version__, "machine": platform.machine(), "processor": platform.processor() or "unknown",
         "platform": platform.platform(), "cpu_count": os.cpu_count(), "load_average_start": list(os.getloadavg()),
@@ -206,7 +221,7 @@ def main() -> int:
             runs[name] = doc
     for name in args.runs:
         t0 = time.perf_counter()
-        doc = one_run(name, args.tasks, args.epochs, args.seed)
+        doc = one_run(name, args.tasks, args.epochs, args.seed, args.model)
         doc["settings"]["load_average_end"] = list(os.getloadavg())
         runs[name] = doc
         print(f"{name}: ACC {doc['acc']:.2f}  BWT {fmt(doc['bwt'])}  wall {time.perf_counter() - t0:.1f} s", flush=True)

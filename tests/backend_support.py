@@ -32,26 +32,23 @@ BACKEND_NAMES = ("torch", "torch_event", "brian2", "fixed:spinnaker1", "fixed:lo
 #: Capabilities (so it cannot drift from the code).
 UNSUPPORTED: dict[tuple[str, str], str] = {
     ("torch_event", "batch"): "plastic weights are shared by one instance; batched runs are frozen recalls (run_frozen)",
-    ("torch_event", "connector:from_list"): "event delivery covers one-to-one and all-to-all projections (large recurrent memories)",
     ("torch_event", "plastic:one_to_one"): "plasticity is event-driven over all-to-all weight matrices only",
     ("torch_event", "plastic:from_list"): "plasticity is event-driven over all-to-all weight matrices only",
-    ("torch_event", "per_synapse_delays"): "one delay per projection (one ring-buffer slot per delivery)",
     ("brian2", "batch"): "the runtime device simulates one instance",
     ("brian2", "cuda"): "the runtime device runs on the CPU",
-    ("fixed:spinnaker1", "per_neuron_parameters"): "a quantised population shares one set of integer parameters (split it by value)",
     ("fixed:spinnaker1", "cuba_lif"): "the target runs IF_curr_exp (hardware/spinnaker1.yaml neuron_models: lif)",
     ("fixed:spinnaker1", "states:cuba_lif.u"): "the target runs IF_curr_exp only",
     ("fixed:spinnaker1", "states:cuba_lif.v"): "the target runs IF_curr_exp only",
     ("fixed:spinnaker1", "float_reference"): "fixed-point membrane (s16.15) and trace arithmetic: spikes equal the float64 "
     "semantics only where no rounding reaches a threshold; bit-exactness is checked against the target's own semantics "
     "(tests/golden, tests/export) and here the analytic checks use the target's resolution",
-    ("fixed:loihi", "per_neuron_parameters"): "a quantised population shares one set of integer parameters (split it by value)",
+    ("fixed:loihi", "per_neuron_parameters"): "a Lava LIF process holds du, dv and vth once: the neurons of a population may "
+    "differ in bias (i_offset, v_rest, bias) and initial v only",
     ("fixed:loihi", "stdp"): "no on-chip learning in the target model (hardware/loihi.yaml plasticity_rules: none)",
     ("fixed:loihi", "states:lif.i_e"): "a Loihi compartment has one synaptic current u (a LIF runs with u and v)",
     ("fixed:loihi", "states:lif.i_i"): "a Loihi compartment has one synaptic current u (a LIF runs with u and v)",
     ("fixed:loihi", "float_reference"): "Loihi integer arithmetic (12-bit decays, v > vth, no refractory period): "
     "different spikes by design; checked against Lava's semantics in tests/export",
-    ("fixed:xylo", "per_neuron_parameters"): "a quantised population shares one set of integer parameters (split it by value)",
     ("fixed:xylo", "lif"): "the target runs CUBA LIF neurons only (hardware/xylo.yaml neuron_models: cuba_lif)",
     ("fixed:xylo", "stdp"): "no on-chip learning (hardware/xylo.yaml plasticity_rules: none)",
     ("fixed:xylo", "states:lif.v"): "the target runs CUBA LIF neurons only",

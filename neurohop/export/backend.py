@@ -108,7 +108,7 @@ def _capabilities_of(tgt: Target) -> Capabilities:
         dtypes=(),
         float_reference=False,
         topology=_topology(tgt),
-        per_neuron_parameters=False,
+        per_neuron_parameters=arithmetic_of(tgt).per_neuron_parameters,
         per_synapse_delays=_topology(tgt) == "any",
     )
 

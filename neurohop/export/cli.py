@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
     cp.add_argument("--random-rate", type=float_range(0, 1), default=None, help="instead of --input: Bernoulli input spikes with this probability per step")
     cp.add_argument("--steps", type=int_range(1), default=None, help="steps to run (default: the input's T)")
     cp.add_argument("--seed", type=int_range(0), default=0, help="seed of the --random-rate input (default 0)")
-    cp.add_argument("--backend", default="torch", help="float backend (torch or brian2)")
+    cp.add_argument("--backend", default="torch", help="float-reference backend (torch, torch_event, brian2: any whose capabilities declare float_reference)")
     cp.add_argument("--json", action="store_true")
     cp.set_defaults(handler=_on_bundle(_compare))
     lv = sub.add_parser("lava", help="write a loihi bundle's Lava script (numpy + lava-nc only; runs it with fixed_pt models)")
@@ -375,9 +375,8 @@ def _compare(args: argparse.Namespace) -> int:
         steps = args.steps
         _check_run_size(program, steps, False, "--steps")
         spikes = np.random.default_rng(args.seed).random((steps, program.n_inputs)) < args.random_rate
-    options = {"target": "numpy"} if args.backend == "brian2" else {}
     with progress(2 * steps, f"hw compare ({args.backend} and {program.target.name})") as bar:
-        result = compare_program(program, spikes, steps, args.backend, progress=bar.update, **options)
+        result = compare_program(program, spikes, steps, args.backend, progress=bar.update)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -11,7 +11,7 @@ from neurohop.errors import BuildError
 from neurohop.export.program import Program
 from neurohop.model.network import Population
 
-__all__ = ["PopulationAgreement", "compare_program", "format_comparison"]
+__all__ = ["PopulationAgreement", "compare_program", "format_comparison", "check_reference_backend", "reference_backends"]
 
 
 @dataclass
@@ -46,6 +46,29 @@ def _agreement(name: str, a: np.ndarray, b: np.ndarray) -> PopulationAgreement:
     )
 
 
+def reference_backends() -> list[str]:
+    """The registered backends whose capabilities declare ``float_reference``."""
+    from neurohop.backends.base import available, capabilities
+
+    return [name for name in available() if ":" not in name and capabilities(name).float_reference]
+
+
+def check_reference_backend(backend: str, net: Any) -> None:
+    """Refuse (:class:`BuildError`, naming ``backend``) a backend that cannot be the float
+    side of a comparison for ``net``: not a float reference, or lacking one of its neuron
+    models or plasticity rules. Decided from the declared capabilities only."""
+    from neurohop.backends.base import capabilities
+
+    caps = capabilities(backend)  # an unknown backend: BuildError listing the available ones
+    if not caps.float_reference:
+        raise BuildError(f"backend: {backend!r} does not run the float model exactly (its capabilities do not declare float_reference); use one of {reference_backends()}")
+    models = sorted({p.model.kind for p in net.neurons} - set(caps.neuron_models))
+    rules = sorted({p.plasticity.kind for p in net.projections if p.plasticity is not None} - set(caps.plasticity))
+    if models or rules:
+        missing = ", ".join([*(f"neuron model {m!r}" for m in models), *(f"plasticity rule {r!r}" for r in rules)])
+        raise BuildError(f"backend: {backend!r} cannot run this network's {missing}; use one of {[b for b in reference_backends() if b != backend] or reference_backends()}")
+
+
 #: Steps per chunk when a run reports progress (runs continue where the previous call stopped).
 CHUNK_STEPS = 2000
 
@@ -61,7 +84,9 @@ def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: s
         Input columns in the order of ``program.inputs``.
     steps : int
     backend : str
-        Float backend (``torch`` or ``brian2``).
+        A backend whose capabilities declare ``float_reference`` (its spikes follow the
+        float model exactly: ``torch``, ``torch_event``, ``brian2``...); the network's neuron
+        models and plasticity rules must be among its capabilities.
     progress : callable, optional
         Called with the number of steps just done, by each run (float, then integer), so
         ``2 * steps`` in all; the runs then go in chunks of :data:`CHUNK_STEPS`.
@@ -78,6 +103,7 @@ def compare_program(program: Program, spikes: np.ndarray, steps: int, backend: s
     net = program.network
     if net is None:
         raise BuildError("compare_program: program holds no float network (a bundle's network.npz) to compare with")
+    check_reference_backend(backend, net)
     rec = net.with_updates(populations=[Population(p.name, p.size, p.model, ("spikes",)) for p in net.populations])
     sim = neurohop.build(rec, backend=backend, dt=program.dt, **options)
     inputs: dict[str, np.ndarray] = {}

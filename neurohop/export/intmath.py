@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix", "IntMatrix", "FLOAT64_EXACT", "OrderedSaturatingSum"]
+__all__ = ["wrap", "saturate", "round_shift", "floor_shift", "trunc_shift", "shift", "Events", "spike_sum", "as_int_matrix", "IntMatrix", "FLOAT64_EXACT", "FLOAT32_EXACT", "OrderedSaturatingSum"]
 
 
 def wrap(x: Any, bits: int) -> Any:
@@ -64,6 +64,8 @@ class Events(Counter):
 
 #: Integers up to this magnitude are exact in float64 (53-bit significand).
 FLOAT64_EXACT = 2**53
+#: Integers up to this magnitude are exact in float32 (24-bit significand).
+FLOAT32_EXACT = 2**24
 
 
 class IntMatrix:
@@ -73,8 +75,9 @@ class IntMatrix:
     :data:`FLOAT64_EXACT`, every product and partial sum of ``counts @ matrix`` (counts in
     ``0..max_count``, in any summation order) is an integer below ``2^53``, so the product
     runs exactly in float64: NumPy's BLAS on the CPU, torch on CUDA (where torch has no
-    int64 product);
-    otherwise it runs in int64 on the CPU (torch's integer matrix product).
+    int64 product); on the CPU, where the bound is also below :data:`FLOAT32_EXACT`, in
+    float32 (the same argument with a 24-bit significand; half the memory traffic).
+    Otherwise it runs in int64 on the CPU (torch's integer matrix product).
 
     Parameters
     ----------
@@ -102,19 +105,23 @@ class IntMatrix:
         self.exact_float = fits if exact_float is None else bool(exact_float)
         self.device = torch.device(device) if self.exact_float else torch.device("cpu")
         if self.exact_float and self.device.type == "cpu":
-            # NumPy's BLAS: far less overhead per call than torch for the small products of a step
-            self.array: np.ndarray | None = m.astype(np.float64)
+            # NumPy's BLAS: far less overhead per call than torch for the small products of a
+            # step; float32 where its 24-bit significand holds every partial sum (CUDA keeps
+            # float64: a TF32 setting would make float32 products inexact there)
+            self.dtype: Any = np.float32 if self.bound * (1.0 + 1e-6) < min(FLOAT32_EXACT, FLOAT64_EXACT) else np.float64
+            self.array: np.ndarray | None = m.astype(self.dtype)
             self.tensor = None
         else:
+            self.dtype = np.float64 if self.exact_float else np.int64
             self.array = None
             self.tensor = torch.from_numpy(m.astype(np.float64) if self.exact_float else m).to(self.device)
 
     def product(self, counts: np.ndarray) -> np.ndarray:
         """``counts [B, pre] @ matrix`` as exact int64 NumPy ``[B, post]``."""
+        if self.array is not None:
+            return (counts.astype(self.dtype) @ self.array).astype(np.int64)
         import torch
 
-        if self.array is not None:
-            return (counts.astype(np.float64) @ self.array).astype(np.int64)
         if self.exact_float:
             c = torch.from_numpy(np.ascontiguousarray(counts, dtype=np.float64)).to(self.device)
             return (c @ self.tensor).cpu().numpy().astype(np.int64)
@@ -182,16 +189,32 @@ class OrderedSaturatingSum:
         self.blocks = [(0, m.shape[0])] if blocks is None else [(int(a), int(b)) for a, b in blocks]
         if [a for a, _ in self.blocks[1:]] != [b for _, b in self.blocks[:-1]] or self.blocks[0][0] != 0 or self.blocks[-1][1] != m.shape[0]:
             raise ValueError(f"OrderedSaturatingSum: blocks: expected consecutive ranges covering 0..{m.shape[0]} (got {self.blocks})")
-        # per block, its positive and its negative part side by side: one product gives all
+        # per block, its sum (one sign per column: that is all the block needs) or, where a
+        # column receives both signs, its positive and its negative part, side by side: one
+        # product gives all
         parts = []
         #: per block: does any post column receive weights of both signs from it?
         self._mixed = []
+        #: per block: the column ranges of its parts in the product (one, or two if mixed)
+        self._cols: list[tuple[int, int, int]] = []
+        n = m.shape[1]
+        at = 0
         for a, b in self.blocks:
             rows = np.zeros_like(m)
             rows[a:b] = m[a:b]
-            parts += [np.maximum(rows, 0), np.minimum(rows, 0)]
-            self._mixed.append(bool(((m[a:b] > 0).any(axis=0) & (m[a:b] < 0).any(axis=0)).any()))
-        self._parts = IntMatrix(np.concatenate(parts, axis=1), max_count, device)
+            mixed = bool(((m[a:b] > 0).any(axis=0) & (m[a:b] < 0).any(axis=0)).any())
+            self._mixed.append(mixed)
+            if mixed:
+                parts += [np.maximum(rows, 0), np.minimum(rows, 0)]
+                self._cols.append((at, at + n, at + 2 * n))
+                at += 2 * n
+            else:
+                parts.append(rows)
+                self._cols.append((at, at + n, at + n))
+                at += n
+        #: the integer matrix of the parts [pre, parts * post] (one product gives them all)
+        self.parts_matrix = np.concatenate(parts, axis=1)
+        self._parts = IntMatrix(self.parts_matrix, max_count, device)
 
     def _walk(self, x: np.ndarray, terms: np.ndarray) -> np.ndarray:
         """``x`` [m] after ``x <- clamp(x + terms[:, k], lo, hi)`` for k in order (exact)."""
@@ -222,14 +245,21 @@ class OrderedSaturatingSum:
         """``x`` [B, post] after the ordered saturating additions of ``counts`` [B, pre]."""
         if not counts.any():
             return x
-        parts = spike_sum(counts, self._parts)
-        n = x.shape[-1]
+        return self.add_parts(x, self._parts.product(counts), counts, events, name)
+
+    def add_parts(self, x: np.ndarray, parts: np.ndarray, counts: np.ndarray, events: Events | None = None, name: str = "saturated") -> np.ndarray:
+        """As :meth:`__call__`, given ``parts = counts @ parts_matrix`` computed by the caller
+        (for example one product for several sums over the same counts)."""
         y = x
         clipped = 0
         for i, (a, b) in enumerate(self.blocks):
-            pos, neg = parts[:, 2 * i * n : (2 * i + 1) * n], parts[:, (2 * i + 1) * n : (2 * i + 2) * n]
+            c0, c1, c2 = self._cols[i]
             start = y
-            raw = start + pos + neg
+            if self._mixed[i]:
+                pos, neg = parts[:, c0:c1], parts[:, c1:c2]
+                raw = start + pos + neg
+            else:
+                raw = start + parts[:, c0:c1]
             y = np.minimum(np.maximum(raw, self.lo), self.hi)
             # (with one sign per column, adding the block's sum and saturating once is exact)
             if self._mixed[i]:

@@ -31,6 +31,12 @@ form (retentions ``1 - dt/tau`` -> ``du``, ``dv``) and converts a
 word holds ``64 s`` per model unit, and a weight ``w`` becomes the mantissa
 ``round(w g s / 2^weight_exp)`` (``g`` the input gain of the neuron model). ``v_reset`` is
 moved to integer 0 by an offset (exact: the leak and bias are adjusted).
+
+Neurons of one population may differ (``Population.parameters`` / ``initial``) in what
+Lava's LIF holds per neuron: the bias (``bias``, ``i_offset``, ``v_rest``) and the initial
+``v``. ``du``, ``dv`` and ``vth`` are one value per LIF process and the scale ``s``, the gain
+``g`` and the offset are one per population, so per-neuron values that change them are
+refused (:func:`~neurohop.export.plugin.require_shared`).
 """
 
 from __future__ import annotations
@@ -43,11 +49,11 @@ import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.common import dense_block, slices
-from neurohop.export.intmath import Events, shift, spike_sum, trunc_shift, wrap
-from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.intmath import Events, shift, trunc_shift, wrap
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option, per_neuron_encoding, require_shared
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
-from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.simulator import IntegerSimulator, NeuronGroup
 from neurohop.export.targets import Target
 from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
 from neurohop.model.network import Network
@@ -91,11 +97,11 @@ def _bundle_files(manifest: dict[str, Any], root: Any) -> None:
     from pathlib import Path
 
     from neurohop.export.lava_script import SCRIPT_NAME, lava_manifest_section, lava_script
-    from neurohop.export.bundle import _sha256
+    from neurohop.export.bundle import sha256_file
 
     root = Path(root)
     manifest["lava"] = lava_manifest_section(manifest)
-    (root / SCRIPT_NAME).write_text(lava_script(manifest, _sha256(root / "parameters.npz")))
+    (root / SCRIPT_NAME).write_text(lava_script(manifest, sha256_file(root / "parameters.npz")))
     manifest.setdefault("files", {})["lava_script"] = SCRIPT_NAME
 
 
@@ -125,22 +131,48 @@ def truncate_weights(w: np.ndarray, sign_mode: int, num_weight_bits: int, max_bi
 # --------------------------------------------------------------------------- arithmetic
 
 
-def cuba_arithmetic(events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32) -> CUBAArithmetic:
-    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF."""
+def cuba_arithmetic(
+    events: Events, uv_bits: int = 24, shift_act: int = 6, decay_bits: int = 12, port_bits: int = 32,
+    input_bound: int | None = None, state_bound: int = 0, bias_bound: int | None = None,
+) -> CUBAArithmetic:
+    """Integer operations for :func:`~neurohop.kernels.cuba.cuba_step` as Lava's Loihi LIF.
+
+    ``input_bound`` (largest ``|a_in|`` a step can present), ``state_bound`` (largest
+    ``|u|``, ``|v|`` of the initial state) and ``bias_bound`` (largest ``|bias|``), when
+    given, let the operations skip the 32-bit wraps that these bounds prove to be
+    identities; the results (and the events counted) are the same as without them.
+    """
     top = 1 << (uv_bits - 1)
+    port = 1 << (port_bits - 1)
+    # With one step's activation A <= 2 top, |u| never exceeds S = max(top, |initial state|):
+    # |decayed u| <= |u| and the wrap-once takes r in [-S - A, S + A] back into [-S, S]; so
+    # |decayed u + act| <= S + A, which needs no 32-bit wrap when below 2^31.
+    act_bound = None if input_bound is None else input_bound << shift_act
+    u_bound = max(top, state_bound)
+    act_exact = act_bound is not None and act_bound < port
+    u_exact = act_exact and act_bound <= 2 * top and u_bound + act_bound < port  # type: ignore[operator]
+    # |decayed v| <= max(top - 1, |v initial|), |u| <= S: the sums stay inside 32 bits
+    v_exact = u_exact and bias_bound is not None and max(top - 1, state_bound) + u_bound + bias_bound < port
 
     def decay(x: Any, m: Any) -> Any:
         return trunc_shift(x * m, decay_bits)
 
     def integrate_u(decayed: Any, a_in: Any) -> Any:
-        act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
-        r = wrap(decayed + act, port_bits)
+        if act_exact:
+            act = a_in << shift_act
+        else:
+            act = events.note("activation_wrapped", a_in << shift_act, wrap(a_in << shift_act, port_bits))
+        r = decayed + act if u_exact else wrap(decayed + act, port_bits)
+        if r.max() <= top and r.min() > -top:
+            return r  # nothing to wrap
         once = np.where(r > top, r - 2 * top, np.where(r <= -top, r + 2 * top, r))
         return events.note("current_wrapped", r, once)
 
     def integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
-        r = wrap(wrap(decayed + u, port_bits) + bias, port_bits)
-        return events.note("voltage_saturated", r, np.clip(r, -(top - 1), top - 1))
+        r = decayed + u + bias if v_exact else wrap(wrap(decayed + u, port_bits) + bias, port_bits)
+        if r.max() < top and r.min() > -top:
+            return r  # nothing to saturate
+        return events.note("voltage_saturated", r, np.minimum(np.maximum(r, -(top - 1)), top - 1))
 
     def sub(v: Any, th: Any) -> Any:
         return v - th
@@ -208,6 +240,8 @@ class LoihiArithmetic(TargetArithmetic):
     reference_target = "loihi"
     options_type = LoihiOptions
     array_docs = ARRAY_DOCS
+    #: du, dv and vth are held once per Lava LIF process (see :func:`_encode`)
+    per_neuron_parameters = False
 
     @property
     def simulator(self) -> type[IntegerSimulator]:
@@ -239,8 +273,29 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
     report.decisions.update({"num_weight_bits": nwb, "headroom_bits": head})
 
     forms: dict[str, dict[str, float]] = {}
+    biases: dict[str, float] = {}  # the largest |bias| of each population's neurons
     for pop in net.neurons:
-        forms[pop.name] = _cuba_form(pop.model, dt, f"population {pop.name}", report)
+        where = f"population {pop.name}"
+        models, _ = pop.neuron_models()
+        subs = [report] if len(models) == 1 else [QuantisationReport(report.target) for _ in models]
+        each = [_cuba_form(m, dt, where, sub) for m, sub in zip(models, subs)]
+        if len(models) > 1:
+            seen: set[tuple[str, str]] = set()
+            for sub in subs:  # each distinct warning once
+                for w in sub.warnings:
+                    if (w.kind, w.message) not in seen:
+                        seen.add((w.kind, w.message))
+                        report.warn(w.kind, w.where, w.message)
+        require_shared(
+            target.name, pop,
+            {"current decay fractions dt/tau_syn (du)": [f["f_u"] for f in each], "voltage decay fractions dt/tau (dv; tau_m, tau_mem)": [f["f_v"] for f in each],
+             "thresholds above reset (vth; v_thresh, v_th, v_reset)": [f["v_th"] for f in each], "reset offsets (v_reset)": [f["offset"] for f in each],
+             "input gains (tau_m, cm, tau_syn_e)": [f["g"] for f in each]},
+            "a Lava LIF process holds du, dv and vth once, and the weights onto a population share one scale, "
+            "so neurons of one population may differ only in their bias (i_offset, v_rest, bias) and initial v",
+        )
+        forms[pop.name] = each[0]
+        biases[pop.name] = max(abs(f["bias"]) for f in each)
     # largest per-step input (model units of u) of each population, for scales and warnings
     blocks = {proj.name: dense_block(net, proj) for proj in net.projections}
     step_in = {pop.name: np.zeros(pop.size) for pop in net.neurons}
@@ -265,8 +320,8 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
         candidates = [vmax_int / ref] if ref > 0 else []
         if max_w[pop.name] > 0:
             candidates.append(255 * 2.0**e_max / max_w[pop.name])
-        if f["bias"] != 0:
-            candidates.append(((1 << (bm_bits - 1)) - 1) * 2.0**be_max / (abs(f["bias"]) * (1 << act)))
+        if biases[pop.name] != 0:
+            candidates.append(((1 << (bm_bits - 1)) - 1) * 2.0**be_max / (biases[pop.name] * (1 << act)))
         s = min(candidates) if candidates else 1.0
         scales[pop.name] = s
         if math.isfinite(f["v_th"]):
@@ -285,24 +340,37 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
             report.warn("out_of_range", where, f"voltage decay fraction {f['f_v']:.6g} above 4095/4096: dv clamped to 4095")
         if f["f_u"] < 1 / 4096:
             report.warn("out_of_range", where, f"current decay fraction {f['f_u']:.3g} below Loihi's minimum 1/4096 (du = 0 still leaks 1/4096 per step)")
-        bias_fine = f["bias"] * s * (1 << act)
-        bexp = 0
-        while abs(round(bias_fine / 2**bexp)) > (1 << (bm_bits - 1)) - 1 and bexp < be_max:
-            bexp += 1
-        bmant = int(round(bias_fine / 2**bexp))
-        if abs(bmant) > (1 << (bm_bits - 1)) - 1:
-            report.warn("out_of_range", where, f"bias {f['bias']} does not fit bias_mant << bias_exp; clamped")
-            bmant = int(np.clip(bmant, -(1 << (bm_bits - 1)), (1 << (bm_bits - 1)) - 1))
-        report.scalar(where, "bias", f["bias"], bmant << bexp, (bmant << bexp) / (s * (1 << act)), "", f"bias_mant {bmant} << bias_exp {bexp} (in v units, not shifted by 6)")
-        v0 = int(np.clip(round(f["v_init"] * s * (1 << act)), -((1 << (uv - 1)) - 1), (1 << (uv - 1)) - 1))
+
+        vlim = (1 << (uv - 1)) - 1
+
+        def encode_one(m: Any, rep: QuantisationReport, where: str = where, s: float = s) -> dict[str, int]:
+            form = _cuba_form(m, dt, where, QuantisationReport(rep.target))
+            bias = form["bias"]
+            bias_fine = bias * s * (1 << act)
+            bexp = 0
+            while abs(round(bias_fine / 2**bexp)) > (1 << (bm_bits - 1)) - 1 and bexp < be_max:
+                bexp += 1
+            bmant = int(round(bias_fine / 2**bexp))
+            if abs(bmant) > (1 << (bm_bits - 1)) - 1:
+                rep.warn("out_of_range", where, f"bias {bias} does not fit bias_mant << bias_exp; clamped")
+                bmant = int(np.clip(bmant, -(1 << (bm_bits - 1)), (1 << (bm_bits - 1)) - 1))
+            rep.scalar(where, "bias", bias, bmant << bexp, (bmant << bexp) / (s * (1 << act)), "", f"bias_mant {bmant} << bias_exp {bexp} (in v units, not shifted by 6)")
+            return {"bias_mant": bmant, "bias_exp": bexp, "v": int(np.clip(round(form["v_init"] * s * (1 << act)), -vlim, vlim))}
+
+        biased = per_neuron_encoding(pop, where, report, encode_one)
+        given_v = pop.initial.get("v")
+        v0 = biased["v"]
+        if given_v is not None:
+            v0 = np.clip(np.rint((np.asarray(given_v) - f["offset"]) * s * (1 << act)), -vlim, vlim).astype(np.int64)
+            report.per_neuron(where, "v_init", np.asarray(given_v), v0, v0 / (s * (1 << act)) + f["offset"], "", "initial v (24-bit)")
         worst_u = float(step_in[pop.name].max(initial=0.0)) * s * (1 << act) / max(f["f_u"], 1 / 4096)
         if worst_u >= 2 ** (uv - 1):
             report.warn("saturation_risk", where, f"u can reach {worst_u:.3g} for sustained input on every synapse, beyond the 24-bit range (it wraps)")
         pops.append(
             PopulationProgram(
                 pop.name, pop.size, pop.model.kind,
-                {"bias_mant": np.full(pop.size, bmant, np.int16), "bias_exp": np.full(pop.size, bexp, np.int16),
-                 "u": np.zeros(pop.size, np.int32), "v": np.full(pop.size, v0, np.int32)},
+                {"bias_mant": biased["bias_mant"].astype(np.int16), "bias_exp": biased["bias_exp"].astype(np.int16),
+                 "u": np.zeros(pop.size, np.int32), "v": v0.astype(np.int32)},
                 {"du": du, "dv": dv, "vth": vth},
                 {"u": 1.0 / (s * (1 << act)), "v": 1.0 / (s * (1 << act))},
                 {"v": f["offset"]},
@@ -349,11 +417,60 @@ def _encode(net: Network, target: Target, dt: float, options: LoihiOptions, repo
 class LoihiSynapses(NamedTuple):
     """The synaptic state of a :class:`LoihiSimulator`."""
 
-    buffer: dict[str, np.ndarray]  #: per population, the Dense activations still on their way, int64 [slots, B, n]
+    buffer: dict[str, np.ndarray]  #: per neuron group, the Dense activations still on their way, int64 [slots, B, n]
 
 
 class LoihiSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring)."""
+    """Bit-accurate integer simulation of a loihi :class:`Program` (see the module docstring).
+
+    Every population runs Lava's CUBA neuron, so all of them form one neuron group (one
+    kernel call per step on all neurons).
+    """
+
+    def _dense_groups(self) -> list[tuple[ProjectionProgram, int, int, np.ndarray]]:
+        """Each projection's weights split by delay: (projection, delay, weight_exp, matrix [pre, post])."""
+        if getattr(self, "_dense", None) is None:
+            bits = self.program.target.number("weight_bits")
+            dense = []
+            for proj in self.program.projections:
+                mode = int(proj.scalars["sign_mode"])
+                w = truncate_weights(clip_weights(proj.arrays["weights"], mode, bits), mode, int(proj.scalars["num_weight_bits"]), bits)
+                extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
+                for k in np.unique(extra):
+                    mat = np.where(extra == k, w, 0).T  # [pre, post]
+                    if mat.any() or k == 0:
+                        dense.append((proj, int(k) + 1, int(proj.scalars["weight_exp"]), mat))
+            self._dense = dense
+        return self._dense
+
+    def _input_bound(self, pop: PopulationProgram) -> int:
+        """The largest |activation| one step can bring to a neuron of ``pop`` (each group of
+        a projection and a delay fills a buffer slot once)."""
+        total = np.zeros(pop.size, dtype=object)
+        for proj, _, exp, mat in self._dense_groups():
+            if proj.post != pop.name:
+                continue
+            col = np.abs(mat).sum(axis=0).astype(object)
+            # an arithmetic right shift of s has magnitude at most (|s| >> k) + 1
+            total[proj.post_slice[0] : proj.post_slice[1]] += col << exp if exp >= 0 else (col >> -exp) + 1
+        return int(max(total, default=0))
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "cuba"
+
+    def _arithmetic(self, pops: Any, initial: CUBAState, bias: np.ndarray) -> CUBAArithmetic:
+        """The integer operations for neurons of ``pops``, skipping the wraps that their
+        largest input, initial state and bias prove to be identities."""
+        tgt = self.program.target
+        state_bound = int(max(np.abs(initial.u).max(initial=0), np.abs(initial.v).max(initial=0)))
+        return cuba_arithmetic(
+            self.events, tgt.number("uv_bits"), tgt.number("activation_shift"), tgt.number("decay_bits"), tgt.number("port_bits"),
+            input_bound=max((self._input_bound(p) for p in pops), default=0), state_bound=state_bound, bias_bound=int(np.abs(bias).max(initial=0)),
+        )
+
+    def _group_kernel(self, group: NeuronGroup) -> tuple[Any, Any, Any, Any]:
+        step, _, consts, initial = super()._group_kernel(group)
+        return step, self._arithmetic(group.pops, initial, consts.bias), consts, initial
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
@@ -368,47 +485,46 @@ class LoihiSimulator(IntegerSimulator):
             np.full(n, int(sc["vth"]) << act, np.int64), np.zeros(n, np.int64), np.zeros(n, bool),
         )
         initial = CUBAState(pop.params["u"].astype(np.int64), pop.params["v"].astype(np.int64))
-        arith = cuba_arithmetic(self.events, tgt.number("uv_bits"), act, tgt.number("decay_bits"), tgt.number("port_bits"))
-        return cuba_step, arith, consts, initial
+        return cuba_step, self._arithmetic([pop], initial, bias), consts, initial
 
     def _build_synapses(self) -> None:
-        self._groups: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
+        #: (pre population, its columns, post group, its columns, delay, weight_exp, matrix)
+        self._paths: list[tuple[str, tuple[int, int], str, tuple[int, int], int, int, Any]] = []
         max_delay = 1
-        for proj in self.program.projections:
-            mode = int(proj.scalars["sign_mode"])
-            w = clip_weights(proj.arrays["weights"], mode, self.program.target.number("weight_bits"))
-            w = truncate_weights(w, mode, int(proj.scalars["num_weight_bits"]), self.program.target.number("weight_bits"))
-            extra = proj.arrays["delays"].astype(np.int64) if "delays" in proj.arrays else np.zeros(w.shape, np.int64)
-            for k in np.unique(extra):
-                sel = extra == k
-                mat = np.where(sel, w, 0).T  # [pre, post]
-                if not mat.any() and k != 0:
-                    continue
-                self._groups.append((proj.pre, proj.pre_slice, proj.post, proj.post_slice, int(k) + 1, int(proj.scalars["weight_exp"]), self._matrix(mat)))
-                max_delay = max(max_delay, int(k) + 1)
+        for proj, delay, exp, mat in self._dense_groups():
+            group = self.group_of[proj.post]
+            at = group.slices[proj.post][0]
+            self._paths.append((proj.pre, proj.pre_slice, group.name, (at + proj.post_slice[0], at + proj.post_slice[1]), delay, exp, self._matrix(mat)))
+            max_delay = max(max_delay, delay)
         self._slots = max_delay + 1
         self._port = self.program.target.number("port_bits")
+        # groups whose buffered activation provably fits the port word (no wrap to model)
+        self._exact = {g.name: max(self._input_bound(p) for p in g.pops) < (1 << (self._port - 1)) for g in self.groups}
+        self._no_inhibitory = {g.name: np.zeros((self.B, g.size), np.int64) for g in self.groups}
 
     def _initial_synapses(self) -> LoihiSynapses:
-        return LoihiSynapses({p.name: np.zeros((self._slots, self.B, p.size), dtype=np.int64) for p in self.neurons})
+        return LoihiSynapses({g.name: np.zeros((self._slots, self.B, g.size), dtype=np.int64) for g in self.groups})
 
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         slot = t % self._slots
         out = {}
-        for pop in self.neurons:
-            raw = self.synapses.buffer[pop.name][slot].copy()
-            self.synapses.buffer[pop.name][slot] = 0
-            a_in = self.events.note("activation_wrapped", raw, wrap(raw, self._port))
-            out[pop.name] = (a_in, np.zeros_like(a_in))
+        for g in self.groups:
+            buf = self.synapses.buffer[g.name]
+            a_in = buf[slot].copy()
+            buf[slot] = 0
+            if not self._exact[g.name]:
+                a_in = self.events.note("activation_wrapped", a_in, wrap(a_in, self._port))
+            out[g.name] = (a_in, self._no_inhibitory[g.name])
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         n = self._slots
-        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._groups:
+        buffer = self.synapses.buffer
+        for pre, (a0, a1), post, (b0, b1), delay, exp, mat in self._paths:
             active = emitted[pre][:, a0:a1]
             if not active.any():
                 continue
-            self.synapses.buffer[post][(t + delay) % n][:, b0:b1] += shift(spike_sum(active, mat), exp)
+            buffer[post][(t + delay) % n][:, b0:b1] += shift(mat.product(active), exp)
 
     def weights(self, projection: str) -> np.ndarray:
         """Weight mantissas [post, pre] as Lava holds them (after clipping and truncation)."""

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from neurohop.export.nir_io import CONVENTIONS, NIRConversionError, cell_node, nir_module
+from neurohop.export.nir_io import CONVENTIONS, NIRConversionError, nir_module, population_node
+from neurohop.model.network import Population
 from neurohop.model.neurons import LIF, CubaLIF, SpikeSource
 
 __all__ = ["Graph", "Cells", "load_graph", "read_cells", "NEURON_TYPES", "ident", "as_array", "node_meta", "node_kind", "same_values"]
@@ -239,6 +240,8 @@ class Cells:
     exact: dict[str, bool]  #: the model comes from neurohop's exact description
     records: dict[str, tuple[str, ...]]
     taken: set[str]  #: population and projection names in use
+    parameters: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  #: per-neuron values that differ
+    initial: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  #: per-neuron initial values
 
 
 def _out_size(g: Graph, n: str) -> int | None:
@@ -268,18 +271,17 @@ def _cell_size(name: str, node: Any, incoming_sizes: list[int]) -> int:
     raise NIRConversionError(f"nir: node {name!r} ({node_kind(node)}): its parameters are 0-d and no incoming edge gives its size; write per-neuron arrays")
 
 
-def _uniform(name: str, field_: str, values: np.ndarray) -> float:
-    """The one value a population shares (refused when the node's neurons differ)."""
+def _uniform(values: np.ndarray, varying: dict[str, np.ndarray], parameter: str) -> float:
+    """The population's value of ``parameter``: the first neuron's; where the node's neurons
+    differ, every neuron's value goes into ``varying`` (the population's per-neuron parameters)."""
     if values.size and not np.allclose(values, values.flat[0], rtol=_RTOL, atol=0):
-        raise NIRConversionError(
-            f"nir: node {name!r}: {field_} differs between neurons ({values.min():g} .. {values.max():g}); a neurohop population shares one value "
-            "(split the node into populations of equal parameters)"
-        )
+        varying[parameter] = np.asarray(values, dtype=np.float64).copy()
     return float(values.flat[0]) if values.size else 0.0
 
 
-def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> tuple[CubaLIF, np.ndarray]:
-    """The CubaLIF of a NIR neuron node and the per-neuron input gain folded into weights."""
+def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> tuple[CubaLIF, np.ndarray, dict[str, np.ndarray]]:
+    """The CubaLIF of a NIR neuron node, the per-neuron input gain folded into weights, and
+    the per-neuron values of the parameters in which the node's neurons differ."""
     dts = dt / 1000.0
     kind = node_kind(node)
 
@@ -307,8 +309,10 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
             raise NIRConversionError(f"nir: node {name!r} ({kind}): {field_} = {t.min():g} s is shorter than dt = {dts:g} s; the Euler reading needs tau >= dt (use a smaller dt){hint}")
         return np.where(np.abs(t - dts) <= _TAU_SLACK * dts, dts, t)  # tau = dt up to float32 rounding
 
-    def ms(t_s: float) -> float:
-        return float(f"{t_s * 1000.0:.12g}")
+    def ms(t_s: np.ndarray) -> np.ndarray:
+        return np.array([float(f"{x * 1000.0:.12g}") for x in np.asarray(t_s, dtype=np.float64).reshape(-1)])
+
+    varying: dict[str, np.ndarray] = {}
 
     if kind in ("CubaLIF", "CubaLI"):
         ts, tm = tau("tau_syn"), tau("tau_mem")
@@ -317,12 +321,12 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
             w_in = ts / dts
         gain = (dts / tm) * r * (dts / ts) * w_in
         bias = (dts / tm) * p("v_leak", 0.0)
-        tau_syn, tau_mem = ms(_uniform(name, "tau_syn", ts)), ms(_uniform(name, "tau_mem", tm))
+        tau_syn, tau_mem = _uniform(ms(ts), varying, "tau_syn"), _uniform(ms(tm), varying, "tau_mem")
     elif kind in ("LIF", "LI"):
         tm = tau("tau")
         gain = (dts / tm) * p("r", 1.0)
         bias = (dts / tm) * p("v_leak", 0.0)
-        tau_syn, tau_mem = dt, ms(_uniform(name, "tau", tm))
+        tau_syn, tau_mem = dt, _uniform(ms(tm), varying, "tau_mem")
     elif kind in ("IF", "I"):
         # Norse's IAFCell computes v += x and writes r = 1: its r is r/dt of the reading
         gain = p("r", 1.0) * (1.0 if convention == "norse-1.1" else dts)
@@ -330,31 +334,36 @@ def _read_cell(name: str, node: Any, size: int, dt: float, convention: str) -> t
         tau_syn, tau_mem = dt, math.inf
     else:  # pragma: no cover - filtered in load_graph
         raise NIRConversionError(f"nir: node {name!r}: unsupported neuron type {kind}")
-    v_th = _uniform(name, "v_threshold", p("v_threshold")) if kind in ("CubaLIF", "LIF", "IF") else math.inf
+    th = p("v_threshold") if kind in ("CubaLIF", "LIF", "IF") else np.full(size, math.inf)
+    if size and len(set(np.isfinite(th).tolist())) > 1:
+        raise NIRConversionError(f"nir: node {name!r} ({kind}): v_threshold is infinite for some neurons and finite for others; "
+                                 "a neurohop population is spiking or not as a whole (split the node)")
+    v_th = _uniform(th, varying, "v_th")
     spiking = math.isfinite(v_th)
-    v_reset = _uniform(name, "v_reset", p("v_reset", 0.0)) if spiking else 0.0
-    b = _uniform(name, "bias (v_leak dt/tau)", bias)
-    b = 0.0 if abs(b) < 1e-300 else b
+    v_reset = _uniform(p("v_reset", 0.0), varying, "v_reset") if spiking else 0.0
+    b = _uniform(np.where(np.abs(bias) < 1e-300, 0.0, bias), varying, "bias")
     try:
         model = CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, v_th=v_th, v_reset=v_reset, bias=b, reset="hard")
     except Exception as exc:  # ModelError
         raise NIRConversionError(f"nir: node {name!r} ({kind}): {exc}") from None
     g = np.where(np.abs(gain - 1.0) < _GAIN_SLACK, 1.0, gain)
-    return model, g
+    return model, g, varying
 
 
-def _exact_model(meta: dict[str, Any] | None, node: Any, size: int, dt: float) -> Any:
-    """neurohop's own model of a node, when the node still holds what ``to_nir`` writes for it."""
+def _exact_model(meta: dict[str, Any] | None, node: Any, size: int, dt: float) -> Population | None:
+    """neurohop's own population of a node (model, per-neuron parameters and initial values),
+    when the node still holds what ``to_nir`` writes for it."""
     if not meta or not isinstance(meta.get("model"), dict):
         return None
     spec = dict(meta["model"])
     kind = spec.pop("model", None)
     try:
         exact = {"lif": LIF, "cuba_lif": CubaLIF}[kind](**spec)
-        expected, _, _ = cell_node(exact, size, dt)
-    except (KeyError, TypeError, ValueError, NIRConversionError):
+        pop = Population("nir", size, exact, parameters=meta.get("parameters") or {}, initial=meta.get("initial") or {})
+        expected, _, _ = population_node(pop, dt)
+    except (KeyError, TypeError, ValueError, NIRConversionError):  # ModelError is a ValueError
         return None
-    return exact if _same_node(expected, node) else None
+    return pop if _same_node(expected, node) else None
 
 
 def read_cells(g: Graph) -> Cells:
@@ -384,8 +393,9 @@ def read_cells(g: Graph) -> Cells:
         exact = _exact_model(meta, node, cells.sizes[n], g.dt)
         cells.exact[n] = exact is not None
         if exact is not None:
-            cells.models[n], cells.gains[n] = exact, np.ones(cells.sizes[n])
+            cells.models[n], cells.gains[n] = exact.model, np.ones(cells.sizes[n])
+            cells.parameters[n], cells.initial[n] = dict(exact.parameters), dict(exact.initial)
             cells.records[n] = tuple(meta.get("record", ("spikes",)))  # type: ignore[union-attr]
         else:
-            cells.models[n], cells.gains[n] = _read_cell(n, node, cells.sizes[n], g.dt, g.convention)
+            cells.models[n], cells.gains[n], cells.parameters[n] = _read_cell(n, node, cells.sizes[n], g.dt, g.convention)
     return cells

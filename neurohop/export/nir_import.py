@@ -290,7 +290,11 @@ def build_projections(g: Graph, cells: Cells, conns: list[Connection], latency: 
 
 def assemble(g: Graph, cells: Cells, extra_pops: list[Population], projs: list[Projection], outputs: list[str], latency: dict[str, int], name: str | None) -> Network:
     """Stage 6: the network, in the written order of populations and projections."""
-    pops = [Population(cells.pop_name[n], cells.sizes[n], cells.models[n], cells.records.get(n, ("spikes",))) for n in cells.order] + extra_pops
+    pops = [
+        Population(cells.pop_name[n], cells.sizes[n], cells.models[n], cells.records.get(n, ("spikes",)),
+                   parameters=cells.parameters.get(n, {}), initial=cells.initial.get(n, {}))
+        for n in cells.order
+    ] + extra_pops
     rank = {name_: i for i, name_ in enumerate(g.meta.get("populations", []))}
     pops.sort(key=lambda p: rank.get(p.name, len(rank)))  # float sums follow the written order
     prank = {s.get("name"): i for i, s in enumerate(g.meta.get("projections", [])) if isinstance(s, dict)}

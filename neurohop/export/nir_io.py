@@ -13,7 +13,9 @@ times are in seconds, neurohop's in ms); the reading is stated in
   ``v_leak = bias tau_mem/dt``; without a leak (``tau_mem = inf``, ``tau_syn = dt``) a
   ``nir.IF`` with ``r = 1/dt``. A non-spiking population (``v_th = inf``) is written as the
   same node with ``v_threshold = inf`` (not ``CubaLI``/``I``, which neither Norse 1.1 nor
-  snnTorch 1.0 can load). Parameters are per-neuron arrays (NIR cannot hold 0-d ones).
+  snnTorch 1.0 can load). Parameters are per-neuron arrays (NIR cannot hold 0-d ones); a
+  population's per-neuron ``parameters`` are written into them, and its per-neuron
+  ``initial`` values (which NIR has no field for) travel in the node's neurohop metadata.
 * Connections: all projections from one population to another with one delay become **one
   signed** ``nir.Linear`` (``[post, pre]`` over the full populations, excitatory minus
   inhibitory). A connection takes one step on its own, which is the one-step delay of the
@@ -41,6 +43,7 @@ tools (``exact_for_other_tools``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -51,11 +54,11 @@ import numpy as np
 
 from neurohop._optional import require
 from neurohop.errors import BuildError, ModelFileError
-from neurohop.model.network import Network, Projection
+from neurohop.model.network import Network, Population, Projection
 from neurohop.model.neurons import LIF, CubaLIF
-from neurohop.model.synapses import STDP, FromList, parse_connector
+from neurohop.model.synapses import PLASTICITY_RULES, FromList, parse_connector
 
-__all__ = ["NIRConversionError", "NIRFileError", "to_nir", "write_nir", "from_nir", "read_nir", "CONVENTIONS", "FORMAT"]
+__all__ = ["NIRConversionError", "NIRFileError", "population_node", "to_nir", "write_nir", "from_nir", "read_nir", "CONVENTIONS", "FORMAT"]
 
 #: Ways of reading foreign graphs: plain NIR, or undoing Norse 1.1.0's ``to_nir`` errors.
 CONVENTIONS = ("nir", "norse-1.1")
@@ -117,6 +120,31 @@ def cell_node(model: Any, size: int, dt: float) -> tuple[Any, bool, str]:
     raise NIRConversionError(f"neuron model {type(model).__name__} has no NIR form")  # pragma: no cover
 
 
+def population_node(pop: Population, dt: float) -> tuple[Any, bool, str]:
+    """The NIR node of a population, per-neuron ``parameters`` put in (see :func:`cell_node`)."""
+    models, index = pop.neuron_models()
+    if len(models) == 1:
+        return cell_node(models[0], pop.size, dt)
+    parts = [cell_node(m, 1, dt) for m in models]
+    node = parts[0][0]
+    if any(type(part[0]) is not type(node) for part in parts):
+        kinds = sorted({type(part[0]).__name__ for part in parts})
+        raise NIRConversionError(f"its per-neuron parameters give neurons of different NIR types {kinds}; split the population")
+    values = {f.name: np.concatenate([np.asarray(getattr(part[0], f.name), dtype=np.float64).reshape(-1) for part in parts])[index]
+              for f in dataclasses.fields(node) if f.name not in ("input_type", "output_type", "metadata")}
+    return type(node)(**values), all(part[1] for part in parts), parts[0][2]
+
+
+def _population_meta(pop: Population) -> str:
+    """neurohop's exact description of a population, for a node's ``metadata["neurohop"]``."""
+    doc: dict[str, Any] = {"population": pop.name, "model": pop.model.to_dict(), "record": list(pop.record)}
+    if pop.parameters:
+        doc["parameters"] = {k: v.tolist() for k, v in pop.parameters.items()}
+    if pop.initial:
+        doc["initial"] = {k: v.tolist() for k, v in pop.initial.items()}
+    return json.dumps(doc)
+
+
 def _projection_spec(proj: Projection) -> dict[str, Any]:
     """A JSON-able, exact description of a projection."""
 
@@ -135,8 +163,10 @@ def projection_from_spec(spec: Mapping[str, Any]) -> Projection:
     rule = spec.get("plasticity")
     if rule:
         rule = dict(rule)
-        rule.pop("rule", None)
-        rule = STDP(**rule)
+        kind = rule.pop("rule", "stdp")
+        if kind not in PLASTICITY_RULES:
+            raise NIRConversionError(f"nir import: projection {spec.get('name')!r}: plasticity.rule: unknown rule {kind!r} (supported: {list(PLASTICITY_RULES)})")
+        rule = PLASTICITY_RULES[kind](**rule)
     weight = spec["weight"]
     delay = spec["delay"]
     return Projection(
@@ -225,10 +255,10 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
             nodes[pop.name].metadata = {"neurohop": json.dumps({"population": pop.name, "model": {"model": "spike_source", "times": [list(t) for t in pop.model.times]}, "record": list(pop.record)})}
             continue
         try:
-            node, ok, note = cell_node(pop.model, pop.size, dt)
+            node, ok, note = population_node(pop, dt)
         except NIRConversionError as exc:
             raise NIRConversionError(f"nir export: population {pop.name!r}: {exc}") from None
-        node.metadata = {"neurohop": json.dumps({"population": pop.name, "model": pop.model.to_dict(), "record": list(pop.record)})}
+        node.metadata = {"neurohop": _population_meta(pop)}
         if not ok:
             exact = False
             notes.append(f"population {pop.name}: {note}")
@@ -236,7 +266,7 @@ def to_nir(net: Network, dt: float = 1.0, outputs: list[str] | None = None) -> A
     for proj in net.projections:
         if proj.plasticity is not None:
             exact = False
-            notes.append(f"projection {proj.name}: STDP is kept in metadata['neurohop'] (NIR has no plasticity); the weights are the initial ones")
+            notes.append(f"projection {proj.name}: the {proj.plasticity.kind} rule is kept in metadata['neurohop'] (NIR has no plasticity); the weights are the initial ones")
     groups = linear_groups(net)
     n_delays: dict[str, int] = {}
     for (_, _, _), (_, names) in groups.items():

@@ -26,7 +26,9 @@ import importlib
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
+
+import numpy as np
 
 from neurohop.errors import BuildError
 from neurohop.export.targets import ARITHMETIC_MODULES, Target
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ExportOptions", "OptionError", "QuantiseContext", "TargetArithmetic", "option",
     "arithmetic_of", "registered_arithmetics", "option_type", "OPTION_KINDS",
+    "per_neuron_encoding", "require_shared",
 ]
 
 #: What an option field holds, by its ``kind`` metadata.
@@ -190,6 +193,10 @@ class TargetArithmetic(ABC):
     reference_target: ClassVar[str | None] = None
     #: Rules that do take one of several values (name -> the values the simulator implements).
     rule_choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    #: Whether the neurons of a population may differ in any parameter and initial value
+    #: (``Population.parameters`` / ``Population.initial``); False where some parameters
+    #: must be shared by a population (:meth:`encode` refuses those, naming them).
+    per_neuron_parameters: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ to write
     @property
@@ -238,8 +245,8 @@ class TargetArithmetic(ABC):
     def quantise(self, net: Network, target: Target, dt: float | None = None, options: ExportOptions | None = None, check_fit: bool = True) -> Program:
         """Quantise ``net`` for ``target``: the shared skeleton around :meth:`encode`.
 
-        1. ``net`` must be a Network whose populations have one set of parameters and
-           initial values each (the integer targets store them per population);
+        1. ``net`` must be a Network (per-neuron ``parameters`` and ``initial`` values are
+           the arithmetic's to encode, see :func:`per_neuron_encoding`);
         2. the timestep (the target's fixed one, or ``dt``, default 1 ms);
         3. plastic projections frozen when ``options.freeze_plasticity``;
         4. neuron models, plasticity rules and delays checked against the target;
@@ -257,17 +264,6 @@ class TargetArithmetic(ABC):
         opts = self.options() if options is None else self.options(options)
         if not isinstance(net, Network):
             raise BuildError(f"fixed:{target.name}: expected a neurohop Network (got {type(net).__name__})")
-        for pop in net.populations:
-            for var in pop.initial:
-                raise BuildError(
-                    f"fixed:{target.name}: population {pop.name!r}.initial[{var!r}]: per-neuron initial values are not "
-                    "supported by the integer targets; give the model one initial value"
-                )
-            for pname in pop.parameters:
-                raise BuildError(
-                    f"fixed:{target.name}: population {pop.name!r}.parameters[{pname!r}]: per-neuron parameters are not "
-                    "supported by the integer targets; split the population by parameter value"
-                )
         step = resolve_dt(target, dt)
         if opts.freeze_plasticity:
             net = freeze_plasticity(net)
@@ -286,6 +282,80 @@ class TargetArithmetic(ABC):
 
             map_program(program)
         return program
+
+
+def per_neuron_encoding(pop: Any, where: str, report: "QuantisationReport", encode_one: Callable[[Any, "QuantisationReport"], Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """The integer parameters of every neuron of ``pop``, one encoding per distinct model.
+
+    ``encode_one(model, report)`` encodes one neuron model (the population's model with a
+    neuron's ``parameters`` put in, :meth:`~neurohop.model.network.Population.neuron_models`)
+    and returns its integer parameters by name; they are gathered so that each neuron gets
+    those of its own model (int64 arrays of ``pop.size``).
+
+    With one model, ``encode_one`` records in ``report`` itself (one line per parameter).
+    With several, each model is encoded into a report of its own and ``report`` gets one
+    line per parameter summarising its neurons (:meth:`QuantisationReport.per_neuron`: the
+    value of largest magnitude, the worst error, the range of the integers) and each
+    distinct warning once.
+    """
+    from neurohop.export.report import QuantisationReport
+
+    models, index = pop.neuron_models()
+    if len(models) == 1:
+        return {k: np.full(pop.size, v, dtype=np.int64) for k, v in encode_one(models[0], report).items()}
+    parts: list[QuantisationReport] = []
+    ints: list[Mapping[str, Any]] = []
+    for model in models:
+        sub = QuantisationReport(report.target)
+        ints.append(encode_one(model, sub))
+        parts.append(sub)
+    names: list[str] = []
+    for sub in parts:
+        names += [e.name for e in sub.entries if e.name not in names]
+    for name in names:
+        have = [next((e for e in sub.entries if e.name == name), None) for sub in parts]
+        sel = np.array([h is not None for h in have])[index]
+        rows = [h for h in have if h is not None]
+        pick = np.cumsum([h is not None for h in have]) - 1
+        at = pick[index[sel]]
+        first = rows[0]
+        if sel.all() and all((h.value, h.integer, h.note) == (first.value, first.integer, first.note) for h in rows):
+            report.entries.append(first)  # the same for every neuron: one line as for one model
+            continue
+        report.per_neuron(
+            where, name, np.array([h.value for h in rows])[at], np.array([h.integer for h in rows])[at],
+            np.array([h.represented for h in rows])[at], first.unit, first.note if all(h.note == first.note for h in rows) else "",
+        )
+    seen: set[tuple[str, str]] = set()
+    for sub in parts:
+        for w in sub.warnings:
+            if (w.kind, w.message) not in seen:
+                seen.add((w.kind, w.message))
+                report.warn(w.kind, w.where, w.message)
+    return {k: np.asarray([v[k] for v in ints], dtype=np.int64)[index] for k in ints[0]}
+
+
+def require_shared(target: str, pop: Any, values: Mapping[str, Sequence[Any]], why: str) -> None:
+    """Refuse per-neuron parameters of ``pop`` that give its neurons different values of a
+    quantity the target holds once per population.
+
+    ``values`` maps a description of each such quantity (``"dv (tau_m)"``) to its value for
+    each distinct model of ``pop``; ``why`` says where the target holds it once.
+
+    Raises
+    ------
+    BuildError
+        Naming the target, the population, its per-neuron parameters, the quantity and why.
+    """
+    for what, vals in values.items():
+        vals = list(vals)
+        if any(v != vals[0] for v in vals[1:]):
+            shown = sorted({float(v) for v in vals})
+            listed = ", ".join(f"{v:.6g}" for v in shown[:4]) + (", ..." if len(shown) > 4 else "")
+            raise BuildError(
+                f"{target}: population {pop.name!r}.parameters {sorted(pop.parameters)}: the neurons get {len(shown)} different "
+                f"{what} ({listed}); {why} (expected per-neuron values that leave it equal; split the population by value)"
+            )
 
 
 def registered_arithmetics() -> list[str]:

@@ -10,7 +10,8 @@ so learned weights are kept), and runs with ``import pyNN.nest as sim`` or
 Translation table (neurohop -> PyNN; units are the same, ms, mV, nA, nF):
 
 * ``LIF`` -> ``IF_curr_exp`` (``tau_syn_e`` -> ``tau_syn_E``, ``tau_syn_i`` -> ``tau_syn_I``);
-  ``v_init`` / ``Population.initial['v']`` -> ``initialize(v=...)``.
+  ``v_init`` / ``Population.initial['v']`` -> ``initialize(v=...)``; per-neuron
+  ``Population.parameters`` -> ``Population.set(name=[one value per cell])``.
 * ``SpikeSource`` -> ``SpikeSourceArray`` (fixed times, or the ``inputs`` given, step s at s*dt ms).
 * Weights are magnitudes in neurohop; in the script inhibitory weights are negative, PyNN's
   convention for current-based synapses. Delays are ``steps * dt`` ms.
@@ -34,9 +35,13 @@ from neurohop.errors import BuildError
 from neurohop.files import atomic_write
 from neurohop.model.network import Network, PopRef
 from neurohop.model.neurons import LIF, SpikeSource
-from neurohop.model.synapses import AllToAll, OneToOne
+from neurohop.model.synapses import STDP, AllToAll, OneToOne
 
 __all__ = ["pynn_script", "write_pynn_script", "SIMULATORS"]
+
+#: LIF parameter -> IF_curr_exp parameter (every LIF parameter a population may give per neuron).
+_LIF_NAMES = {"cm": "cm", "tau_m": "tau_m", "v_rest": "v_rest", "v_reset": "v_reset", "v_thresh": "v_thresh", "tau_refrac": "tau_refrac",
+              "tau_syn_e": "tau_syn_E", "tau_syn_i": "tau_syn_I", "i_offset": "i_offset"}
 
 #: Import lines the script can be switched between.
 SIMULATORS = ("pyNN.nest", "pyNN.spiNNaker", "neurohop.pynn")
@@ -116,10 +121,11 @@ def pynn_script(net: Network, dt: float = 1.0, duration_ms: float = 100.0, simul
             lines.append(f"    pops[{pop.name!r}] = sim.Population({pop.size}, sim.SpikeSourceArray(spike_times={_list(times, 1)}), label={pop.name!r})")
         elif isinstance(pop.model, LIF):
             m = pop.model
-            params = dict(cm=m.cm, tau_m=m.tau_m, v_rest=m.v_rest, v_reset=m.v_reset, v_thresh=m.v_thresh, tau_refrac=m.tau_refrac,
-                          tau_syn_E=m.tau_syn_e, tau_syn_I=m.tau_syn_i, i_offset=m.i_offset)
+            params = {pynn: getattr(m, name) for name, pynn in _LIF_NAMES.items()}
             text = ", ".join(f"{k}={_num(v)}" for k, v in params.items())
             lines.append(f"    pops[{pop.name!r}] = sim.Population({pop.size}, sim.IF_curr_exp({text}), label={pop.name!r})")
+            for name, values in pop.parameters.items():  # per-neuron values, one per cell
+                lines.append(f"    pops[{pop.name!r}].set({_LIF_NAMES[name]}={_list([_num(v) for v in values], 8)})")
             if "v" in pop.initial:
                 lines.append(f"    pops[{pop.name!r}].initialize(v={_list([_num(v) for v in pop.initial['v']], 8)})")
             else:
@@ -165,6 +171,8 @@ def _projection(proj: Any, sizes: Mapping[str, int], dt: float) -> list[str]:
     out = [f"    # {proj.name}"]
     if proj.plasticity is not None:
         r = proj.plasticity
+        if not isinstance(r, STDP):
+            raise BuildError(f"pynn script: projection {proj.name!r}: plasticity rule {r.kind!r} has no PyNN form here (supported: stdp)")
         out.append(
             f"    rule = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(tau_plus={_num(r.tau_plus)}, tau_minus={_num(r.tau_minus)}, "
             f"A_plus={_num(r.a_plus)}, A_minus={_num(r.a_minus)}), weight_dependence=sim.AdditiveWeightDependence(w_min={_num(r.w_min)}, "

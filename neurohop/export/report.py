@@ -123,6 +123,23 @@ class QuantisationReport:
         if zeroed:
             self.warn("weights_to_zero", where, f"{zeroed} of {int(nz.sum())} nonzero {name} values round to 0 on {self.target} ({note})")
 
+    def per_neuron(self, where: str, name: str, values: np.ndarray, integers: np.ndarray, represented: np.ndarray, unit: str = "", note: str = "") -> None:
+        """Record a parameter whose neurons differ: one entry with the value of largest
+        magnitude, the worst relative error, and the range of the integers in the note."""
+        values = np.asarray(values, dtype=np.float64).ravel()
+        integers = np.asarray(integers).ravel()
+        represented = np.asarray(represented, dtype=np.float64).ravel()
+        finite = np.isfinite(values)
+        nz = finite & (values != 0)
+        rel = np.abs(represented[nz] - values[nz]) / np.abs(values[nz]) if nz.any() else np.zeros(0)
+        k = int(np.argmax(np.where(finite, np.abs(values), -1.0)))
+        lo, hi = int(integers.min()), int(integers.max())
+        spread = f"per neuron: {lo}..{hi}, {np.unique(integers).size} distinct"
+        self.entries.append(
+            ParameterEntry(where, name, float(values[k]), int(integers[k]), float(represented[k]), float(rel.max(initial=0.0)), unit,
+                           f"{note}; {spread}" if note else spread, int(values.size), 0)
+        )
+
     def warn(self, kind: str, where: str, message: str) -> None:
         """Add a loud warning."""
         self.warnings.append(ReportWarning(kind, where, message))

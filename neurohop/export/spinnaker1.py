@@ -40,7 +40,7 @@ import numpy as np
 from neurohop.errors import BuildError, CapacityError
 from neurohop.export.common import slices
 from neurohop.export.intmath import Events, floor_shift, round_shift, spike_sum, wrap
-from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option, per_neuron_encoding
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
 from neurohop.export.simulator import IntegerSimulator
@@ -49,6 +49,7 @@ from neurohop.kernels.lif import LIFArithmetic, LIFConstants, LIFState, lif_step
 from neurohop.kernels.stdp import NEVER, STDPArithmetic, STDPConstants, STDPState, stdp_step
 from neurohop.model.network import Network
 from neurohop.model.neurons import LIF
+from neurohop.model.synapses import STDP
 
 __all__ = ["ARITHMETIC", "SpiNNaker1Arithmetic", "SpiNNakerOptions", "SpiNNakerSimulator", "lif_arithmetic", "stdp_arithmetic", "decay_lut", "ARRAY_DOCS"]
 
@@ -127,6 +128,9 @@ def stdp_arithmetic(events: Events, frac: int = 11, word: int = 16) -> STDPArith
     return STDPArithmetic(decay, scale, bump)
 
 
+#: Plasticity rules this arithmetic quantises and simulates (as STDP traces and tables).
+INTEGER_RULES: tuple[type, ...] = (STDP,)
+
 #: Longest STDP decay table built (entries): far beyond any real trace, small enough to allocate.
 MAX_LUT_ENTRIES = 1 << 20
 
@@ -166,6 +170,17 @@ class _Encoder:
             self.report.warn("out_of_range", where, f"{name} = {value} {unit} is outside the s16.15 range [{lo / 2**self.frac}, {hi / 2**self.frac}]; clamped")
             raw = min(max(raw, lo), hi)
         self.report.scalar(where, name, value, raw, raw / (1 << self.frac), unit, "s16.15")
+        return raw
+
+    def s1615_array(self, where: str, name: str, values: np.ndarray, unit: str) -> np.ndarray:
+        """:meth:`s1615` of one value per neuron (int64), recorded as one line."""
+        raw = np.rint(values * (1 << self.frac)).astype(np.int64)
+        lo, hi = -(1 << (self.word - 1)), (1 << (self.word - 1)) - 1
+        out = (raw < lo) | (raw > hi)
+        if out.any():
+            self.report.warn("out_of_range", where, f"{int(out.sum())} {name} values are outside the s16.15 range [{lo / 2**self.frac}, {hi / 2**self.frac}] {unit}; clamped")
+            raw = np.clip(raw, lo, hi)
+        self.report.per_neuron(where, name, values, raw, raw / (1 << self.frac), unit, "s16.15")
         return raw
 
     def u032(self, where: str, name: str, value: float, note: str = "") -> int:
@@ -253,6 +268,10 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
     tfrac = target.number("trace_frac_bits")
     tword = target.number("trace_word_bits")
     report.decisions.update({"weight_shift_policy": policy, "assumed_rate_hz": rate, "sigma": sig})
+    for proj in net.projections:
+        # a target file may list any registered rule; this arithmetic has integer forms for these
+        if proj.plasticity is not None and type(proj.plasticity) not in INTEGER_RULES:
+            raise BuildError(f"{target.name}: projection {proj.name!r}: plasticity rule {proj.plasticity.kind!r} has no integer form in the spinnaker1 arithmetic (supported: {[r.kind for r in INTEGER_RULES]})")
 
     pops: list[PopulationProgram] = []
     shifts: dict[tuple[str, str], int] = {}
@@ -261,27 +280,36 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
         if pop.is_source:
             pops.append(PopulationProgram(pop.name, pop.size, "source"))
             continue
-        m: LIF = pop.model  # type: ignore[assignment]
-        params: dict[str, int] = {}
-        params["v_init"] = enc.s1615(where, "v_init", m.v_start, "mV")
-        params["v_rest"] = enc.s1615(where, "v_rest", m.v_rest, "mV")
-        params["v_reset"] = enc.s1615(where, "v_reset", m.v_reset, "mV")
-        params["v_thresh"] = enc.s1615(where, "v_thresh", m.v_thresh, "mV")
-        params["i_offset"] = enc.s1615(where, "i_offset", m.i_offset, "nA")
-        params["r_membrane"] = enc.s1615(where, "r_membrane", m.tau_m / m.cm, "MOhm")
-        exp_tc = enc.s1615(where, "exp_tc", math.exp(-dt / m.tau_m), "")
-        params["exp_tc"] = exp_tc
-        if 0 < exp_tc < (1 << enc.frac):
-            report.scalar(where, "tau_m", m.tau_m, exp_tc, -dt / math.log(exp_tc / (1 << enc.frac)), "ms", "effective after rounding exp(-dt/tau_m)")
-        for rec, tau in (("e", m.tau_syn_e), ("i", m.tau_syn_i)):
-            decay = math.exp(-dt / tau)
-            d_int = enc.u032(where, f"decay_{rec}", decay)
-            params[f"decay_{rec}"] = d_int
-            params[f"init_{rec}"] = enc.u032(where, f"init_{rec}", tau / dt * (1.0 - decay))
-            if 0 < d_int:
-                report.scalar(where, f"tau_syn_{rec}", tau, d_int, -dt / math.log(d_int / (1 << enc.fbits)), "ms", "effective after rounding the decay")
-        params["t_refract"] = refractory_steps(m.tau_refrac, dt)
-        report.scalar(where, "tau_refrac", m.tau_refrac, params["t_refract"], params["t_refract"] * dt, "ms", "whole timesteps (ceil)")
+        given_v = pop.initial.get("v")
+
+        def encode_one(m: LIF, rep: QuantisationReport, where: str = where) -> dict[str, int]:
+            e = _Encoder(target, rep)
+            params: dict[str, int] = {}
+            if given_v is None:
+                params["v_init"] = e.s1615(where, "v_init", m.v_start, "mV")
+            params["v_rest"] = e.s1615(where, "v_rest", m.v_rest, "mV")
+            params["v_reset"] = e.s1615(where, "v_reset", m.v_reset, "mV")
+            params["v_thresh"] = e.s1615(where, "v_thresh", m.v_thresh, "mV")
+            params["i_offset"] = e.s1615(where, "i_offset", m.i_offset, "nA")
+            params["r_membrane"] = e.s1615(where, "r_membrane", m.tau_m / m.cm, "MOhm")
+            exp_tc = e.s1615(where, "exp_tc", math.exp(-dt / m.tau_m), "")
+            params["exp_tc"] = exp_tc
+            if 0 < exp_tc < (1 << e.frac):
+                rep.scalar(where, "tau_m", m.tau_m, exp_tc, -dt / math.log(exp_tc / (1 << e.frac)), "ms", "effective after rounding exp(-dt/tau_m)")
+            for rec, tau in (("e", m.tau_syn_e), ("i", m.tau_syn_i)):
+                decay = math.exp(-dt / tau)
+                d_int = e.u032(where, f"decay_{rec}", decay)
+                params[f"decay_{rec}"] = d_int
+                params[f"init_{rec}"] = e.u032(where, f"init_{rec}", tau / dt * (1.0 - decay))
+                if 0 < d_int:
+                    rep.scalar(where, f"tau_syn_{rec}", tau, d_int, -dt / math.log(d_int / (1 << e.fbits)), "ms", "effective after rounding the decay")
+            params["t_refract"] = refractory_steps(m.tau_refrac, dt)
+            rep.scalar(where, "tau_refrac", m.tau_refrac, params["t_refract"], params["t_refract"] * dt, "ms", "whole timesteps (ceil)")
+            return params
+
+        encoded = per_neuron_encoding(pop, where, report, encode_one)
+        if given_v is not None:
+            encoded = {"v_init": enc.s1615_array(where, "v_init", np.asarray(given_v), "mV"), **encoded}
         scalars = {}
         for receptor, key in (("excitatory", "shift_e"), ("inhibitory", "shift_i")):
             bound, worst = _max_input(net, pop.name, receptor, policy, rate, sig, dt)
@@ -308,7 +336,7 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
         pops.append(
             PopulationProgram(
                 pop.name, pop.size, "lif",
-                {k: np.full(pop.size, v, dtype=np.uint32 if k.startswith(("decay", "init")) else np.int32) for k, v in params.items()},
+                {k: v.astype(np.uint32 if k.startswith(("decay", "init")) else np.int32) for k, v in encoded.items()},
                 scalars,
                 {"v": 2.0**-enc.frac, "i_e": 2.0**-enc.frac, "i_i": 2.0**-enc.frac},
             )
@@ -373,14 +401,21 @@ def _encode(net: Network, target: Target, dt: float, options: SpiNNakerOptions, 
 class SpiNNakerSynapses(NamedTuple):
     """The synaptic state of a :class:`SpiNNakerSimulator` (what evolves besides the neurons)."""
 
-    ring_e: dict[str, np.ndarray]  #: excitatory ring buffers per population, int64 [slots, B, n] (weight units)
-    ring_i: dict[str, np.ndarray]  #: inhibitory ring buffers per population
+    ring_e: dict[str, np.ndarray]  #: excitatory ring buffers per neuron group, int64 [slots, B, n] (weight units)
+    ring_i: dict[str, np.ndarray]  #: inhibitory ring buffers per neuron group
     plastic: list[STDPState]  #: weights and traces of each plastic projection (dense [B, pre, post])
     post_history: list[list[np.ndarray]]  #: per plastic projection, the post spikes of the last ``delay`` steps (oldest first)
 
 
 class SpiNNakerSimulator(IntegerSimulator):
-    """Bit-accurate integer simulation of a spinnaker1 :class:`Program`."""
+    """Bit-accurate integer simulation of a spinnaker1 :class:`Program`.
+
+    Every population runs the LIF kernel with the same arithmetic, so all of them form one
+    neuron group (one kernel call per step on all neurons; the weight shifts are per neuron).
+    """
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "lif"
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         tgt = self.program.target
@@ -411,11 +446,13 @@ class SpiNNakerSimulator(IntegerSimulator):
             max_delay = max(max_delay, int(d.max(initial=1)))
             inh = proj.receptor == "inhibitory"
             if not proj.plastic:
+                group = self.group_of[proj.post]
+                at = group.slices[proj.post][0]
                 for delay in np.unique(d):
                     sel = d == delay
                     mat = np.zeros((a1 - a0, b1 - b0), dtype=np.int64)
                     np.add.at(mat, (pre[sel], post[sel]), w[sel])
-                    self._static_groups.append((proj.pre, (a0, a1), proj.post, (b0, b1), inh, int(delay), self._matrix(mat)))
+                    self._static_groups.append((proj.pre, (a0, a1), group.name, (at + b0, at + b1), inh, int(delay), self._matrix(mat)))
                 continue
             s = proj.scalars
             c = STDPConstants(int(s["a_plus"]), int(s["a_minus"]), int(s["w_min"]), int(s["w_max"]), proj.arrays["lut_plus"].astype(np.int64), proj.arrays["lut_minus"].astype(np.int64))
@@ -425,7 +462,11 @@ class SpiNNakerSimulator(IntegerSimulator):
             mask[pre, post] = True
             self._plastic_groups.append((proj, c, None if mask.all() else mask, dense))
         self._slots = max_delay + 1
-        self._shift = {p.name: (int(p.scalars["shift_e"]), int(p.scalars["shift_i"])) for p in self.neurons}
+        # the left shifts of each neuron's ring-buffer entries (one per population and receptor)
+        self._shift = {
+            g.name: tuple(np.concatenate([np.full(p.size, int(p.scalars[key]), np.int64) for p in g.pops]) for key in ("shift_e", "shift_i"))
+            for g in self.groups
+        }
 
     def _initial_synapses(self) -> SpiNNakerSynapses:
         n = self._slots
@@ -437,8 +478,8 @@ class SpiNNakerSimulator(IntegerSimulator):
             plastic.append(STDPState(np.broadcast_to(dense, (self.B, P, Q)).copy(), np.zeros((self.B, P), np.int64), never(P), np.zeros((self.B, Q), np.int64), never(Q)))
             post_history.append([np.zeros((self.B, Q), dtype=bool) for _ in range(int(proj.arrays["delay"][0]) if proj.arrays["delay"].size else 1)])
         return SpiNNakerSynapses(
-            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
-            {p.name: np.zeros((n, self.B, p.size), dtype=np.int64) for p in self.neurons},
+            {g.name: np.zeros((n, self.B, g.size), dtype=np.int64) for g in self.groups},
+            {g.name: np.zeros((n, self.B, g.size), dtype=np.int64) for g in self.groups},
             plastic,
             post_history,
         )
@@ -446,15 +487,15 @@ class SpiNNakerSimulator(IntegerSimulator):
     def _arriving(self, t: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         slot = t % self._slots
         out = {}
-        for pop in self.neurons:
-            se, si = self._shift[pop.name]
-            raw_e = self.synapses.ring_e[pop.name][slot].copy()
-            raw_i = self.synapses.ring_i[pop.name][slot].copy()
-            self.synapses.ring_e[pop.name][slot] = 0
-            self.synapses.ring_i[pop.name][slot] = 0
+        for g in self.groups:
+            se, si = self._shift[g.name]
+            raw_e = self.synapses.ring_e[g.name][slot].copy()
+            raw_i = self.synapses.ring_i[g.name][slot].copy()
+            self.synapses.ring_e[g.name][slot] = 0
+            self.synapses.ring_i[g.name][slot] = 0
             raw_e = self.events.note("ring_buffer_saturated", raw_e, np.minimum(raw_e, self._rb_max))
             raw_i = self.events.note("ring_buffer_saturated", raw_i, np.minimum(raw_i, self._rb_max))
-            out[pop.name] = (raw_e << se, raw_i << si)
+            out[g.name] = (raw_e << se, raw_i << si)
         return out
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
@@ -476,7 +517,9 @@ class SpiNNakerSimulator(IntegerSimulator):
             if pre_spikes.any():
                 arriving = np.einsum("bp,bpq->bq", pre_spikes.astype(np.int64), syn.w)
                 ring = self.synapses.ring_i if proj.receptor == "inhibitory" else self.synapses.ring_e
-                ring[proj.post][(t + delay) % n][:, b0:b1] += arriving
+                group = self.group_of[proj.post]
+                at = group.slices[proj.post][0]
+                ring[group.name][(t + delay) % n][:, at + b0 : at + b1] += arriving
             self.synapses.post_history[k] = hist[1:] + [emitted[proj.post][:, b0:b1].copy()]
 
     def weights(self, projection: str) -> np.ndarray:

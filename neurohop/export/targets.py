@@ -38,7 +38,6 @@ ARITHMETIC_MODULES: dict[str, str] = {
 
 _SECTIONS = ("numbers", "rules", "limits", "quantisation", "choices")
 _TOP_KEYS = ("format", "name", "title", "description", "arithmetic", "timestep_ms", "neuron_models", "plasticity_rules") + _SECTIONS
-_PLASTICITY_RULES = ("stdp",)
 
 
 #: Widest word a target may declare (``numbers.*_bits``): the integer simulators use int64.
@@ -262,6 +261,7 @@ def _short(value: Any, limit: int = 120) -> str:
 def _parse_target(path: Path) -> Target:
     """Read and check one target file."""
     from neurohop.model.neurons import NEURON_MODELS
+    from neurohop.model.synapses import PLASTICITY_RULES
 
     doc = read_yaml_document(path, format="neurohop-target/1", required=("name", "arithmetic", "neuron_models"), error=ModelFileError)
     check_keys(doc, _TOP_KEYS, f"{path}: ", error=ModelFileError)
@@ -279,7 +279,7 @@ def _parse_target(path: Path) -> Target:
         value = doc.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ModelFileError(f"{path}: {key}: expected a list of names (got {value!r})")
-        known = [k for k in NEURON_MODELS if k != "spike_source"] if key == "neuron_models" else list(_PLASTICITY_RULES)
+        known = [k for k in NEURON_MODELS if k != "spike_source"] if key == "neuron_models" else list(PLASTICITY_RULES)
         for i, v in enumerate(value):
             if v not in known:
                 raise ModelFileError(f"{path}: {key}[{i}]: unknown name {v!r}{suggest(v, known)} (expected one of {sorted(known)})")

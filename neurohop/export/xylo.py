@@ -34,7 +34,10 @@ float model. Recurrent and output connections take one step on the chip as in th
 (``dash_syn >= 1``: with 0 the current would be cleared before it reaches ``vmem``); the
 weights onto a neuron are divided by its current retention ``1 - 2^-dash_syn`` (the chip
 decays the arriving weight once before ``vmem`` sees it); the threshold register is
-``round(v_th * scale) + 1`` (the model's ``v > v_th`` on integers).
+``round(v_th * scale) + 1`` (the model's ``v > v_th`` on integers). Per-neuron parameters
+(``Population.parameters``) give each neuron its own ``dash_syn``, ``dash_mem``, threshold
+and bias, except that the neurons a projection reaches must share ``dash_syn`` (one weight
+unit per projection); initial potentials are not loaded (``vmem`` starts at 0).
 
 Roles: the network's spike sources are the input channels, its output populations the
 output neurons, every other population hidden neurons. Allowed projections: input ->
@@ -55,10 +58,10 @@ import numpy as np
 from neurohop.errors import BuildError, CapacityError
 from neurohop.export.common import dense_block, slices
 from neurohop.export.intmath import Events, OrderedSaturatingSum, saturate, wrap
-from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option
+from neurohop.export.plugin import ExportOptions, QuantiseContext, TargetArithmetic, option, per_neuron_encoding, require_shared
 from neurohop.export.program import PopulationProgram, Program, ProjectionProgram
 from neurohop.export.report import QuantisationReport
-from neurohop.export.simulator import IntegerSimulator
+from neurohop.export.simulator import IntegerSimulator, NeuronGroup
 from neurohop.export.targets import Target
 from neurohop.model.network import Network
 from neurohop.model.neurons import CubaLIF
@@ -87,7 +90,7 @@ class XyloConstants(NamedTuple):
     dash_mem: Any  #: voltage decay shift
     bias: Any  #: added to vmem every step
     threshold: Any  #: spike while vmem >= threshold
-    max_spikes: int  #: spikes one neuron may emit in a step (31 hidden, 1 output)
+    max_spikes: Any  #: spikes one neuron may emit in a step (31 hidden, 1 output): an int or one per neuron
 
 
 class XyloState(NamedTuple):
@@ -100,9 +103,9 @@ class XyloState(NamedTuple):
 
 def decay_step(x: Any, dash: Any) -> Any:
     """What one decay removes: ``x >> dash`` (rounds toward -inf), at least 1 in size for a non-zero ``x``."""
-    step = x >> dash
-    # a negative x always shifts to <= -1; a positive one may shift to 0 and then removes 1
-    return step + ((step == 0) & (x > 0))
+    # a negative x always shifts to <= -1 (and x >> dash >= x); a positive one may shift to
+    # 0 and then removes 1: max(x >> dash, min(x, 1)) covers the three cases
+    return np.maximum(x >> dash, np.minimum(x, 1))
 
 
 def bitshift_decay(x: Any, dash: Any) -> Any:
@@ -207,19 +210,27 @@ def _encode(net: Network, target: Target, dt: float, options: XyloOptions, outs:
         if limit is not None and counts[r] > limit:
             raise CapacityError(f"{target.name}: the network has {counts[r]} {r} neurons, over the limit of {limit} ({target.path}: limits.{key})")
     # decay shifts first: the weights onto a neuron are divided by its current retention
-    dashes: dict[str, tuple[int, int]] = {}
-    for pop in net.neurons:
-        where = f"population {pop.name}"
-        m: CubaLIF = pop.model  # type: ignore[assignment]
+    def dashes_of(m: CubaLIF, where: str, rep: QuantisationReport) -> tuple[int, int]:
         ds, dm = _dash(m.tau_syn, dt), _dash(m.tau_mem, dt)
         for name, tau, d in (("tau_syn", m.tau_syn, ds), ("tau_mem", m.tau_mem, dm)):
             if not 0 <= d <= dash_max:
-                report.warn("out_of_range", where, f"{name} = {tau} ms needs dash {d}, outside 0..{dash_max}; clamped")
+                rep.warn("out_of_range", where, f"{name} = {tau} ms needs dash {d}, outside 0..{dash_max}; clamped")
         ds, dm = min(max(ds, 0), dash_max), min(max(dm, 0), dash_max)
         if ds == 0:
-            report.warn("semantics", where, f"tau_syn = {m.tau_syn} ms gives dash_syn 0, which clears the current before it reaches vmem (Xylo decays after adding the input); dash_syn 1 used")
+            rep.warn("semantics", where, f"tau_syn = {m.tau_syn} ms gives dash_syn 0, which clears the current before it reaches vmem (Xylo decays after adding the input); dash_syn 1 used")
             ds = 1
-        dashes[pop.name] = (ds, dm)
+        return ds, dm
+
+    # the weights onto a population are divided by one current retention (one weight unit per projection)
+    targeted = {proj.post.population for proj in net.projections}
+    for pop in net.neurons:
+        models, _ = pop.neuron_models()
+        if len(models) > 1 and pop.name in targeted:
+            require_shared(
+                target.name, pop, {"dash_syn (tau_syn)": [dashes_of(m, "", QuantisationReport(report.target))[0] for m in models]},
+                "the weights of a projection onto them are divided by the current retention 1 - 2^-dash_syn of the neurons they reach, "
+                "with one weight unit per projection",
+            )
     matrix_of = {("input", "hidden"): "in", ("hidden", "hidden"): "rec", ("hidden", "output"): "out"}
     covered: dict[tuple[str, str], np.ndarray] = {}
     sizes = {p.name: p.size for p in net.populations}
@@ -241,7 +252,7 @@ def _encode(net: Network, target: Target, dt: float, options: XyloOptions, outs:
             i, j = (int(v) for v in twice[0])
             raise BuildError(f"{target.name}: projection {proj.name!r}: the pair {pre}[{i + a0}] -> {post}[{j + b0}] is also connected by another projection; Xylo holds one weight per pair (merge them)")
         block |= M.astype(bool)
-        retention = 1.0 - 2.0 ** -dashes[proj.post.population][0]
+        retention = 1.0 - 2.0 ** -dashes_of(net.population(proj.post.population).neuron_models()[0][0], "", QuantisationReport(report.target))[0]
         blocks[proj.name] = (W * proj.sign, M, matrix_of[key], retention)
     # one global scale: thresholds (with headroom) and biases fit 16 bits
     top16 = (1 << (bits - 1)) - 1
@@ -251,14 +262,14 @@ def _encode(net: Network, target: Target, dt: float, options: XyloOptions, outs:
         W, M, _, _ = blocks[proj.name]
         step_in[proj.post.population] = max(step_in[proj.post.population], float(np.abs(W).sum(axis=0).max(initial=0.0)))
     for pop in net.neurons:
-        m = pop.model  # type: ignore[assignment]
-        ref = m.v_th if m.spiking else step_in[pop.name]
-        if m.spiking and m.v_th < 0:
-            raise BuildError(f"{target.name}: population {pop.name}: v_th = {m.v_th}: Xylo thresholds are 0..{top16} (expected v_th >= 0)")
-        if ref > 0:
-            limits_s.append(((1 << (bits - 1 - head)) - 1) / ref)
-        if m.bias:
-            limits_s.append(top16 / abs(m.bias))
+        for m in pop.neuron_models()[0]:
+            ref = m.v_th if m.spiking else step_in[pop.name]
+            if m.spiking and m.v_th < 0:
+                raise BuildError(f"{target.name}: population {pop.name}: v_th = {m.v_th}: Xylo thresholds are 0..{top16} (expected v_th >= 0)")
+            if ref > 0:
+                limits_s.append(((1 << (bits - 1 - head)) - 1) / ref)
+            if m.bias:
+                limits_s.append(top16 / abs(m.bias))
     s = min(limits_s) if limits_s else 1.0
     report.decisions["scale"] = s
     for pop in net.neurons:
@@ -284,28 +295,35 @@ def _encode(net: Network, target: Target, dt: float, options: XyloOptions, outs:
             pops.append(PopulationProgram(pop.name, pop.size, "source", {}, {"role": r, "index": index[r]}))
             index[r] += pop.size
             continue
-        m = pop.model  # type: ignore[assignment]
-        ds, dm = dashes[pop.name]
-        for name, tau, d in (("tau_syn", m.tau_syn, ds), ("tau_mem", m.tau_mem, dm)):
-            report.scalar(where, name, tau, d, dt * 2.0**d, "ms", f"dash = {d}: retention 1 - 2^-{d} per step (effective tau = dt 2^dash)")
-        if math.isinf(m.tau_mem):
-            report.warn("semantics", where, f"no membrane leak (tau_mem = inf) is not available: dash_mem {dash_max} leaks 2^-{dash_max} per step")
-        if m.spiking:
-            th = min(int(round(m.v_th * s)) + 1, top16)
-            report.scalar(where, "v_th", m.v_th, th, (th - 1) / s, "", f"threshold register round(v_th scale) + 1 (the model's v > v_th on integers); 1 unit = {1 / s:.6g}")
-        else:
-            th = top16
-            report.warn("semantics", where, f"non-spiking neuron (v_th = inf): threshold set to the maximum {top16}; it spikes if vmem saturates there")
-        if m.reset == "hard":
-            report.warn("semantics", where, f"hard reset to v_reset={m.v_reset} becomes Xylo's subtractive reset (vmem - threshold); trains differ when vmem overshoots")
-        if m.v_init:
-            report.warn("semantics", where, f"initial potential {m.v_init} is not loaded; vmem starts at 0")
-        b = int(round(m.bias * s))
-        report.scalar(where, "bias", m.bias, b, b / s, "", "int16")
+
+        def encode_one(m: CubaLIF, rep: QuantisationReport, where: str = where) -> dict[str, int]:
+            ds, dm = dashes_of(m, where, rep)
+            for name, tau, d in (("tau_syn", m.tau_syn, ds), ("tau_mem", m.tau_mem, dm)):
+                rep.scalar(where, name, tau, d, dt * 2.0**d, "ms", f"dash = {d}: retention 1 - 2^-{d} per step (effective tau = dt 2^dash)")
+            if math.isinf(m.tau_mem):
+                rep.warn("semantics", where, f"no membrane leak (tau_mem = inf) is not available: dash_mem {dash_max} leaks 2^-{dash_max} per step")
+            if m.spiking:
+                th = min(int(round(m.v_th * s)) + 1, top16)
+                rep.scalar(where, "v_th", m.v_th, th, (th - 1) / s, "", f"threshold register round(v_th scale) + 1 (the model's v > v_th on integers); 1 unit = {1 / s:.6g}")
+            else:
+                th = top16
+                rep.warn("semantics", where, f"non-spiking neuron (v_th = inf): threshold set to the maximum {top16}; it spikes if vmem saturates there")
+            if m.reset == "hard":
+                rep.warn("semantics", where, f"hard reset to v_reset={m.v_reset} becomes Xylo's subtractive reset (vmem - threshold); trains differ when vmem overshoots")
+            if m.v_init and "v" not in pop.initial:
+                rep.warn("semantics", where, f"initial potential {m.v_init} is not loaded; vmem starts at 0")
+            b = int(round(m.bias * s))
+            rep.scalar(where, "bias", m.bias, b, b / s, "", "int16")
+            return {"dash_syn": ds, "dash_mem": dm, "threshold": th, "bias": b}
+
+        enc = per_neuron_encoding(pop, where, report, encode_one)
+        given_v = pop.initial.get("v")
+        if given_v is not None and np.any(np.asarray(given_v) != 0):
+            report.warn("semantics", where, f"per-neuron initial potentials ({np.count_nonzero(given_v)} nonzero) are not loaded; vmem starts at 0")
         pops.append(
             PopulationProgram(
                 pop.name, pop.size, pop.model.kind,
-                {"dash_syn": np.full(pop.size, ds, np.uint8), "dash_mem": np.full(pop.size, dm, np.uint8), "threshold": np.full(pop.size, th, np.int16), "bias": np.full(pop.size, b, np.int16)},
+                {"dash_syn": enc["dash_syn"].astype(np.uint8), "dash_mem": enc["dash_mem"].astype(np.uint8), "threshold": enc["threshold"].astype(np.int16), "bias": enc["bias"].astype(np.int16)},
                 {"role": r, "index": index[r]},
                 {"u": 1.0 / s, "v": 1.0 / s},
             )
@@ -400,8 +418,13 @@ class XyloSimulator(IntegerSimulator):
     """Bit-accurate integer simulation of a xylo :class:`Program` (xylosim's step, :func:`xylo_step`).
 
     Spikes come out as booleans (a neuron fired in the step); recording the state variable
-    ``n`` gives the spike counts of the hidden neurons (0..31).
+    ``n`` gives the spike counts of the hidden neurons (0..31). Hidden and output neurons
+    form one neuron group (one step and one ordered saturating sum for all of them; the
+    spike cap is per neuron).
     """
+
+    def _group_key(self, pop: PopulationProgram) -> Any:
+        return "xylo"
 
     def _neuron_kernel(self, pop: PopulationProgram) -> tuple[Any, Any, Any, Any]:
         p = {k: v.astype(np.int64) for k, v in pop.params.items()}
@@ -424,33 +447,30 @@ class XyloSimulator(IntegerSimulator):
         hidden = sorted((int(p.scalars["index"]), int(p.scalars["index"]) + p.size) for p in self.neurons if p.scalars["role"] == "hidden")
         cap = self.program.target.number("max_spikes_hidden")
         self._sums: dict[str, OrderedSaturatingSum] = {}
-        for pop in self.neurons:
-            k = int(pop.scalars["index"])
-            if pop.scalars["role"] == "hidden":
-                # the chip walks the input channels first, then the hidden neurons
-                mat = np.concatenate([w_in[:, k : k + pop.size], w_rec[:, k : k + pop.size]])
-                blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
-            else:
-                mat = w_out[:, k : k + pop.size]
-                blocks = hidden
-            self._sums[pop.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
+        for g in self.groups:
+            # per population, the chip walks the input channels first, then the hidden
+            # neurons; an output neuron's walk has no input rows (zeros here, so that every
+            # population's columns take the same counts and one product serves the group)
+            cols = []
+            for pop in g.pops:
+                k = int(pop.scalars["index"])
+                w = w_in[:, k : k + pop.size] if pop.scalars["role"] == "hidden" else np.zeros((n_in, pop.size), np.int64)
+                cols.append(np.concatenate([w, (w_rec if pop.scalars["role"] == "hidden" else w_out)[:, k : k + pop.size]]))
+            mat = np.concatenate(cols, axis=1)
+            blocks = ([(0, n_in)] if n_in else []) + [(n_in + a, n_in + b) for a, b in hidden]
+            self._sums[g.name] = OrderedSaturatingSum(mat, self._bits, cap, self.device, _cover(blocks, mat.shape[0]))
 
     def _initial_synapses(self) -> XyloSynapses:
         n_in, n_hidden = self._sizes
         return XyloSynapses(np.zeros((self.B, n_in), np.int64), np.zeros((self.B, n_hidden), np.int64))
 
     def _arriving(self, t: int) -> dict[str, Any]:
-        hidden_pre = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
-        out = {}
-        for pop in self.neurons:
-            counts = hidden_pre if pop.scalars["role"] == "hidden" else self.synapses.pending_hidden
-            add = self._sums[pop.name]
-            out[pop.name] = lambda u, add=add, counts=counts: add(u, counts, self.events, "isyn_saturated")
-        return out
+        counts = np.concatenate([self.synapses.pending_input, self.synapses.pending_hidden], axis=1)
+        return {g.name: lambda u, add=self._sums[g.name]: add(u, counts, self.events, "isyn_saturated") for g in self.groups}
 
-    def _step_population(self, pop: PopulationProgram, arriving: Any) -> tuple[np.ndarray, Any]:
-        _, _, consts, _ = self._kernels[pop.name]
-        return xylo_step(self.state[pop.name], arriving, consts, self._bits, self.events)
+    def _step_group(self, group: NeuronGroup, arriving: Any) -> tuple[np.ndarray, Any]:
+        _, _, consts, _ = self._kernels[group.name]
+        return xylo_step(self.state[group.name], arriving, consts, self._bits, self.events)
 
     def _propagate(self, t: int, emitted: Mapping[str, np.ndarray]) -> None:
         self.synapses.pending_input[:] = 0

@@ -102,6 +102,8 @@ def to_network(classifier: Any, head: int = 0, dt: float = 1.0) -> Network:
     if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise InputError(f"to_network: dt: expected a positive step in ms (got {dt!r})")
     dt = float(dt)
+    if net.config.input != "spikes":
+        raise InputError(f"to_network: net: expected a classifier with spike input (network.input 'spikes') (got {net.config.input!r}: an input current has no spike source)")
     beta = float(net.config.beta)
     tau_mem = math.inf if beta >= 1.0 else float(f"{dt / (1.0 - beta):.12g}")
 
@@ -120,7 +122,7 @@ def to_network(classifier: Any, head: int = 0, dt: float = 1.0) -> Network:
             model = CubaLIF(tau_syn=dt, tau_mem=math.inf, v_th=math.inf, v_reset=0.0, bias=0.0, reset="hard")
         else:
             vth = _threshold(net.thresholds()[depth - 1].detach().cpu().numpy(), post)
-            model = CubaLIF(tau_syn=dt, tau_mem=tau_mem, v_th=vth, v_reset=0.0, bias=0.0, reset="hard")
+            model = CubaLIF(tau_syn=dt, tau_mem=tau_mem, v_th=vth, v_reset=0.0, bias=0.0, reset=net.config.reset)
         pops.append(Population(post, n, model))
         latency[post] = depth
         projs += _signed(label, pre, post, arr(lin.weight))
@@ -203,6 +205,7 @@ def from_network(network: Network) -> SpikingMLP:
         beta=float(info["beta"]),
         bias=has_bias,
         encoder_levels=int(info.get("encoder", {}).get("levels", 255)),
+        reset=str(network.population(hidden[0]).model.reset),
     )
     net = SpikingMLP(network.population(INPUT).size, (network.population(READOUT).size,), cfg, torch.Generator().manual_seed(0), True)
     lins = [*net.layers, net.heads[0]]

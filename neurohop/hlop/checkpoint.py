@@ -75,7 +75,7 @@ def _neuron_meta(net: SpikingMLP) -> dict[str, Any]:
         "beta": net.config.beta,
         "update": "v <- beta * v + W x (+ b)",
         "threshold": "spike when v > v_th (strict)",
-        "reset": "hard reset v <- 0 after a spike",
+        "reset": "subtractive reset v <- v - v_th after a spike" if net.config.reset == "subtract" else "hard reset v <- 0 after a spike",
         "initial_v": 0.0,
         "propagation": "spikes of layer l at step t drive layer l+1 at the same step t",
     }
@@ -226,6 +226,7 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
             surrogate=surrogate.get("method"),
             surrogate_alpha=surrogate.get("alpha"),
             encoder_levels=encoder.get("levels"),
+            reset="subtract" if str(neuron.get("reset", "")).startswith("subtract") else "hard",
         )
     except ModelFileError as exc:
         raise ModelFileError(f"{p}: meta_json: {exc}") from None
@@ -340,6 +341,8 @@ def to_nir(net: SpikingMLP, head: int = 0, dt: float = 1.0, for_peers: bool = Fa
     from neurohop._optional import require
 
     nir = require("nir", "exporting to NIR")
+    if net.config.reset != "hard" or net.config.input != "spikes":
+        raise InputError("to_nir: net: for_peers: expected hard reset and spike input (NIR's LIF and IF nodes reset to v_reset; the peers read spikes)")
     beta = float(net.config.beta)
     dt = dt / 1000.0  # NIR time is in seconds
 

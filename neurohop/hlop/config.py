@@ -79,6 +79,29 @@ def _check_number(where: str, value: Any, lo: float | None = None, hi: float | N
     return float(value)
 
 
+#: Choices of the settings that tell neurohop's protocol and the reference protocol apart
+#: (``hlop_pmnist.yaml`` vs ``hlop_pmnist_reference.yaml``; docs/hlop.md has the table).
+RESET_MODES = ("hard", "subtract")
+INPUT_MODES = ("spikes", "current")
+REDUCE_MODES = ("once", "cumulative")
+QUANTISERS = ("integrate", "round")
+GPM_RULES = ("pmnist", "cifar")
+EWC_VARIANTS = ("online", "original")
+REPLAY_MODES = ("mixed", "phase")
+
+
+def _check_choice(where: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise _bad(where, f"one of {list(choices)}", value)
+    return value
+
+
+def _check_bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(where, "true or false", value)
+    return value
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """The spiking classifier.
@@ -104,6 +127,15 @@ class NetworkConfig:
         Its sharpness parameter (ignored by ``super``).
     encoder_levels : int
         Intensity levels of the deterministic integrate-and-fire input encoder.
+    reset : str
+        ``hard`` (``v <- 0`` after a spike) or ``subtract`` (``v <- v - v_th``).
+    train_threshold : bool
+        The thresholds are trained (with the weights, during task 0 only) instead of fixed.
+    input : str
+        ``spikes`` (pixels through the integrate-and-fire encoder) or ``current`` (the
+        normalised pixel ``(p - input_mean) / input_std`` enters as input current every step).
+    input_mean, input_std : float
+        Normalisation of ``input: current`` (ignored with spikes).
     kind : str
         Architecture: ``mlp`` (fully connected, :class:`~neurohop.hlop.network.SpikingMLP`),
         ``cnn`` (spiking convolutional network, :mod:`neurohop.hlop.conv`) or ``resnet18``
@@ -136,6 +168,11 @@ class NetworkConfig:
     surrogate: str = "super"
     surrogate_alpha: float = 100.0
     encoder_levels: int = 255
+    reset: str = "hard"
+    train_threshold: bool = False
+    input: str = "spikes"
+    input_mean: float = 0.0
+    input_std: float = 1.0
     # convolutional architectures (neurohop.hlop.conv, neurohop.hlop.resnet)
     kind: str = "mlp"
     conv: tuple[int, ...] = ()
@@ -161,6 +198,11 @@ class NetworkConfig:
             raise _bad("network.surrogate", "one of ['super', 'triangle', 'tanh', 'circ', 'heavi_erfc']", self.surrogate)
         _check_number("network.surrogate_alpha", self.surrogate_alpha, 0.0, open_lo=True)
         _check_positive_int("network.encoder_levels", self.encoder_levels)
+        _check_choice("network.reset", self.reset, RESET_MODES)
+        _check_bool("network.train_threshold", self.train_threshold)
+        _check_choice("network.input", self.input, INPUT_MODES)
+        _check_number("network.input_mean", self.input_mean)
+        _check_number("network.input_std", self.input_std, 0.0, open_lo=True)
         self._check_conv()
 
     def _check_conv(self) -> None:
@@ -307,6 +349,13 @@ class SpikingLateralConfig:
     dither : bool
         Start each lateral neuron at a random potential in ``[0, threshold)`` (from the run's
         generator), which makes counts unbiased; otherwise start at 0 (counts truncate).
+    quantiser : str
+        ``integrate`` (the integrate-and-fire counts above, clipped at ``saturation``) or
+        ``round`` (the reference's deterministic rounding ``round(clamp(y, +-range) / range *
+        timesteps) / timesteps * range``; ``saturation`` and ``dither`` are then unused).
+    in_projection : bool
+        The gradient projection uses the quantised response too, ``x - q(x H^T) H``, instead
+        of the exact ``x - (x H^T) H``.
     """
 
     enabled: bool = False
@@ -314,6 +363,8 @@ class SpikingLateralConfig:
     saturation: int = 20
     range: float | None = None
     dither: bool = True
+    quantiser: str = "integrate"
+    in_projection: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -326,6 +377,12 @@ class SpikingLateralConfig:
             _check_number("lateral.spiking.range", self.range, 0.0, open_lo=True)
         if not isinstance(self.dither, bool):
             raise _bad("lateral.spiking.dither", "true or false", self.dither)
+        _check_choice("lateral.spiking.quantiser", self.quantiser, QUANTISERS)
+        _check_bool("lateral.spiking.in_projection", self.in_projection)
+        if self.in_projection and not self.enabled:
+            raise _bad("lateral.spiking.in_projection", "false when lateral.spiking.enabled is false", self.in_projection)
+        if self.in_projection and self.range is None:
+            raise _bad("lateral.spiking.range", "a number (not 'auto') when lateral.spiking.in_projection is true", "auto")
 
 
 @dataclass(frozen=True)
@@ -352,6 +409,16 @@ class LateralConfig:
         among themselves, as in the paper).
     eig_warn : float
         Warn when the largest eigenvalue of ``H^T H`` exceeds this (``I - H^T H`` amplifies above 2).
+    reduce_mode : str
+        ``once``: ``reduce_by`` fewer rows only at the tasks of ``reduce_at``; ``cumulative``:
+        the increment is cut by ``reduce_by`` for good at each of them (the reference schedule).
+    during_training : bool
+        The task's new rows learn during its training, ``hebbian.iterations`` updates on the
+        presynaptic activity of every training batch (the reference), instead of a separate
+        phase of ``hebbian.epochs`` passes after the task.
+    per_step : tuple of str
+        Training methods whose lateral rows learn on the activity of every time step (one row
+        per sample and step) instead of the mean rate over the steps; YAML ``true`` means all.
     """
 
     first: tuple[int, ...] = (80, 200, 100)
@@ -362,6 +429,9 @@ class LateralConfig:
     spiking: SpikingLateralConfig = field(default_factory=SpikingLateralConfig)
     orthogonal_init: bool = True
     eig_warn: float = 1.8
+    reduce_mode: str = "once"
+    during_training: bool = False
+    per_step: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.first)
@@ -378,12 +448,25 @@ class LateralConfig:
         if not isinstance(self.orthogonal_init, bool):
             raise _bad("lateral.orthogonal_init", "true or false", self.orthogonal_init)
         _check_number("lateral.eig_warn", self.eig_warn, 1.0, open_lo=True)
+        _check_choice("lateral.reduce_mode", self.reduce_mode, REDUCE_MODES)
+        _check_bool("lateral.during_training", self.during_training)
+        if self.during_training and self.hebbian.lr_decay:
+            raise _bad("lateral.hebbian.lr_decay", "false when lateral.during_training is true (the decay spans a separate phase)", True)
+        if not isinstance(self.per_step, tuple):
+            raise _bad("lateral.per_step", f"true, false or a list of training methods from {list(TRAIN_METHODS)}", self.per_step)
+        for i, m in enumerate(self.per_step):
+            if m not in TRAIN_METHODS:
+                raise _bad(f"lateral.per_step[{i}]", f"a training method in {list(TRAIN_METHODS)}", m)
 
     def rows(self, layer: int, task: int) -> int:
         """Lateral neurons added to projected layer ``layer`` for task ``task``."""
         if task == 0:
             return self.first[layer]
-        k = self.increment[layer] - (self.reduce_by[layer] if task in self.reduce_at else 0)
+        if self.reduce_mode == "cumulative":
+            cuts = sum(1 for r in self.reduce_at if r <= task)
+        else:
+            cuts = 1 if task in self.reduce_at else 0
+        k = self.increment[layer] - cuts * self.reduce_by[layer]
         return max(k, 0)
 
     def total_rows(self, layer: int, n_tasks: int) -> int:
@@ -419,14 +502,20 @@ class EWCConfig:
         Penalty strength (``lambda`` in the file).
     fisher_samples : int
         Samples per task for the diagonal empirical Fisher (one gradient per sample).
+    variant : str
+        ``online``: one penalty around the latest parameters with the Fisher summed over tasks
+        (online EWC); ``original``: one penalty per finished task, each with that task's Fisher
+        and parameters (Kirkpatrick et al. 2017).
     """
 
     lam: float = 1000.0
     fisher_samples: int = 300
+    variant: str = "online"
 
     def __post_init__(self) -> None:
         _check_number("methods.ewc.lambda", self.lam, 0.0)
         _check_positive_int("methods.ewc.fisher_samples", self.fisher_samples)
+        _check_choice("methods.ewc.variant", self.variant, EWC_VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -438,15 +527,24 @@ class ReplayConfig:
     per_class : int
         Stored samples per class of each task.
     batch_size : int
-        Memory samples mixed into every update.
+        Memory samples mixed into every update (``mixed``), or per update of the phase.
+    mode : str
+        ``mixed``: memory samples join every batch from task 1 on; ``phase``: after each task
+        from task 1 on, a separate training phase on the whole memory (the reference).
+    phase_epochs : int
+        Passes over the memory in a ``phase``.
     """
 
     per_class: int = 10
     batch_size: int = 32
+    mode: str = "mixed"
+    phase_epochs: int = 1
 
     def __post_init__(self) -> None:
         _check_positive_int("methods.replay.per_class", self.per_class)
         _check_positive_int("methods.replay.batch_size", self.batch_size)
+        _check_choice("methods.replay.mode", self.mode, REPLAY_MODES)
+        _check_positive_int("methods.replay.phase_epochs", self.phase_epochs)
 
 
 @dataclass(frozen=True)
@@ -458,11 +556,20 @@ class GPMConfig:
     threshold : tuple of float
         Fraction of activity energy to keep, per projected layer, for task 0.
     threshold_step : float
-        Added to every threshold for each later task (capped at 1).
+        With ``rule: cifar``, added to every threshold for each later task (capped at 1).
+    rule : str
+        ``pmnist`` (GPM's rule for permuted MNIST: the same threshold for every task) or
+        ``cifar`` (GPM's rule for CIFAR: ``threshold + task * threshold_step``).
     """
 
     threshold: tuple[float, ...] = (0.95, 0.99, 0.99)
     threshold_step: float = 0.003
+    rule: str = "cifar"
+
+    def threshold_at(self, layer: int, task: int) -> float:
+        """Energy threshold of projected layer ``layer`` for task ``task``."""
+        step = self.threshold_step if self.rule == "cifar" else 0.0
+        return min(1.0, self.threshold[layer] + task * step)
 
     def __post_init__(self) -> None:
         if not isinstance(self.threshold, tuple) or not self.threshold:
@@ -470,6 +577,7 @@ class GPMConfig:
         for i, v in enumerate(self.threshold):
             _check_number(f"methods.gpm.threshold[{i}]", v, 0.0, 1.0, open_lo=True)
         _check_number("methods.gpm.threshold_step", self.threshold_step, 0.0, 1.0)
+        _check_choice("methods.gpm.rule", self.rule, GPM_RULES)
 
 
 @dataclass(frozen=True)
@@ -624,6 +732,18 @@ def _lr_map(value: Any, where: str) -> Mapping[str, float]:
     raise _bad(where, "a number or a mapping method -> number", value)
 
 
+def _per_step(value: Any, where: str) -> tuple[str, ...]:
+    if value is True:
+        return TRAIN_METHODS
+    if value in (False, None):
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    raise _bad(where, f"true, false or a list of training methods from {list(TRAIN_METHODS)}", value)
+
+
 def _range(value: Any, where: str) -> float | None:
     return None if value in (None, "auto") else value
 
@@ -653,7 +773,7 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
         lat,
         "lateral",
         source,
-        convert={"first": _tuple, "increment": _tuple, "reduce_at": _tuple, "reduce_by": _tuple},
+        convert={"first": _tuple, "increment": _tuple, "reduce_at": _tuple, "reduce_by": _tuple, "per_step": _per_step},
         extra={"hebbian": hebb, "spiking": spk},
     )
     methods = doc.get("methods") or {}

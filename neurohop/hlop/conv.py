@@ -353,7 +353,7 @@ class SpikingConvNet(nn.Module):
     def lif_params(self) -> LIFParameters:
         """Parameters shared by every LIF layer."""
         c = self.config
-        return LIFParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha)
+        return LIFParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha, c.reset)
 
     def projected_layers(self) -> list[tuple[str, nn.Module]]:
         """Layers whose inputs get lateral circuits: every convolution and fully connected layer, then the shared head."""
@@ -426,6 +426,11 @@ class ConvTrainer:
         self.name = name
         self.net = net
         self.feedback: dict[str, torch.Tensor] = {}
+        #: With ``record_activity`` (Hebbian learning during training) every :meth:`loss` keeps,
+        #: per projected layer, the rows its lateral circuit sees (sampled patches of the input
+        #: rates for convolutions, input rates else) as ``activity``, each shaped (1, rows, width).
+        self.record_activity = False
+        self.activity: list[torch.Tensor] = []
 
     @property
     def trace_rows_per_sample(self) -> int:
@@ -447,13 +452,16 @@ class ConvTrainer:
         if len(bases) != n_proj:
             raise InputError(f"ConvTrainer.loss: bases: expected {n_proj} entries (got {len(bases)})")
         if self.name == "bptt":
-            _, feats = net._run(spikes, bases, grad=True, batch_stats=True)
+            record, feats = net._run(spikes, bases, grad=True, batch_stats=True)
             feats = feats.mean(0)
         else:
             with torch.no_grad():
                 record, _ = net._run(spikes, batch_stats=True)
             ps = _Pass(net, "rate", bases, record=record, grad=True, batch_stats=True)
             feats = net._program(ps, spikes.to(net.device, net.heads[0].weight.dtype).mean(0))
+        if self.record_activity:
+            inputs = ConvClassifierOutput((), feats, (*(record.inputs[i] for i in range(len(net.layers))), feats.detach()), ())
+            self.activity = [a.unsqueeze(0) for a in net.projected_activity(spikes, inputs)]
         head_basis = bases[-1] if net.shared_head else None
         total = feats.new_zeros(())
         for h in torch.unique(heads).tolist():
@@ -503,6 +511,19 @@ def build_classifier(
 ) -> SpikingConvNet:
     """The convolutional classifier named by ``config.network.kind`` (an :class:`~neurohop.hlop.config.HLOPConfig`)."""
     net_cfg = config.network
+    unsupported = [
+        (name, value)
+        for name, value, default in (
+            ("network.train_threshold", net_cfg.train_threshold, False),
+            ("network.input", net_cfg.input, "spikes"),
+            ("lateral.per_step", config.lateral.per_step, ()),
+            ("lateral.spiking.in_projection", config.lateral.spiking.in_projection, False),
+        )
+        if value != default
+    ]
+    if unsupported:
+        name, value = unsupported[0]
+        raise InputError(f"{config.source}: {name}: not available for convolutional networks (network.kind: {net_cfg.kind}) (got {value!r})")
     shape = input_shape_of(net_cfg, image_shape, n_features)
     if net_cfg.kind == "resnet18":
         from neurohop.hlop.resnet import SpikingResNet18

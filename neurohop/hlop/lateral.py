@@ -75,12 +75,19 @@ class SpikingLateralParameters(NamedTuple):
         ``y = k * threshold / timesteps``.
     dither : bool
         Start from a random potential in ``[0, threshold)`` (unbiased counts) rather than 0.
+    quantiser : str
+        ``integrate`` (the counts of integrate-and-fire neurons) or ``round`` (deterministic
+        rounding to ``timesteps`` levels of ``range``, as the reference implementation).
+    range : float or None
+        ``|y|`` of a full count for ``round`` (required there; unused by ``integrate``).
     """
 
     timesteps: int
     saturation: int
     threshold: float
     dither: bool = True
+    quantiser: str = "integrate"
+    range: float | None = None
 
 
 class LateralState(NamedTuple):
@@ -107,7 +114,16 @@ def spiking_response(current: torch.Tensor, p: SpikingLateralParameters, generat
     p : SpikingLateralParameters
     generator : torch.Generator, optional
         Source of the dither (required when ``p.dither``).
+
+    With ``p.quantiser == "round"`` the response is instead the reference's deterministic
+    rounding ``round(clamp(c, -r, r) / r * T_h) / T_h * r`` with ``r = p.range`` (at most
+    ``T_h`` counts of either sign; no dither, no saturation below ``T_h``).
     """
+    if p.quantiser == "round":
+        if p.range is None:
+            raise InputError("spiking_response: range: expected a number for quantiser 'round' (got None)")
+        r = float(p.range)
+        return torch.round(current.clamp(-r, r) / r * p.timesteps) / p.timesteps * r
     theta = p.threshold
     if p.dither:
         if generator is None:

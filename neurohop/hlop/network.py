@@ -4,7 +4,8 @@ Structure (time semantics in :mod:`neurohop.hlop.neurons`)::
 
     image --encode_if--> input spikes s0[t] --W1--> LIF --W2--> LIF ... --W_head--> readout
 
-* Hidden layers are LIF (``v <- beta v + W x (+ b)``, ``v > v_th`` spikes, hard reset to 0),
+* Hidden layers are LIF (``v <- beta v + W x (+ b)``, ``v > v_th`` spikes, hard reset to 0
+  or subtractive reset ``v <- v - v_th`` by ``network.reset``),
   all driven in the same step ``t`` by the spikes of the layer below.
 * The readout of a head is a non-spiking integrator: ``o <- o + W_head z_L[t] (+ b)``; the
   logits are ``o / T`` after the ``T`` steps (the class is ``argmax o``).
@@ -83,7 +84,10 @@ class SpikingMLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b, bias=config.bias) for a, b in zip(widths[:-1], widths[1:]))
         self.heads = nn.ModuleList(nn.Linear(widths[-1], k, bias=config.bias) for k in head_sizes)
         for i, width in enumerate(config.hidden):
-            self.register_buffer(f"v_th{i}", torch.full((width,), float(config.v_th)))
+            if config.train_threshold:  # trained with the weights (during task 0)
+                self.register_parameter(f"v_th{i}", nn.Parameter(torch.full((width,), float(config.v_th))))
+            else:
+                self.register_buffer(f"v_th{i}", torch.full((width,), float(config.v_th)))
         with torch.no_grad():
             for lin in [*self.layers, *self.heads]:
                 bound = config.init_gain / lin.in_features**0.5
@@ -111,7 +115,7 @@ class SpikingMLP(nn.Module):
     def lif_parameters(self, layer: int) -> LIFParameters:
         """Neuron parameters of hidden layer ``layer``."""
         c = self.config
-        return LIFParameters(c.beta, getattr(self, f"v_th{layer}"), c.surrogate, c.surrogate_alpha)
+        return LIFParameters(c.beta, getattr(self, f"v_th{layer}"), c.surrogate, c.surrogate_alpha, c.reset)
 
     def projected_layers(self) -> list[tuple[str, nn.Linear]]:
         """The layers whose inputs get lateral circuits: hidden layers, then the shared head."""
@@ -130,9 +134,14 @@ class SpikingMLP(nn.Module):
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Input spikes (timesteps, batch, n_inputs) of intensities ``x`` in [0, 1]."""
+        """Input (timesteps, batch, n_inputs) of intensities ``x`` in [0, 1]: spikes, or with
+        ``network.input: current`` the normalised intensities repeated at every step."""
         if x.dim() != 2 or x.shape[1] != self.n_inputs:
             raise InputError(f"SpikingMLP.encode: x: expected shape (batch, {self.n_inputs}) (got {tuple(x.shape)})")
+        c = self.config
+        if c.input == "current":
+            a = (x.to(self.device, torch.float32) - c.input_mean) / c.input_std
+            return a.unsqueeze(0).expand(c.timesteps, *a.shape)
         return encode_if(x.to(self.device, torch.float32), self.config.timesteps, self.config.encoder_levels)
 
     def simulate(self, spikes: torch.Tensor, head: int = 0) -> ClassifierOutput:
@@ -141,7 +150,8 @@ class SpikingMLP(nn.Module):
         Parameters
         ----------
         spikes : torch.Tensor
-            Input spikes, (timesteps, batch, n_inputs), values 0 or 1.
+            Input spikes, (timesteps, batch, n_inputs), values 0 or 1 (or the input current
+            of every step with ``network.input: current``).
         head : int
             Readout head (0 for a shared head).
         """

@@ -4,7 +4,13 @@ One timestep of a LIF layer (:func:`lif_step`), in this order:
 
 1. integration  ``v <- beta * v + I``  with ``I = W x (+ b)`` the input current of this step;
 2. threshold    ``z = 1  if  v > v_th  else 0``  (strict comparison);
-3. hard reset   ``v <- 0`` where ``z = 1``.
+3. reset        ``v <- 0`` (hard, the default) or ``v <- v - v_th`` (subtractive,
+   ``network.reset``) where ``z = 1``.
+
+The step is the shared CUBA kernel (:func:`neurohop.kernels.cuba.cuba_step`, the neuron the
+backends and the fixed-point targets run) with ``tau_syn = dt`` and no bias, run with injected
+torch operations (:func:`lif_arithmetic`) that make the spike and the reset differentiable;
+the float results are bit-identical to writing the three lines out.
 
 ``beta`` is the per-step decay (``exp(-dt / tau_mem)``, dimensionless), ``v`` and ``v_th`` are in
 the unit of the input current (weights times spikes), the initial potential is 0, and there is
@@ -13,7 +19,7 @@ no refractory period and no synaptic delay: spikes of layer ``l`` at step ``t`` 
 (``norse.torch.functional.lif_box.lif_box_feed_forward_step`` with ``v_leak = v_reset = 0``,
 ``dt * tau_mem_inv = 1 - beta``) with the input current scaled by ``1 / (1 - beta)``, so that
 it enters with unit gain; spike generation and reset are Norse's own functions (its
-``threshold``, whose surrogate gradient BPTT uses, and its ``reset_value``). The form
+``threshold``, whose surrogate gradient BPTT uses, and its ``reset_value`` / ``reset_subtract``). The form
 ``v <- beta * v + W x`` is what fixed-point neuromorphic chips (Loihi) implement, so a trained
 classifier maps to them without changing its meaning.
 
@@ -26,20 +32,24 @@ image always gives the same spike train and a white pixel spikes every step.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import NamedTuple
 
 import warnings
 
 import torch
 
+from neurohop.kernels.cuba import CUBAArithmetic, CUBAConstants, CUBAState, cuba_step
+
 with warnings.catch_warnings():
     # importing norse 1.1 runs torch.jit.script, which torch >= 2.10 reports as deprecated (the
     # warning is attributed to torch, so a 'norse.*' warnings filter does not catch it)
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=DeprecationWarning)
-    from norse.torch.functional.reset import reset_value
+    from norse.torch.functional.reset import reset_subtract, reset_value
     from norse.torch.functional.threshold import threshold
 
-__all__ = ["LIFParameters", "LIFState", "lif_step", "lif_scan", "encode_if", "trace_scan"]
+__all__ = ["LIFParameters", "LIFState", "lif_arithmetic", "lif_step", "lif_scan", "encode_if", "trace_scan"]
 
 
 class LIFParameters(NamedTuple):
@@ -55,12 +65,15 @@ class LIFParameters(NamedTuple):
         Norse surrogate-gradient method of the spike function (forward pass is always the step).
     alpha : float
         Sharpness of the surrogate (ignored by ``super``).
+    reset : str
+        ``hard`` (``v <- 0`` after a spike) or ``subtract`` (``v <- v - v_th``).
     """
 
     beta: float
     v_th: torch.Tensor
     method: str = "super"
     alpha: float = 100.0
+    reset: str = "hard"
 
 
 class LIFState(NamedTuple):
@@ -69,8 +82,39 @@ class LIFState(NamedTuple):
     v: torch.Tensor
 
 
+@functools.lru_cache(maxsize=None)
+def lif_arithmetic(method: str, alpha: float) -> CUBAArithmetic:
+    """The injected operations that run the shared CUBA kernel as this classifier's neuron.
+
+    ``tau_syn = dt`` (the synaptic current is the input of this step, ``integrate_u`` returns
+    it), no bias term (a layer's bias is part of ``W x + b``), spikes through Norse's
+    ``threshold(v - v_th)`` (Heaviside forward, surrogate gradient ``method``/``alpha``
+    backward) and the reset as Norse's products (``reset_value`` to 0, or
+    ``reset_subtract``), which carry gradients to ``v`` and to a trained ``v_th``.
+    """
+
+    def fire(v: torch.Tensor, v_th: torch.Tensor) -> torch.Tensor:
+        return threshold(v - v_th, method, alpha)
+
+    def reset(z: torch.Tensor, v: torch.Tensor, p: CUBAConstants) -> torch.Tensor:
+        rule = reset_subtract if p.subtract else reset_value
+        return rule(z, v, torch.zeros_like(v), p.v_th)
+
+    return CUBAArithmetic(
+        decay=operator.mul,
+        integrate_u=lambda decayed, net: net,
+        integrate_v=lambda decayed, u, bias: decayed + u,
+        sub=operator.sub,
+        fire=fire,
+        reset=reset,
+    )
+
+
 def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
-    """Advance a LIF layer by one step (integrate, strict threshold, hard reset to 0).
+    """Advance a LIF layer by one step (integrate, strict threshold, hard or subtractive reset).
+
+    Runs the shared kernel :func:`neurohop.kernels.cuba.cuba_step` with
+    :func:`lif_arithmetic` (``decay_v = beta``, ``decay_u = 0``, ``v_reset = 0``).
 
     Parameters
     ----------
@@ -87,10 +131,9 @@ def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[
     state : LIFState
         Potential after the reset.
     """
-    v = p.beta * state.v + current
-    z = threshold(v - p.v_th, p.method, p.alpha)
-    v = reset_value(z, v, torch.zeros_like(v), p.v_th)
-    return z, LIFState(v)
+    consts = CUBAConstants(decay_u=0.0, decay_v=p.beta, bias=0.0, v_th=p.v_th, v_reset=0.0, subtract=p.reset == "subtract")
+    z, new = cuba_step(CUBAState(0.0, state.v), current, 0.0, consts, torch.where, lif_arithmetic(p.method, float(p.alpha)))
+    return z, LIFState(new.v)
 
 
 def lif_scan(currents: torch.Tensor, p: LIFParameters, detach_state: bool = False) -> torch.Tensor:

@@ -10,7 +10,7 @@ The methods themselves (:mod:`neurohop.hlop.methods`) combine these parts:
   works"), ``gpm`` (SVD basis with an energy threshold, k chosen per task).
 * :class:`EWC` -- a quadratic penalty weighted by the diagonal empirical Fisher information.
 * :class:`Replay` -- a fixed memory of ``per_class`` samples per class and task, mixed into
-  every update.
+  every update or trained on in a phase after each task (``methods.replay.mode``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import torch
 from neurohop.data.tasks import Task
 from neurohop.errors import InputError
 from neurohop.hlop.config import HLOPConfig
-from neurohop.hlop.lateral import HebbianParameters, LateralCircuit, SpikingLateralParameters
+from neurohop.hlop.lateral import HebbianParameters, LateralCircuit, LateralState, SpikingLateralParameters, hebbian_step, spiking_response
 from neurohop.hlop.metrics import ProjectionStabilityWarning, eigen_range, subspace_energy, svd_energy, top_subspace
 from neurohop.hlop.network import SpikingMLP
-from neurohop.hlop.projection import project_weight_gradient
+from neurohop.hlop.projection import QuantisedBasis, project_weight_gradient
 
 __all__ = ["Projector", "EWC", "Replay"]
 
@@ -59,10 +59,60 @@ class Projector:
             config.lateral.check_capacity(tuple(lin.in_features for _, lin in layers), self.names, n_tasks, source=f"{config.source}: lateral")
         self.history: list[dict[str, object]] = []
         self.warnings: list[str] = []
+        self._begun: int | None = None  # task whose rows begin_task added (learned during training)
+        self._velocity: list[torch.Tensor] = []
 
     def bases(self) -> list[torch.Tensor | None]:
-        """Frozen rows of each circuit (None when empty): the subspaces updates must avoid."""
-        return [c.frozen if c.n_frozen > 0 else None for c in self.circuits]
+        """Frozen rows of each circuit (None when empty): the subspaces updates must avoid.
+
+        With ``lateral.spiking.in_projection`` each is a :class:`QuantisedBasis` whose
+        response goes through the lateral neurons' quantiser (deterministic: no dither).
+        """
+        sp = self.config.lateral.spiking
+        out: list[torch.Tensor | None] = []
+        for c in self.circuits:
+            if c.n_frozen == 0:
+                out.append(None)
+            elif self.kind == "hebbian" and sp.in_projection:
+                q = self._spiking(float(sp.range))._replace(dither=False)  # type: ignore[union-attr, arg-type]
+                out.append(QuantisedBasis(c.frozen, lambda cur, q=q: spiking_response(cur, q)))  # type: ignore[misc]
+            else:
+                out.append(c.frozen)
+        return out
+
+    def _spiking(self, rng: float) -> SpikingLateralParameters | None:
+        """Parameters of the spiking lateral neurons for activity of norm up to ``rng`` (None: rates)."""
+        sp = self.config.lateral.spiking
+        if not sp.enabled:
+            return None
+        rng = sp.range if sp.range is not None else rng
+        thr = rng * sp.timesteps / sp.saturation
+        return SpikingLateralParameters(sp.timesteps, sp.saturation, thr, sp.dither, sp.quantiser, rng)
+
+    def _auto_range(self, x: torch.Tensor) -> float:
+        return float(torch.linalg.norm(x, dim=1).max()) or 1.0
+
+    def begin_task(self, task_index: int) -> None:
+        """``lateral.during_training``: add the task's learning rows before its training."""
+        lat = self.config.lateral
+        self._velocity = []
+        for i, circuit in enumerate(self.circuits):
+            k = lat.rows(i, task_index)
+            circuit.add_rows(k, self.generator, orthogonal_to_frozen=lat.orthogonal_init)
+            self._velocity.append(torch.zeros(k, circuit.n_inputs, dtype=circuit.weight.dtype, device=circuit.weight.device))
+        self._begun = task_index
+
+    def learn_batch(self, activity: list[torch.Tensor]) -> None:
+        """``lateral.during_training``: ``hebbian.iterations`` updates on one training batch's activity."""
+        h = self.config.lateral.hebbian
+        for i, (circuit, x) in enumerate(zip(self.circuits, activity)):
+            if circuit.n_rows == circuit.n_frozen:
+                continue
+            x = x.to(circuit.weight)
+            spiking = self._spiking(self._auto_range(x))
+            params = HebbianParameters(h.lr[i], h.momentum, h.clamp, h.iterations)
+            state = hebbian_step(x, LateralState(circuit.weight, self._velocity[i]), params, circuit.n_frozen, spiking, self.generator)
+            circuit.weight, self._velocity[i] = state.weight, state.velocity
 
     def project_gradients(self, net: SpikingMLP, layers: list[int]) -> None:
         """Weight-path projection ``G <- G - (G H^T) H`` of the gradients of ``layers`` (indices)."""
@@ -99,7 +149,7 @@ class Projector:
             residual = x - (x @ old.T) @ old if old.shape[0] else x
             entry: dict[str, object] = {"name": circuit.name, "width": circuit.n_inputs}
             if self.kind == "gpm":
-                thr = min(1.0, self.config.gpm.threshold[i] + task_index * self.config.gpm.threshold_step)
+                thr = self.config.gpm.threshold_at(i, task_index)
                 total = float((x.double() ** 2).sum())
                 captured = total - float((residual.double() ** 2).sum())
                 rows = top_subspace(residual, energy=thr, total=total, captured=captured)
@@ -109,18 +159,15 @@ class Projector:
                 k = rows.shape[0]
             else:
                 k = lat.rows(i, task_index)
-                if self.kind == "oracle":
+                if self._begun == task_index:
+                    pass  # learned on every training batch (begin_task, learn_batch)
+                elif self.kind == "oracle":
                     circuit.set_rows(top_subspace(residual, k=k))
                 else:
                     circuit.add_rows(k, self.generator, orthogonal_to_frozen=lat.orthogonal_init)
-                    spiking = None
-                    if lat.spiking.enabled:
-                        rng = lat.spiking.range
-                        if rng is None:
-                            rng = float(torch.linalg.norm(x, dim=1).max()) or 1.0
-                        thr = rng * lat.spiking.timesteps / lat.spiking.saturation
-                        spiking = SpikingLateralParameters(lat.spiking.timesteps, lat.spiking.saturation, thr, lat.spiking.dither)
-                        entry["spiking_threshold"] = thr
+                    spiking = self._spiking(self._auto_range(x)) if lat.spiking.enabled else None
+                    if spiking is not None:
+                        entry["spiking_threshold"] = spiking.threshold
                     h = lat.hebbian
                     params = HebbianParameters(h.lr[i], h.momentum, h.clamp, h.iterations)
                     n_batches = h.epochs * -(-x.shape[0] // h.batch_size)
@@ -146,6 +193,7 @@ class Projector:
                 warnings.warn(msg, ProjectionStabilityWarning, stacklevel=2)
             report["layers"].append(entry)  # type: ignore[attr-defined]
         self.history.append(report)
+        self._begun = None
         return report
 
     def _batches(self, x: torch.Tensor, epochs: int, batch_size: int):  # type: ignore[no-untyped-def]
@@ -156,23 +204,43 @@ class Projector:
 
 
 class EWC:
-    """Elastic weight consolidation with the diagonal empirical Fisher, summed over tasks."""
+    """Elastic weight consolidation with the diagonal empirical Fisher.
+
+    ``methods.ewc.variant``: ``online`` keeps one Fisher summed over tasks and anchors it at
+    the latest parameters; ``original`` keeps one penalty per finished task, with that task's
+    Fisher and parameters (``tasks``: a list of (fisher, anchor) pairs).
+    """
 
     def __init__(self, config: HLOPConfig, net: SpikingMLP) -> None:
         self.lam = config.ewc.lam
         self.samples = config.ewc.fisher_samples
+        self.variant = config.ewc.variant
         self.fisher: dict[str, torch.Tensor] = {}
         self.anchor: dict[str, torch.Tensor] = {}
+        self.tasks: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
 
-    def penalty(self, net: SpikingMLP) -> torch.Tensor | None:
-        """``lambda / 2 * sum F (theta - theta*)^2`` over the parameters seen so far, or None."""
-        if not self.fisher:
-            return None
+    @staticmethod
+    def _term(net: SpikingMLP, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor]) -> torch.Tensor | None:
         total = None
         for name, p in net.named_parameters():
-            if name in self.fisher:
-                term = (self.fisher[name] * (p - self.anchor[name]) ** 2).sum()
+            if name in fisher:
+                term = (fisher[name] * (p - anchor[name]) ** 2).sum()
                 total = term if total is None else total + term
+        return total
+
+    def penalty(self, net: SpikingMLP) -> torch.Tensor | None:
+        """``lambda / 2 * sum F (theta - theta*)^2`` over the parameters seen so far (summed
+        over the finished tasks' penalties for ``original``), or None."""
+        if self.variant == "original":
+            total = None
+            for fisher, anchor in self.tasks:
+                term = self._term(net, fisher, anchor)
+                if term is not None:
+                    total = term if total is None else total + term
+            return None if total is None else 0.5 * self.lam * total
+        if not self.fisher:
+            return None
+        total = self._term(net, self.fisher, self.anchor)
         return None if total is None else 0.5 * self.lam * total
 
     def consolidate(self, net: SpikingMLP, loss_of_sample, rows: np.ndarray) -> None:  # type: ignore[no-untyped-def]
@@ -189,6 +257,9 @@ class EWC:
                 if p.grad is not None:
                     acc[n] += p.grad.detach() ** 2
         net.zero_grad(set_to_none=True)
+        if self.variant == "original":
+            self.tasks.append(({n: f / max(len(rows), 1) for n, f in acc.items()}, {n: params[n].detach().clone() for n in acc}))
+            return
         for n, f in acc.items():
             f = f / max(len(rows), 1)
             self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
@@ -220,6 +291,18 @@ class Replay:
         self.x = x if self.x is None else np.concatenate([self.x, x])
         self.y = np.concatenate([self.y, yl + label_offset])
         self.heads = np.concatenate([self.heads, np.full(len(sel), head, dtype=np.int64)])
+
+    def phase(self, rng: np.random.Generator, epochs: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Batches of ``batch_size`` over the whole memory, ``epochs`` passes in random order."""
+        if self.x is None:
+            return []
+        out = []
+        for _ in range(epochs):
+            order = rng.permutation(len(self.y))
+            for b in range(0, len(order), self.batch_size):
+                pick = order[b : b + self.batch_size]
+                out.append((self.x[pick], self.y[pick], self.heads[pick]))
+        return out
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """A random batch from the memory (features, labels in their head, head indices), or None."""

@@ -10,7 +10,8 @@ Protocol, per task ``t`` (the continual-learning method acts only through the ho
 
 1. SGD with momentum over ``train.epochs`` passes of the task's training set [``before_task``;
    per batch ``extend_batch``, ``input_bases``, ``penalty``, then ``transform_gradient``
-   between ``backward`` and the step]. From task 1 on only weight matrices train (biases of
+   between ``backward`` and the step, and ``after_step`` after it (lateral rows that learn
+   during training, ``lateral.during_training``)]. From task 1 on only weight matrices train (biases of
    hidden layers and of a shared head, and all thresholds, stay as after task 0). Projection
    methods thus project every weight update orthogonal to the frozen lateral rows
    (``train.projection_path`` picks the cheaper of the equivalent input and weight paths per
@@ -18,6 +19,8 @@ Protocol, per task ``t`` (the continual-learning method acts only through the ho
 2. After training [``after_task``]: projection methods add and learn the task's lateral rows
    on the firing rates of each projected layer's input over the task's training set, then
    freeze them; EWC adds the task's Fisher information; replay stores its memory samples.
+   Then a training phase on the batches of ``phase_batches``, if any (replay as a phase,
+   ``methods.replay.mode: phase``), trained like the task's batches.
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
    measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
    also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
@@ -160,13 +163,25 @@ def _labels(task: Task, y: np.ndarray, sequence: TaskSequence) -> np.ndarray:
 
 
 @torch.no_grad()
-def collect_activity(net: SpikingMLP, task: Task, split: str = "train", batch_size: int = 1000) -> list[torch.Tensor]:
+def collect_activity(net: SpikingMLP, task: Task, split: str = "train", batch_size: int = 1000, per_step: bool = False) -> list[torch.Tensor]:
     """Firing rates at the input of every projected layer over ``split`` of ``task``.
 
     Returns a list aligned with :meth:`SpikingMLP.projected_layers`: input spike rates for the
     first layer, the rates of hidden layer ``l - 1`` for layer ``l``, the last hidden layer's
-    rates for a shared head; each (samples, width) on the network's device.
+    rates for a shared head; each (samples, width) on the network's device. With ``per_step``
+    the activity of every step instead, (samples * timesteps, width), ``timesteps`` times the
+    memory.
     """
+    if per_step:
+        steps: list[list[torch.Tensor]] = [[] for _ in net.projected_layers()]
+        n = task.size(split)
+        for b in range(0, n, batch_size):
+            x, _ = task.batch(split, np.arange(b, min(n, b + batch_size)))
+            spikes = net.encode(torch.from_numpy(x))
+            sim = net.simulate(spikes, 0)
+            for i, s in enumerate([spikes, *sim.spikes][: len(steps)]):
+                steps[i].append(s.reshape(-1, s.shape[-1]))
+        return [torch.cat(p) for p in steps]
     parts: list[list[torch.Tensor]] = [[] for _ in net.projected_layers()]
     n = task.size(split)
     for b in range(0, n, batch_size):
@@ -324,7 +339,7 @@ def run_continual(
         order_rng=order_rng,
         memory_rng=memory_rng,
         sample_loss=sample_loss,
-        activity=lambda task: collect_activity(net, task, "train", tc.eval_batch_size),
+        activity=lambda task, per_step=False: collect_activity(net, task, "train", tc.eval_batch_size, per_step),
         label_offset=lambda task: task.label_offset if sequence.head == "shared" else 0,
     )
     cl = build_method(method, context)
@@ -379,12 +394,12 @@ def run_continual(
             params.append(net.heads[t].bias)  # a new task's own head: its bias is new too
         return params
 
-    def train_on(batches: list[list[tuple[int, int]]], t: int, label: str) -> None:
+    def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False) -> None:
         opt = torch.optim.SGD(trainable(t), lr=tc.lr[train], momentum=tc.momentum)
         net.train(t == 0)  # batch-norm statistics (convolutional networks) learn on task 0 only
         input_bases = cl.input_bases()
         for rows_ in batches:
-            x, y, h = cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))
+            x, y, h = rows_ if phase else cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))  # type: ignore[misc]
             spikes = net.encode(torch.from_numpy(x))
             loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
             pen = cl.penalty(net)
@@ -394,7 +409,9 @@ def run_continual(
             loss.backward()
             cl.transform_gradient(net)
             opt.step()
-            bar.update(1)
+            if not phase:
+                cl.after_step(t)
+                bar.update(1)
         net.eval()
         bar.set_postfix_str(label)
 
@@ -436,6 +453,9 @@ def run_continual(
             cl.before_task(t, task)
             train_on(batches, t, f"task {t + 1}/{n_tasks}")
             cl.after_task(t, task)
+            phase_batches = cl.phase_batches(t)
+            if phase_batches:
+                train_on(phase_batches, t, f"task {t + 1}/{n_tasks} phase", phase=True)  # type: ignore[arg-type]
             task_times.append(time.perf_counter() - t0)
             evaluate_row(t)
             checkpoint(t)

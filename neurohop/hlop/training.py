@@ -81,6 +81,10 @@ class Trainer:
             raise InputError(f"train: expected one of {list(TRAIN_METHODS)} (got {name!r})")
         self.name = name
         self.net = net
+        #: With ``record_activity`` every :meth:`loss` keeps, per projected layer, the batch's
+        #: presynaptic activity at every step, (T, B, width), detached (``activity``).
+        self.record_activity = False
+        self.activity: list[torch.Tensor] = []
         self.feedback: dict[str, torch.Tensor] = {}
         if name == "fa":
             for key, lin in self._feedback_layers():
@@ -131,6 +135,13 @@ class Trainer:
             return self._ottt(spikes, targets, heads, bases)
         return self._dsr(spikes, targets, heads, bases)
 
+    def _record(self, inputs: list[torch.Tensor]) -> None:
+        """Keep the presynaptic activity of the projected layers (inputs of every hidden layer,
+        then of a shared head) when ``record_activity`` is set."""
+        if self.record_activity:
+            n = len(self.net.projected_layers())
+            self.activity = [a.detach() for a in inputs[:n]]
+
     def _head_linear(self, bases: list[torch.Tensor | None], trace: bool = False) -> Callable[[torch.Tensor, int], torch.Tensor]:
         net = self.net
 
@@ -147,9 +158,12 @@ class Trainer:
         with torch.no_grad():
             rates = []
             x = spikes
+            seen = [spikes]
             for i, lin in enumerate(net.layers):
                 x = lif_scan(lin(x), net.lif_parameters(i))
                 rates.append(x.mean(0))
+                seen.append(x)
+        self._record(seen)
         a = spikes.mean(0)
         for i, lin in enumerate(net.layers):
             cur = traced_linear(a, lin.weight, basis=bases[i], feedback=self._fb(f"fc{i}", lin) if i > 0 else None)
@@ -162,17 +176,21 @@ class Trainer:
     def _bptt(self, spikes: torch.Tensor, targets: torch.Tensor, heads: torch.Tensor, bases: list[torch.Tensor | None]) -> torch.Tensor:
         net = self.net
         x = spikes
+        seen = [spikes]
         for i, lin in enumerate(net.layers):
             cur = traced_linear(x, lin.weight, basis=bases[i])
             if lin.bias is not None:
                 cur = cur + lin.bias
             x = lif_scan(cur, net.lif_parameters(i))
+            seen.append(x)
+        self._record(seen)
         return _head_loss(net, x.mean(0), targets, heads, self._head_linear(bases))
 
     def _ottt(self, spikes: torch.Tensor, targets: torch.Tensor, heads: torch.Tensor, bases: list[torch.Tensor | None]) -> torch.Tensor:
         net = self.net
         beta = net.config.beta
         x = spikes
+        seen = [spikes]
         for i, lin in enumerate(net.layers):
             with torch.no_grad():
                 tr = trace_scan(x.detach(), beta)
@@ -180,6 +198,8 @@ class Trainer:
             if lin.bias is not None:
                 cur = cur + lin.bias
             x = lif_scan(cur, net.lif_parameters(i), detach_state=True)
+            seen.append(x)
+        self._record(seen)
         return _head_loss(net, x, targets, heads, self._head_linear(bases))
 
 

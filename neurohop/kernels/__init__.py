@@ -12,7 +12,11 @@ order, which is what makes spike trains identical across backends.
 :class:`PlasticityKernel` (:mod:`neurohop.kernels.registry`). Each kernel module registers
 its own entry and this package imports every module in it, so a new neuron model is its
 kernel module plus its model class (in :mod:`neurohop.model.neurons`, with its entry in
-``NEURON_MODELS``), and nothing else.
+``NEURON_MODELS``), and nothing else. Likewise a new plasticity rule is its kernel module
+(registering itself with :func:`~neurohop.kernels.registry.plasticity_kernel`, naming the
+synapse-state field that holds the weight) plus its rule class (in
+:mod:`neurohop.model.synapses`, with its entry in ``PLASTICITY_RULES``); backends look it
+up with :func:`plasticity_kernel_for` (by rule object, class or ``kind``).
 """
 
 from __future__ import annotations

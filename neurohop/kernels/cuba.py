@@ -34,12 +34,21 @@ __all__ = ["CUBAArithmetic", "FLOAT_CUBA", "CUBAConstants", "CUBAState", "cuba_c
 
 
 class CUBAArithmetic(NamedTuple):
-    """The elementary operations of :func:`cuba_step`."""
+    """The elementary operations of :func:`cuba_step`.
+
+    ``fire`` and ``reset`` default to the comparison and the ``where`` selection of the
+    kernel; a differentiable arithmetic (HLOP's classifier, :mod:`neurohop.hlop.neurons`)
+    supplies a spike function with a surrogate gradient (0.0/1.0 values) and a reset written
+    with products, ``(1 - z) v + z v_reset`` or ``(1 - z) v + z (v - v_th)``.
+    """
 
     decay: Callable[[Any, Any], Any]  #: state * per-step retention
     integrate_u: Callable[[Any, Any], Any]  #: decayed u + net input
     integrate_v: Callable[[Any, Any, Any], Any]  #: (decayed v + u) + bias
     sub: Callable[[Any, Any], Any]  #: v - v_th (subtractive reset)
+    fire: Callable[[Any, Any], Any] = operator.gt  #: spikes of v against v_th: v > v_th
+    #: ``reset(spikes, v, constants) -> v``; None: ``where(spikes, v - v_th or v_reset, v)``
+    reset: Callable[[Any, Any, Any], Any] | None = None
 
 
 def _integrate_v(decayed: Any, u: Any, bias: Any) -> Any:
@@ -120,15 +129,18 @@ def cuba_step(state: CUBAState, in_e: Any, in_i: Any, p: CUBAConstants, where: A
 
     Returns
     -------
-    spikes : boolean array
+    spikes : boolean array (what ``arith.fire`` returns: 0.0/1.0 for a differentiable one)
     state : CUBAState
     """
     ar = arith
     net = in_e - in_i
     u = ar.integrate_u(ar.decay(state.u, p.decay_u), net)
     v = ar.integrate_v(ar.decay(state.v, p.decay_v), u, p.bias)
-    spikes = v > p.v_th
-    v = where(spikes, where(p.subtract, ar.sub(v, p.v_th), p.v_reset), v)
+    spikes = ar.fire(v, p.v_th)
+    if ar.reset is None:
+        v = where(spikes, where(p.subtract, ar.sub(v, p.v_th), p.v_reset), v)
+    else:
+        v = ar.reset(spikes, v, p)
     return spikes, CUBAState(u, v)
 
 

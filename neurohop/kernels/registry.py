@@ -83,6 +83,9 @@ class PlasticityKernel(NamedTuple):
         ``on_x(state, t, constants) -> state`` on per-synapse values, for the synapses whose
         pre neuron spikes / whose post neuron is seen at step ``t`` (the Brian2 backend
         generates its synapse code from them).
+    weight : str
+        The field of the synapse state that holds the weight a pre spike delivers (and that
+        a backend reports as the projection's weights).
     """
 
     name: str
@@ -92,6 +95,7 @@ class PlasticityKernel(NamedTuple):
     synapse_initial: Callable[[Any], Any]
     on_pre: Callable[..., Any]
     on_post: Callable[..., Any]
+    weight: str = "w"
 
 
 #: Plasticity rules (classes) and their kernels.
@@ -107,16 +111,30 @@ def plasticity_kernel(
     synapse_initial: Callable[[Any], Any],
     on_pre: Callable[..., Any],
     on_post: Callable[..., Any],
+    weight: str = "w",
 ) -> PlasticityKernel:
-    """Register the kernel of plasticity rule class ``rule``."""
-    kernel = PlasticityKernel(name, constants, step, event_step, synapse_initial, on_pre, on_post)
+    """Register the kernel of plasticity rule class ``rule`` (see :class:`PlasticityKernel`).
+
+    Raises :class:`BuildError` when ``weight`` is not a field of the synapse state that
+    ``synapse_initial`` returns.
+    """
+    fields = getattr(synapse_initial(np.zeros(0)), "_fields", ())
+    if weight not in fields:
+        raise BuildError(f"plasticity kernel {name!r}: weight: expected a field of its synapse state {list(fields)} (got {weight!r})")
+    kernel = PlasticityKernel(name, constants, step, event_step, synapse_initial, on_pre, on_post, weight)
     PLASTICITY_KERNELS[rule] = kernel
     return kernel
 
 
 def plasticity_kernel_for(rule: Any, where: str) -> PlasticityKernel:
-    """The kernel of ``rule``; :class:`BuildError` naming ``where`` and the supported rules."""
-    kernel = PLASTICITY_KERNELS.get(type(rule))
+    """The kernel of ``rule`` (a rule object, its class, or its ``kind`` such as ``"stdp"``);
+    :class:`BuildError` naming ``where`` and the supported rules."""
+    if isinstance(rule, str):
+        kernel = next((k for cls, k in PLASTICITY_KERNELS.items() if getattr(cls, "kind", None) == rule), None)
+        shown = rule
+    else:
+        cls = rule if isinstance(rule, type) else type(rule)
+        kernel, shown = PLASTICITY_KERNELS.get(cls), cls.__name__
     if kernel is None:
-        raise BuildError(f"{where}: plasticity rule {type(rule).__name__} has no kernel; supported: {[c.__name__ for c in PLASTICITY_KERNELS]}")
+        raise BuildError(f"{where}: plasticity rule {shown} has no kernel; supported: {[c.__name__ for c in PLASTICITY_KERNELS]}")
     return kernel

@@ -4,10 +4,11 @@ Units: ms, mV, nA, nF; delays in whole timesteps. This package imports neither t
 brian2.
 """
 
+from neurohop.model.distributions import Distribution
 from neurohop.model.io import ModelSpec, load, load_model, load_network, read_model, save_network
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import LIF, CubaLIF, NeuronModel, SpikeSource
-from neurohop.model.synapses import STDP, AllToAll, Connector, FromList, OneToOne
+from neurohop.model.synapses import STDP, AllToAll, Connector, FixedProbability, FromList, OneToOne
 
 __all__ = [
     "LIF",
@@ -18,6 +19,8 @@ __all__ = [
     "OneToOne",
     "AllToAll",
     "FromList",
+    "FixedProbability",
+    "Distribution",
     "STDP",
     "Population",
     "PopRef",

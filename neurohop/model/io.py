@@ -31,6 +31,7 @@ import numpy as np
 
 from neurohop.errors import ModelError, ModelFileError
 from neurohop.files import atomic_write, check_finite, check_keys, check_memory, is_finite_number, json_member, read_npz, read_yaml_document, suggest
+from neurohop.model.distributions import DISTRIBUTIONS, Distribution
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
@@ -42,7 +43,7 @@ _TOP_KEYS = {"format", "name", "description", "reference", "parameters", "neuron
 #: Top-level sections owned by feature code (read through :meth:`ModelSpec.section`).
 FEATURE_SECTIONS = {"protocol", "recording_map", "demo"}
 _PARAM_KEYS = {"default", "min", "max", "doc"}
-_POP_KEYS = {"name", "size", "neuron", "model", "times", "record"}
+_POP_KEYS = {"name", "size", "neuron", "model", "times", "record", "initial", "parameters"}
 _PROJ_KEYS = {"name", "pre", "post", "connector", "weight", "delay", "receptor", "plasticity"}
 #: Bytes per neuron and per synapse assumed when checking that a network fits in memory
 #: (state and parameters per neuron; index, weight and delay arrays plus their expansion
@@ -252,18 +253,54 @@ def _whole(value: Any, where: str) -> Any:
     return value if np.isscalar(value) or value is None else _int_array(value, where)
 
 
-def _connector(spec: Any, where: str) -> Any:
-    """``parse_connector`` with ``from_list`` pairs checked as whole numbers first."""
+def _connector(spec: Any, where: str, names: Mapping[str, Any] | None = None) -> Any:
+    """``parse_connector`` with ``from_list`` pairs checked as whole numbers first and, in a
+    model file (``names`` given), ``fixed_probability``'s ``p`` and ``seed`` read as expressions."""
     if isinstance(spec, Mapping) and spec.get("kind") == "from_list" and "pairs" in spec:
         spec = dict(spec)
         spec["pairs"] = _int_array(spec["pairs"], f"{where}.connector.pairs")
+    if names is not None and isinstance(spec, Mapping) and spec.get("kind") == "fixed_probability":
+        spec = dict(spec)
+        for key in ("p", "seed"):
+            if key in spec:
+                spec[key] = _eval_field(spec[key], names, f"{where}.connector.{key}")
     return parse_connector(spec)
+
+
+def _per_neuron_spec(path: Path, where: str, value: Any, names: Mapping[str, Any]) -> dict[str, Any]:
+    """A population's ``initial`` / ``parameters`` section of a model file: each entry a
+    seeded distribution ``{uniform: [low, high], seed: s}`` (arguments and seed may be
+    expressions) or a list of numbers, one per neuron."""
+    out: dict[str, Any] = {}
+    for key, given in _mapping(path, where, value, "a mapping of name -> distribution or list of values").items():
+        here = f"{path}: {where}.{key}"
+        if isinstance(given, Mapping):
+            spec: dict[str, Any] = {}
+            for k, v in given.items():
+                if k in DISTRIBUTIONS:
+                    if not isinstance(v, list):
+                        raise ModelFileError(f"{here}.{k}: expected a list of arguments [{', '.join(DISTRIBUTIONS[k])}] (got {v!r})")
+                    spec[k] = [_eval_field(x, names, f"{here}.{k}") for x in v]
+                elif k == "seed":
+                    spec[k] = _eval_field(v, names, f"{here}.seed")
+                else:
+                    spec[k] = v  # refused, with the supported kinds, by Distribution.from_spec
+            try:
+                out[key] = Distribution.from_spec(spec)
+            except ModelError as exc:
+                raise ModelFileError(f"{here}: {exc}") from None
+        elif isinstance(given, list):
+            out[key] = [_eval_field(x, names, f"{here}") for x in given]
+        else:
+            raise ModelFileError(f"{here}: expected a distribution such as {{uniform: [low, high], seed: 1}} or a list of values, one per neuron (got {given!r})")
+    return out
 
 
 def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection], where: str) -> None:
     """Refuse a network whose neurons and synapses would not fit in the available memory.
 
-    Counts neurons and synapses from the sizes and connectors alone (nothing is allocated),
+    Counts neurons and synapses from the sizes and connectors alone (nothing is allocated;
+    :meth:`~neurohop.model.synapses.Connector.estimate`, the expected count for a random connector),
     at :data:`NEURON_BYTES` per neuron, :data:`SYNAPSE_BYTES` per synapse and :data:`DELAY_BYTES`
     per delay-line slot (target neurons x longest delay), and compares with
     :func:`neurohop.files.available_memory`. Raises :class:`~neurohop.errors.CapacityError`.
@@ -281,14 +318,10 @@ def check_network_memory(pops: Sequence[Population], projs: Sequence[Projection]
         except ModelError:
             continue  # reported by Network
         n_pre, n_post = a1 - a0, b1 - b0
-        if isinstance(proj.connector, FromList):
-            synapses += int(proj.connector.pre_indices.size)
-        elif isinstance(proj.connector, OneToOne):
-            synapses += min(n_pre, n_post)
-        elif isinstance(proj.connector, AllToAll):
-            synapses += proj.connector.count(n_pre, n_post)  # arithmetic, allocates nothing
-        else:  # a connector without a closed-form count: at most every pair
-            synapses += n_pre * n_post
+        if isinstance(proj.connector, OneToOne):
+            synapses += min(n_pre, n_post)  # unequal sides are reported by Network
+        else:  # from the sizes alone: exact for all-to-all and lists, expected for fixed_probability
+            synapses += proj.connector.estimate(n_pre, n_post)
         delay = proj.delay if np.isscalar(proj.delay) else (int(np.max(proj.delay)) if np.size(proj.delay) else 1)
         delay_slots += int(delay) * (b1 - b0)
     check_memory(
@@ -357,8 +390,9 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
             record = ("spikes",) if record_all in ("all", "spikes") else ()
         if not isinstance(record, (str, list, tuple)) or not all(isinstance(r, str) for r in ([record] if isinstance(record, str) else record)):
             raise _err(path, f"{where}.record", f"expected a state name or a list of them (got {record!r})")
+        per_neuron = {key: _per_neuron_spec(path, f"{where}.{key}", spec.get(key), names) for key in ("initial", "parameters")}
         try:
-            pops.append(Population(str(spec["name"]), size, model, tuple(record) if not isinstance(record, str) else (record,)))
+            pops.append(Population(str(spec["name"]), size, model, tuple(record) if not isinstance(record, str) else (record,), **per_neuron))
         except ModelError as exc:
             raise _err(path, where, exc) from None
     projs = []
@@ -385,7 +419,7 @@ def _build_from_doc(path: Path, doc: Mapping[str, Any], params: Mapping[str, Any
                     name=str(spec["name"]),
                     pre=parse_ref(path, f"{where}.pre", spec["pre"], names),
                     post=parse_ref(path, f"{where}.post", spec["post"], names),
-                    connector=_connector(spec["connector"], where),
+                    connector=_connector(spec["connector"], f"{path}: {where}", names),
                     weight=_eval_field(spec.get("weight", 0.0), names, f"{path}: {where}.weight"),
                     delay=_eval_field(spec.get("delay", 1), names, f"{path}: {where}.delay"),
                     receptor=spec.get("receptor", "excitatory"),

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from neurohop.errors import ModelError
+from neurohop.model.distributions import per_neuron_values
 from neurohop.model.neurons import NEURON_MODELS, STATE_VARIABLES, NeuronModel, SpikeSource
 from neurohop.model.synapses import RECEPTORS, AllToAll, Connector, PlasticityRule
 
@@ -79,13 +80,18 @@ class Population:
         :class:`~neurohop.model.neurons.SpikeSource`) and its parameters.
     record : tuple of str
         What to record: ``"spikes"`` and, for LIF, ``"v"`` (mV), ``"i_e"``, ``"i_i"`` (nA).
-    initial : mapping of str -> array
+    initial : mapping of str -> array or Distribution
         Optional per-neuron initial values of state variables (``"v"``, mV), one per neuron;
         they replace the model's ``v_init`` for this population.
-    parameters : mapping of str -> array
+    parameters : mapping of str -> array or Distribution
         Optional per-neuron values of numeric model parameters (for LIF e.g. ``"tau_m"``, ms,
         or ``"i_offset"``, nA), one per neuron; they replace the model's value for this
         population. Each neuron's parameters are validated as a model of their own.
+
+    A value of ``initial`` or ``parameters`` may be a seeded
+    :class:`~neurohop.model.distributions.Distribution` (or its mapping form
+    ``{"uniform": [low, high], "seed": 1}``): it is drawn here, once, to one value per
+    neuron, so every backend sees the same array.
     """
 
     name: str
@@ -120,6 +126,7 @@ class Population:
                     f"population {self.name!r}.initial: {var!r} has no per-neuron initial value for model "
                     f"{self.model.kind!r}; expected one of {list(initial_variables(self.model))}"
                 )
+            values = per_neuron_values(values, self.size, f"population {self.name!r}.initial[{var!r}]")
             try:
                 arr = np.asarray(values, dtype=np.float64)
             except (TypeError, ValueError):
@@ -147,6 +154,7 @@ class Population:
             if name not in numeric:
                 raise ModelError(f"{where}: {name!r} cannot be given per neuron for model {self.model.kind!r}; expected one of {numeric}"
                                  + (" (initial values go in 'initial')" if name == "v_init" else ""))
+            given = per_neuron_values(given, self.size, f"{where}[{name!r}]")
             try:
                 arr = np.asarray(given, dtype=np.float64)
             except (TypeError, ValueError):
@@ -316,6 +324,29 @@ class Projection:
         b0, _ = self.post.resolve(sizes[self.post.population])
         return pre + a0, post + b0, weight, delay
 
+    def check(self, sizes: Mapping[str, int]) -> None:
+        """Check the connector against the slice sizes and the weight / delay shapes against
+        the number of synapses, without listing the synapses where the connector can count
+        them from the sizes (all-to-all, one-to-one, an explicit list; a random connector is
+        drawn only when an array gives one weight or delay per synapse)."""
+        where = f"projection {self.name!r}"
+        a0, a1 = self.pre.resolve(sizes[self.pre.population])
+        b0, b1 = self.post.resolve(sizes[self.post.population])
+        n_pre, n_post = a1 - a0, b1 - b0
+        self.connector.check(n_pre, n_post)
+        if not np.isscalar(self.weight):
+            if self.weight.ndim == 2 and isinstance(self.connector, AllToAll):
+                if self.weight.shape != (n_pre, n_post):
+                    raise ModelError(f"{where}.weight: expected a [{n_pre}, {n_post}] matrix (got {list(self.weight.shape)})")
+            else:
+                n = self.connector.count(n_pre, n_post)
+                if self.weight.shape != (n,):
+                    raise ModelError(f"{where}.weight: expected a scalar or {n} values, one per synapse (got shape {list(self.weight.shape)})")
+        if not np.isscalar(self.delay):
+            n = self.connector.count(n_pre, n_post)
+            if self.delay.shape != (n,):
+                raise ModelError(f"{where}.delay: expected a scalar or {n} values, one per synapse (got shape {list(self.delay.shape)})")
+
     def local_synapses(self, sizes: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`synapses`, with ``pre``/``post`` indices inside the projection's pre / post
         *slices* (the coordinates of its ``[pre, post]`` weight block)."""
@@ -394,7 +425,7 @@ class Network:
                 ref.resolve(sizes[ref.population])
             if self.population(proj.post.population).is_source:
                 raise ModelError(f"projection {proj.name!r}.post: {proj.post.population!r} is a spike source and cannot receive synapses")
-            proj.synapses(sizes)  # validates connector sizes, weight and delay shapes
+            proj.check(sizes)  # connector sizes, weight and delay shapes, from the sizes where possible
 
     @property
     def sizes(self) -> dict[str, int]:

@@ -2,6 +2,10 @@
 
 Weights are in nA and are magnitudes (>= 0); the receptor gives the sign, as in PyNN.
 Delays are whole timesteps >= 1: a spike emitted at step t over a delay d arrives at t + d.
+
+A connector is a rule, not a list: :meth:`Connector.check` and :meth:`Connector.estimate`
+work from the sizes of the two sides alone, and only :meth:`Connector.pairs` (called when a
+backend builds) lists the synapses.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -20,6 +26,7 @@ __all__ = [
     "OneToOne",
     "AllToAll",
     "FromList",
+    "FixedProbability",
     "STDP",
     "PlasticityRule",
     "RECEPTORS",
@@ -55,6 +62,16 @@ class Connector(ABC):
         """Number of synapses between sides of the given sizes."""
         return int(self.pairs(n_pre, n_post)[0].size)
 
+    def check(self, n_pre: int, n_post: int) -> None:
+        """Raise :class:`~neurohop.errors.ModelError` if the rule cannot join sides of these
+        sizes. The connectors of this module check from the sizes alone (no pair is listed)."""
+        self.pairs(n_pre, n_post)
+
+    def estimate(self, n_pre: int, n_post: int) -> int:
+        """Number of synapses, or for a random rule its expected number, from the sizes alone
+        (used for memory checks before anything is allocated)."""
+        return self.count(n_pre, n_post)
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind}
 
@@ -66,10 +83,17 @@ class OneToOne(Connector):
     kind: ClassVar[str] = "one_to_one"
 
     def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-        if n_pre != n_post:
-            raise ModelError(f"one_to_one: pre and post sides must have equal size (got {n_pre} and {n_post})")
+        self.check(n_pre, n_post)
         idx = np.arange(n_pre, dtype=np.int64)
         return idx, idx.copy()
+
+    def check(self, n_pre: int, n_post: int) -> None:
+        if n_pre != n_post:
+            raise ModelError(f"one_to_one: pre and post sides must have equal size (got {n_pre} and {n_post})")
+
+    def count(self, n_pre: int, n_post: int) -> int:
+        self.check(n_pre, n_post)
+        return int(n_pre)
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,9 @@ class AllToAll(Connector):
         if self.allow_self_connections:
             return n_pre * n_post
         return n_pre * n_post - min(n_pre, n_post)
+
+    def check(self, n_pre: int, n_post: int) -> None:
+        """Any sizes can be joined."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "all_to_all" if self.allow_self_connections else "all_to_all_without_self"}
@@ -143,15 +170,128 @@ class FromList(Connector):
         return cls(arr[:, 0], arr[:, 1])
 
     def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        self.check(n_pre, n_post)
+        return self.pre_indices.copy(), self.post_indices.copy()
+
+    def check(self, n_pre: int, n_post: int) -> None:
         if self.pre_indices.size:
             if self.pre_indices.min() < 0 or self.pre_indices.max() >= n_pre:
                 raise ModelError(f"from_list: pre index out of range 0..{n_pre - 1} (got {self.pre_indices.min()}..{self.pre_indices.max()})")
             if self.post_indices.min() < 0 or self.post_indices.max() >= n_post:
                 raise ModelError(f"from_list: post index out of range 0..{n_post - 1} (got {self.post_indices.min()}..{self.post_indices.max()})")
-        return self.pre_indices.copy(), self.post_indices.copy()
+
+    def count(self, n_pre: int, n_post: int) -> int:
+        self.check(n_pre, n_post)
+        return int(self.pre_indices.size)
+
+    def estimate(self, n_pre: int, n_post: int) -> int:
+        return int(self.pre_indices.size)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "pairs": np.stack([self.pre_indices, self.post_indices], axis=1).tolist()}
+
+
+#: Pairs drawn per block by :class:`FixedProbability` (bounds its temporary memory).
+_BLOCK_PAIRS = 1 << 20
+
+
+def _fixed_probability_blocks(p: float, allow_self: bool, seed: int, n_pre: int, n_post: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs of :class:`FixedProbability`, a block of whole rows at a time (at most about
+    :data:`_BLOCK_PAIRS` draws in memory at once)."""
+    rng = np.random.default_rng(seed)
+    rows_per_block = max(1, _BLOCK_PAIRS // max(1, n_post))
+    for r0 in range(0, n_pre, rows_per_block):
+        r1 = min(n_pre, r0 + rows_per_block)
+        hit = np.flatnonzero(rng.random((r1 - r0) * n_post) < p)
+        pre, post = np.divmod(hit, n_post)
+        pre += r0
+        if not allow_self:
+            keep = pre != post
+            pre, post = pre[keep], post[keep]
+        yield pre.astype(np.int64), post.astype(np.int64)
+
+
+@lru_cache(maxsize=64)
+def _fixed_probability_count(p: float, allow_self: bool, seed: int, n_pre: int, n_post: int) -> int:
+    """The number of pairs (drawn block by block, nothing kept; remembered for the latest rules)."""
+    return sum(int(pre.size) for pre, _ in _fixed_probability_blocks(p, allow_self, seed, n_pre, n_post))
+
+
+@dataclass(frozen=True)
+class FixedProbability(Connector):
+    """Each (pre, post) pair is joined independently with probability ``p``, drawn from ``seed``.
+
+    The draw is part of the description: the same ``p``, ``seed`` and sizes give the same
+    pairs on every call and every backend. Order and draw: pairs are visited row by row
+    (pre ascending, then post ascending); pair ``(i, j)`` is joined when the
+    ``(i * n_post + j)``-th number of ``numpy.random.default_rng(seed).random()`` is below
+    ``p``. Without self-connections the pairs ``i == j`` (indices inside the projection's
+    slices) are then left out, as for :class:`AllToAll`. Drawing takes time proportional to
+    the pairs and memory proportional to the synapses (blocks of about 10^6 pairs at a time);
+    :meth:`count` draws without keeping the pairs, :meth:`check` and :meth:`estimate` draw
+    nothing. Files store ``p`` and ``seed``, never the pairs.
+
+    Parameters
+    ----------
+    p : float
+        Connection probability, 0 <= p <= 1.
+    allow_self_connections : bool
+        Keep the pairs ``i -> i``.
+    seed : int
+        Seed of the draw (an integer >= 0).
+    """
+
+    kind: ClassVar[str] = "fixed_probability"
+    spec_keys: ClassVar[tuple[str, ...]] = ("p", "allow_self_connections", "seed")
+    p: float
+    allow_self_connections: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        try:
+            p = float(self.p)
+        except (TypeError, ValueError):
+            raise ModelError(f"fixed_probability.p: expected a probability in [0, 1] (got {self.p!r})") from None
+        if isinstance(self.p, bool) or not 0.0 <= p <= 1.0:
+            raise ModelError(f"fixed_probability.p: expected a probability in [0, 1] (got {self.p!r})")
+        object.__setattr__(self, "p", p)
+        if not isinstance(self.allow_self_connections, (bool, np.bool_)):
+            raise ModelError(f"fixed_probability.allow_self_connections: expected true or false (got {self.allow_self_connections!r})")
+        object.__setattr__(self, "allow_self_connections", bool(self.allow_self_connections))
+        seed = self.seed
+        if isinstance(seed, float) and seed.is_integer():
+            seed = int(seed)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ModelError(f"fixed_probability.seed: expected an integer >= 0 (got {self.seed!r})")
+        object.__setattr__(self, "seed", int(seed))
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> "FixedProbability":
+        if "p" not in spec:
+            raise ModelError("connector fixed_probability: missing field 'p' (the connection probability)")
+        if "seed" not in spec:
+            raise ModelError("connector fixed_probability: missing field 'seed' (an integer >= 0; the pairs are drawn from it)")
+        return cls(spec["p"], spec.get("allow_self_connections", True), spec["seed"])
+
+    def pairs(self, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
+        blocks = list(_fixed_probability_blocks(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post)))
+        if not blocks:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
+
+    def count(self, n_pre: int, n_post: int) -> int:
+        return _fixed_probability_count(self.p, self.allow_self_connections, self.seed, int(n_pre), int(n_post))
+
+    def check(self, n_pre: int, n_post: int) -> None:
+        """Any sizes can be joined."""
+
+    def estimate(self, n_pre: int, n_post: int) -> int:
+        """The expected number of synapses, rounded up (nothing is drawn)."""
+        pairs = n_pre * n_post - (0 if self.allow_self_connections else min(n_pre, n_post))
+        return int(math.ceil(Fraction(repr(self.p)) * pairs))  # exact (p as written), whatever the sizes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "p": self.p, "allow_self_connections": self.allow_self_connections, "seed": self.seed}
 
 
 #: Connectors by the ``kind`` names accepted in model files (``all_to_all_without_self`` is
@@ -161,6 +301,7 @@ CONNECTOR_TYPES: dict[str, type[Connector]] = {
     "all_to_all": AllToAll,
     "all_to_all_without_self": AllToAll,
     "from_list": FromList,
+    "fixed_probability": FixedProbability,
 }
 
 #: Connector names accepted in model files.

@@ -1,15 +1,26 @@
 """Projections of ``neurohop.pynn``: PyNN's connectors fill per-connection arrays, which the
-translation turns into neurohop projections."""
+translation turns into neurohop projections.
+
+``FixedProbabilityConnector(p, rng=NativeRNG(seed))`` asks for the simulator's own random
+draw: its connections are those of neurohop's
+:class:`~neurohop.model.synapses.FixedProbability` (``p``, the seed; without a seed, one derived
+from ``setup(seed=...)`` and the projection's position in the script), and the description
+keeps the rule (``p`` and the seed) rather than the list where the projection joins whole
+populations with one weight and one delay. Any other rng is PyNN's own draw, so a script gives
+the same connections here as on PyNN's other simulators."""
 
 from __future__ import annotations
 
-from copy import deepcopy
+from copy import copy, deepcopy
+from types import SimpleNamespace
 
 import numpy as np
 
 from pyNN import common, connectors, errors
+from pyNN.random import NativeRNG
 from pyNN.space import Space
 
+from neurohop.model.synapses import FixedProbability
 from neurohop.pynn import simulator
 
 __all__ = ["Projection", "Connection", "OneToOneConnector"]
@@ -54,7 +65,12 @@ class Projection(common.Projection):
         if source is not None:
             raise errors.InvalidParameterValueError(f"Projection {self.label!r}: source: only the default (spikes) is supported (got {source!r})")
         self._parts: dict[str, list[np.ndarray]] = {"pre": [], "post": [], "weight": [], "delay": []}
-        connector.connect(self)
+        #: The neurohop rule that drew the connections (NativeRNG), else None.
+        self._rule: FixedProbability | None = _native_rule(self, connector)
+        if self._rule is not None:
+            _connect_by_rule(self, connector, self._rule)
+        else:
+            connector.connect(self)
         parts = self._parts
         self._pre = np.concatenate(parts["pre"]).astype(np.int64) if parts["pre"] else np.zeros(0, np.int64)
         self._post = np.concatenate(parts["post"]).astype(np.int64) if parts["post"] else np.zeros(0, np.int64)
@@ -159,6 +175,56 @@ class Projection(common.Projection):
             else:
                 self._delay = picked.astype(np.float64).copy()
         simulator.state.mark_stale(f"the {'/'.join(parameter_space.keys())} of projection {self.label!r}")
+
+
+def _root(side):
+    return side.grandparent if hasattr(side, "grandparent") else side
+
+
+def _native_rule(projection, connector) -> FixedProbability | None:
+    """neurohop's rule for ``FixedProbabilityConnector(..., rng=NativeRNG(...))``, else None."""
+    if not isinstance(connector, connectors.FixedProbabilityConnector) or not isinstance(connector.rng, NativeRNG):
+        return None
+    where = f"Projection {projection.label!r}: FixedProbabilityConnector with NativeRNG"
+    allow = connector.allow_self_connections
+    if allow == "NoMutual":
+        raise errors.InvalidParameterValueError(f"{where}: allow_self_connections='NoMutual' is not supported (use True or False, or a NumpyRNG)")
+    pre, post = projection.pre, projection.post
+    if not allow and pre is not post:
+        if isinstance(pre, common.Assembly) or isinstance(post, common.Assembly) or _root(pre) is _root(post):
+            raise errors.InvalidParameterValueError(
+                f"{where}: allow_self_connections=False needs the same population on both sides or disjoint populations "
+                "(got overlapping views or assemblies; use a NumpyRNG)"
+            )
+        allow = True  # disjoint populations: no pair joins a cell to itself
+    seed = connector.rng.seed
+    if seed is None:
+        base = simulator.state.seed if simulator.state.seed is not None else 0
+        seed = int(np.random.SeedSequence([base, len(simulator.state.projections)]).generate_state(1)[0])
+    try:
+        return FixedProbability(connector.p_connect, bool(allow), int(seed))
+    except Exception as exc:  # ModelError: a probability above 1, a negative seed
+        raise errors.InvalidParameterValueError(f"{where}: {exc}") from None
+
+
+def _connect_by_rule(projection, connector, rule: FixedProbability) -> None:
+    """Make the rule's connections through PyNN's own column loop (weights and delays evaluated
+    as for any map connector); memory stays proportional to the connections."""
+    pre, post = rule.pairs(projection.pre.size, projection.post.size)
+    order = np.argsort(post, kind="stable")
+    pre, post = pre[order], post[order]
+    bounds = np.searchsorted(post, np.arange(projection.post.size + 1))
+
+    def columns(mask=None):
+        cols = np.arange(projection.post.size) if mask is None else np.flatnonzero(mask)
+        for j in cols:
+            yield pre[bounds[j]:bounds[j + 1]]
+
+    # PyNN's column loop asks the connector's rng whether it is parallel-safe, which a NativeRNG
+    # does not say; a copy with a stand-in answers (one process: every column is local anyway)
+    loop = copy(connector)
+    loop.rng = SimpleNamespace(parallel_safe=True)
+    loop._standard_connect(projection, columns)
 
 
 class OneToOneConnector(connectors.OneToOneConnector):

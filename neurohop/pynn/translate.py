@@ -7,7 +7,8 @@ Rules (each refusal names the PyNN object and parameter):
   :attr:`neurohop.model.Population.initial`.
 * A projection becomes one neurohop projection per pair of neurohop populations it joins;
   it keeps PyNN's connections exactly (``OneToOne`` / ``AllToAll`` when the connections are
-  such a block, an explicit list otherwise). Weights are magnitudes with the receptor's sign.
+  such a block, ``FixedProbability`` when a ``NativeRNG`` drew them between whole populations
+  with one weight and one delay, an explicit list otherwise). Weights are magnitudes with the receptor's sign.
 * Delays in ms become whole timesteps (``round(delay / dt)``; a delay that is not a whole
   number of timesteps is rounded, with a note, as sPyNNaker does, and refused with
   ``setup(strict=True)``).
@@ -153,6 +154,7 @@ class Translation:
             names, group, local = [name], np.zeros(pop.size, dtype=np.int64), np.arange(pop.size)
             self.pops[id(pop)] = PopMap(names, group, local, "neuron")
         projections: list[Projection] = []
+        self._populations = populations
         self.projs: dict[int, ProjMap] = {}
         for proj in state.projections:
             self.projs[id(proj)] = ProjMap()
@@ -223,10 +225,26 @@ class Translation:
                 lp, lq = pre_idx[rows], post_idx[rows]
                 w = np.abs(weight[rows]).astype(np.float64)
                 d = steps[rows]
-                nh = self._make(name, pre_name, post_name, lp, lq, w, d, receptor, plasticity, where)
+                nh = self._by_rule(proj, name, pre_name, post_name, pre_i[rows], post_i[rows], lp, lq, w, d, receptor, plasticity, where)
+                if nh is None:
+                    nh = self._make(name, pre_name, post_name, lp, lq, w, d, receptor, plasticity, where)
                 out.append(nh)
                 self.projs[id(proj)].parts.append((name, rows, self._positions(nh, lp, lq, rows.size)))
         return out
+
+    def _by_rule(self, proj, name, pre_name, post_name, pi, qi, lp, lq, w, d, receptor, plasticity, where) -> Projection | None:
+        """The projection as its neurohop rule (``p`` and the seed) when a NativeRNG drew it and
+        it joins two whole populations, index for index, with one weight and one delay."""
+        rule = getattr(proj, "_rule", None)
+        if rule is None or lp.size != len(proj) or w.size == 0 or np.any(w != w[0]) or np.any(d != d[0]):
+            return None
+        sizes = {p.name: p.size for p in self._populations}
+        if sizes.get(pre_name) != proj.pre.size or sizes.get(post_name) != proj.post.size or np.any(lp != pi) or np.any(lq != qi):
+            return None
+        try:
+            return Projection(name, f"{pre_name}[0:{proj.pre.size}]", f"{post_name}[0:{proj.post.size}]", rule, float(w[0]), int(d[0]), receptor, plasticity)
+        except ModelError as exc:
+            raise BuildError(f"{where}: {exc}") from None
 
     def _make(self, name, pre_name, post_name, lp, lq, w, d, receptor, plasticity, where) -> Projection:
         n = lp.size

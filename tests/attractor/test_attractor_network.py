@@ -123,8 +123,8 @@ def test_batched_frozen_recall_equals_one_cue_at_a_time(monkeypatch: pytest.Monk
 def test_event_backend_rejects_what_it_cannot_compile() -> None:
     src = Population("src", 3, SpikeSource())
     cell = Population("n", 3, LIF())
-    net = Network((src, cell), (Projection("p", "src", "n", FromList.from_pairs([[0, 1]]), weight=1.0),))
-    with pytest.raises(BuildError, match=r"torch_event: projection 'p': connector 'from_list' is not supported"):
+    net = Network((src, cell), (Projection("p", "src", "n", FromList.from_pairs([[0, 1]]), weight=1.0, plasticity=STDP()),))
+    with pytest.raises(BuildError, match=r"torch_event: projection 'p': connector 'from_list' is not supported with plasticity"):
         neurohop.build(net, backend="torch_event")
     ok = Network((src, cell), (Projection("p", "src", "n", OneToOne(), weight=1.0),))
     with pytest.raises(BuildError, match="batch"):

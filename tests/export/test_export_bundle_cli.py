@@ -69,6 +69,36 @@ def test_hw_run_and_compare(cam_bundle: Path, tmp_path: Path, capsys: pytest.Cap
     assert "Mapping report for target spinnaker1" in text and "Quantisation report" in text
 
 
+def test_hw_compare_takes_any_float_reference_backend(cam_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # chosen by capabilities, not by name: torch_event declares float_reference and STDP
+    capsys.readouterr()
+    assert run_cli("hw", "compare", str(cam_bundle), "--random-rate", "0.2", "--steps", "40", "--json", "--backend", "torch_event") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["backend"] == "torch_event" and result["overall"]["agreement"] == 1.0 and result["overall"]["float"] > 0
+    # an integer simulator is no float reference: refused by its capabilities, named as the flag
+    assert run_cli("hw", "compare", str(cam_bundle), "--random-rate", "0.2", "--steps", "5", "--backend", "fixed:loihi") == 2
+    err = capsys.readouterr().err
+    assert "--backend: 'fixed:loihi' does not run the float model exactly" in err and "'torch'" in err and "'brian2'" in err
+
+
+def test_compare_refuses_a_backend_without_the_networks_rules() -> None:
+    from dataclasses import replace
+
+    from neurohop.backends.base import Capabilities
+    from neurohop.errors import BuildError
+    from neurohop.export import compare
+
+    net = load_model("ca3_cam", C=3, K=4)
+    compare.check_reference_backend("torch", net)
+    caps = Capabilities(neuron_models=("lif",), plasticity=())
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr("neurohop.backends.base.capabilities", lambda name: caps if name == "torch" else Capabilities(float_reference=False))
+        with pytest.raises(BuildError, match=r"backend: 'torch' cannot run this network's plasticity rule 'stdp'"):
+            compare.check_reference_backend("torch", net)
+        m.setattr("neurohop.backends.base.capabilities", lambda name: replace(caps, plasticity=("stdp",)))
+        compare.check_reference_backend("torch", net)
+
+
 def test_wrong_inputs_are_refused(cam_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "bad.npz", spikes=np.zeros((10, 5), dtype=bool))
     assert run_cli("hw", "run", str(cam_bundle), "--input", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o.npz")) == 2

@@ -56,6 +56,25 @@ def test_float64_path_is_exact_up_to_the_bound() -> None:
     assert (spike_sum(counts, mat).astype(object) == want).all()
 
 
+def test_float32_is_used_on_the_cpu_only_where_24_bits_hold_every_partial_sum() -> None:
+    from neurohop.export.intmath import FLOAT32_EXACT
+
+    assert IntMatrix(np.full((4, 3), 2**21)).dtype == np.float32  # sums up to 2^23
+    assert IntMatrix(np.full((8, 3), 2**21 + 1)).dtype == np.float64  # sums beyond 2^24
+    rng = np.random.default_rng(3)
+    # weights as large as the float32 bound allows for 64 pre neurons and counts up to 31:
+    # the result is exact although single products and sums need all 24 bits
+    top = (FLOAT32_EXACT - 1) // (64 * 31) // 2
+    m = rng.integers(-top, top, (64, 5))
+    counts = rng.integers(0, 32, (7, 64))
+    mat = IntMatrix(m, max_count=31)
+    assert mat.dtype == np.float32
+    want = np.array([[sum(int(c) * int(w) for c, w in zip(counts[b], m[:, j])) for j in range(5)] for b in range(7)], dtype=object)
+    assert (spike_sum(counts, mat).astype(object) == want).all()
+    # one unit more per weight and float32 would not be exact: the matrix goes to float64
+    assert IntMatrix(np.full((64, 1), (FLOAT32_EXACT // (64 * 31)) + 1), max_count=31).dtype == np.float64
+
+
 def _walk(x: int, terms: list[int], lo: int, hi: int) -> tuple[int, str]:
     """The walk one addition at a time, and which bounds it met."""
     met = set()

@@ -51,7 +51,7 @@ def test_comparison_sees_a_wrong_sign_mode(lava_python: str, check: Any, tmp_pat
     import neurohop.export.lava_script as lava_script
 
     right = 'sign_mode=SignMode[conn["sign_mode"]]'
-    assert right in lava_script._SCRIPT
-    monkeypatch.setattr(lava_script, "_SCRIPT", lava_script._SCRIPT.replace(right, 'sign_mode={{"MIXED": 1, "EXCITATORY": 2, "INHIBITORY": 3}}[conn["sign_mode"]]'))
+    assert right in lava_script.SCRIPT_TEMPLATE
+    monkeypatch.setattr(lava_script, "SCRIPT_TEMPLATE", lava_script.SCRIPT_TEMPLATE.replace(right, 'sign_mode={{"MIXED": 1, "EXCITATORY": 2, "INHIBITORY": 3}}[conn["sign_mode"]]'))
     result = check.check_one(1, STEPS, lava_python, tmp_path)
     assert result["mismatches"] > 0

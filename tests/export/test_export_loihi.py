@@ -281,3 +281,39 @@ def test_delays_use_delaydense_layout() -> None:
     _, st = sim.run(5, {"s": inp}, record_state=True)
     assert [bool(x) for x in st["n"]["u"][:, 0, 0] != 0] == [False, True, False, True, False]
     assert math.isclose(st["n"]["u"][1, 0, 0], st["n"]["u"][3, 0, 0])
+
+
+def test_bounds_that_skip_wraps_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The simulator skips the 32-bit wraps its weight and state bounds prove to be identities
+    # (and saturations when nothing leaves the word); with the bounds disabled every wrap runs.
+    from neurohop.export.loihi import LoihiSimulator
+
+    runs = []
+    for seed in range(8):
+        rng = np.random.default_rng(100 + seed)
+        net = random_cuba_network(rng, weight_scale=60.0 if seed % 2 else 1.5)
+        prog = quantise(net, "loihi", 1.0)
+        if seed % 4 == 3:
+            for q in prog.projections:
+                q.scalars["weight_exp"] = 7  # activations that wrap the 32-bit word
+        inp = rng.random((60, 2, prog.n_inputs)) < 0.5
+        runs.append((prog, inp))
+    fast = []
+    for prog, inp in runs:
+        sim = simulator_for(prog, 2)
+        fast.append((sim.run(60, sim.split_inputs(inp, 60), record_state=True), dict(sim.events), [sim._input_bound(p) for p in sim.neurons]))
+    # both paths taken: activations small enough to skip the wraps (<= 2^18: A = a_in << 6
+    # <= 2^24) and activations too large for that
+    bounds = [b for _, _, bs in fast for b in bs]
+    assert min(bounds) <= 2**18 < max(bounds)
+    assert any(ev for _, ev, _ in fast)  # and some runs overflow
+    monkeypatch.setattr(LoihiSimulator, "_input_bound", lambda self, pop: 2**62)
+    for (prog, inp), ((spikes, states), events, _) in zip(runs, fast):
+        sim = simulator_for(prog, 2)
+        slow_spikes, slow_states = sim.run(60, sim.split_inputs(inp, 60), record_state=True)
+        for name in spikes:
+            np.testing.assert_array_equal(spikes[name], slow_spikes[name], err_msg=name)
+        for name in states:
+            for var in states[name]:
+                np.testing.assert_array_equal(states[name][var], slow_states[name][var], err_msg=f"{name}.{var}")
+        assert events == dict(sim.events)

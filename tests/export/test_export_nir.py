@@ -222,3 +222,60 @@ def test_plain_reading_of_a_layered_export_gives_back_the_network() -> None:
     assert a.count() > 20 and all(p.delay == 1 for p in back.projections)
     for pop in ("a", "b"):
         np.testing.assert_array_equal(b.spikes[pop], a.spikes[pop], err_msg=pop)
+
+
+def _per_neuron_network() -> Network:
+    """A source driving an IF_curr_exp population and a CubaLIF population whose neurons
+    differ in their parameters and initial values."""
+    rng = np.random.default_rng(7)
+    src = Population("src", 6, SpikeSource(), record=("spikes",))
+    lif = Population("lif", 5, neurohop.model.LIF(), record=("spikes",),
+                     initial={"v": rng.uniform(-66.0, -56.0, 5)}, parameters={"tau_m": [10.0, 15.0, 20.0, 25.0, 30.0], "v_thresh": rng.uniform(-52.0, -48.0, 5)})
+    cuba = Population("cuba", 4, CubaLIF(tau_syn=2.0, tau_mem=8.0, v_th=1.0), record=("spikes",), parameters={"tau_mem": [4.0, 8.0, 16.0, 32.0], "v_th": [0.6, 0.8, 1.0, 1.2]})
+    projs = (
+        Projection("src_lif", "src", "lif", AllToAll(), 2.0),
+        Projection("src_cuba", "src", "cuba", AllToAll(), 0.5),
+    )
+    return Network((src, lif, cuba), projs, name="per_neuron")
+
+
+def test_per_neuron_parameters_and_initial_values_survive_a_round_trip(tmp_path: Path) -> None:
+    net = _per_neuron_network()
+    graph = to_nir(net, 1.0)
+    assert np.unique(graph.nodes["cuba"].tau_mem).size == 4 and np.unique(graph.nodes["lif"].tau_mem).size == 5  # written per neuron
+    write_nir(net, tmp_path / "p.nir", dt=1.0)
+    back = read_nir(tmp_path / "p.nir")
+    for name in ("lif", "cuba"):
+        a, b = net.population(name), back.population(name)
+        assert set(a.parameters) == set(b.parameters) and all(np.array_equal(a.parameters[k], b.parameters[k]) for k in a.parameters)
+        assert set(a.initial) == set(b.initial) and all(np.array_equal(a.initial[k], b.initial[k]) for k in a.initial)
+    inp = {"src": np.random.default_rng(1).random((80, 6)) < 0.3}
+    a = neurohop.build(net, backend="torch").run(80, inp)
+    b = neurohop.build(back, backend="torch").run(80, inp)
+    assert a.count() > 20 and _same_spikes(a, b)
+
+
+def test_foreign_nodes_whose_neurons_differ_read_as_per_neuron_parameters(tmp_path: Path) -> None:
+    net = Network(tuple(p for p in _per_neuron_network().populations if p.name != "lif"), (_per_neuron_network().projection("src_cuba"),), name="cuba_only")
+    graph = to_nir(net, 1.0)
+    for node in graph.nodes.values():  # a foreign graph: nothing but NIR's own fields
+        node.metadata = {}
+    nir.write(str(tmp_path / "g.nir"), graph)
+    back = from_nir(str(tmp_path / "g.nir"), dt=1.0)
+    pop = back.population("cuba")
+    assert set(pop.parameters) == {"tau_mem", "v_th"}
+    np.testing.assert_allclose(pop.parameters["tau_mem"], [4.0, 8.0, 16.0, 32.0], rtol=1e-12)  # read back through float64 seconds
+    inp = {"src": np.random.default_rng(2).random((80, 6)) < 0.3}
+    a = neurohop.build(net, backend="torch").run(80, inp)
+    b = neurohop.build(back, backend="torch").run(80, inp)
+    assert a.count() > 10 and _same_spikes(a, b)
+
+
+def test_mixed_spiking_and_readout_neurons_in_one_node_are_refused(tmp_path: Path) -> None:
+    node = nir.CubaLIF(tau_syn=np.full(2, 2e-3), tau_mem=np.full(2, 8e-3), r=np.full(2, 8.0), v_leak=np.zeros(2), w_in=np.full(2, 2.0),
+                       v_threshold=np.array([1.0, np.inf]), v_reset=np.zeros(2))
+    graph = nir.NIRGraph(nodes={"in": nir.Input(input_type=np.array([2])), "lin": nir.Linear(weight=np.eye(2)), "cell": node,
+                                "out": nir.Output(output_type=np.array([2]))},
+                         edges=[("in", "lin"), ("lin", "cell"), ("cell", "out")], type_check=False)
+    with pytest.raises(NIRConversionError, match="cell.*v_threshold is infinite for some neurons"):
+        from_nir(graph, dt=1.0)

@@ -346,3 +346,19 @@ def test_cnn_hlop_runs_on_cuda_like_on_the_cpu(train: str) -> None:
     loss = net.make_trainer(train, torch.Generator()).loss(net.encode(x), torch.tensor([0, 1, 2, 0], device="cuda"), torch.zeros(4, dtype=torch.int64, device="cuda"))
     loss.backward()
     assert all(p.grad is not None and p.grad.is_cuda for p in net.layers.parameters())
+
+
+def test_hebbian_learning_during_training_runs_on_patches() -> None:
+    """``lateral.during_training`` (the reference protocol): the circuits learn on every batch's patches."""
+    cfg = _tiny_config(**{"lateral.during_training": True, "lateral.hebbian.lr_decay": False})
+    r = run_continual(_digits_tasks(), "hlop", "dsr", cfg, seed=0)
+    layers = r.diagnostics["layers"]
+    assert [entry["rows_total"][-1] for entry in layers] == [7, 120]
+    assert all(max(entry["eig_max"]) < cfg.lateral.eig_warn for entry in layers)
+
+
+def test_settings_the_convolutional_networks_lack_are_refused() -> None:
+    for key, value in (("network.train_threshold", True), ("network.input", "current"), ("lateral.per_step", ["bptt"])):
+        cfg = _tiny_config(**{key: value})
+        with pytest.raises(InputError, match=rf"{key}: not available for convolutional networks"):
+            build_classifier(cfg, (8, 8), 64, (2,), torch.Generator(), True, torch.device("cpu"))

@@ -98,3 +98,23 @@ def test_export_refuses_what_pynn_cannot_express():
         pynn_script(net)
     with pytest.raises(BuildError, match="simulator"):
         pynn_script(load_model("ca3_cam"), simulator="pyNN.neuron")
+
+
+def test_exported_per_neuron_parameters(tmp_path):
+    """Per-neuron parameters reach the script as Population.set lists and give the same spikes."""
+    rng = np.random.default_rng(3)
+    src = Population("src", 8, neurohop.model.SpikeSource(), record=("spikes",))
+    cells = Population("cells", 6, neurohop.model.LIF(), record=("spikes",), initial={"v": rng.uniform(-65.0, -55.0, 6)},
+                       parameters={"tau_m": rng.uniform(10.0, 30.0, 6), "v_thresh": rng.uniform(-52.0, -48.0, 6), "tau_syn_e": rng.uniform(2.0, 8.0, 6)})
+    net = Network((src, cells), (neurohop.model.Projection("drive", "src", "cells", neurohop.model.AllToAll(), 1.5),), name="per_neuron")
+    trains = [sorted(set(rng.integers(0, 60, 12).tolist())) for _ in range(8)]
+    text = pynn_script(net, dt=1.0, duration_ms=60.0, inputs={"src": trains})
+    assert ".set(tau_m=" in text and ".set(tau_syn_E=" in text
+    script = tmp_path / "per_neuron.py"
+    script.write_text(text)
+    got = _run_script(script, 60.0)
+    result = neurohop.build(net, backend="torch", dt=1.0).run(60, {"src": spike_array(trains, 60, 8)})
+    assert got["cells"] == _native_trains(result, "cells")
+    assert sum(map(len, got["cells"])) > 10
+    plain = Network((src, Population("cells", 6, neurohop.model.LIF(), record=("spikes",), initial=dict(cells.initial))), net.projections, name="plain")
+    assert _native_trains(neurohop.build(plain, backend="torch", dt=1.0).run(60, {"src": spike_array(trains, 60, 8)}), "cells") != got["cells"]  # the values matter

@@ -133,3 +133,25 @@ def test_stdp_clips_after_every_event_and_old_spikes_vanish() -> None:
     assert w[-1] == 1.0 + 4.0 * table[inside] > 1.0
     w = run_stdp(rule, pre=[0], post_seen=[beyond], steps=beyond + 1, w0=1.0)
     assert w[-1] == 1.0  # the pre trace is gone: no potentiation beyond the table's end
+
+
+def test_cuba_step_takes_an_injected_spike_function_and_reset() -> None:
+    """A differentiable arithmetic replaces the comparison and the ``where`` reset; written as
+    products, the same numbers come out (0.0/1.0 spikes instead of booleans)."""
+    from neurohop.kernels.cuba import FLOAT_CUBA, CUBAConstants, CUBAState, cuba_step
+
+    rng = np.random.default_rng(0)
+    n = 50
+    for subtract in (False, True):
+        p = CUBAConstants(np.full(n, 0.5), np.full(n, 0.9), np.zeros(n), np.full(n, 1.0), np.zeros(n), np.full(n, subtract))
+        products = FLOAT_CUBA._replace(
+            fire=lambda v, th: (v > th).astype(np.float64),
+            reset=lambda z, v, c: (1 - z) * v + z * ((v - c.v_th) if subtract else c.v_reset),
+        )
+        a = b = CUBAState(np.zeros(n), np.zeros(n))
+        for _ in range(30):
+            inp = rng.random(n)
+            za, a = cuba_step(a, inp, 0.0, p, np.where)
+            zb, b = cuba_step(b, inp, 0.0, p, np.where, products)
+            assert np.array_equal(za.astype(np.float64), zb) and np.array_equal(a.v, b.v)
+        assert za.dtype == bool and zb.dtype == np.float64

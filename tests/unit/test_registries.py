@@ -50,8 +50,8 @@ def test_connectors_come_from_the_registry() -> None:
     assert parse_connector({"kind": "all_to_all", "allow_self_connections": False}) == AllToAll(False)
     fl = parse_connector({"kind": "from_list", "pairs": [[0, 1], [2, 0]]})
     assert isinstance(fl, FromList) and fl.pre_indices.tolist() == [0, 2]
-    assert connector_keys() == {"kind", "allow_self_connections", "pairs"}
-    with pytest.raises(ModelError, match="unknown kind 'ring'; supported: one_to_one, all_to_all, all_to_all_without_self, from_list"):
+    assert connector_keys() == {"kind", "allow_self_connections", "pairs", "p", "seed"}
+    with pytest.raises(ModelError, match="unknown kind 'ring'; supported: one_to_one, all_to_all, all_to_all_without_self, from_list, fixed_probability"):
         parse_connector("ring")
     assert CONNECTORS == tuple(CONNECTOR_TYPES)
     for kind, cls in CONNECTOR_TYPES.items():

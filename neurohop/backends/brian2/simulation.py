@@ -167,6 +167,8 @@ class Brian2Simulation(Simulation):
                 self._state_mon[group.name] = (mon, rows)
                 objects.append(mon)
         self._synapses: dict[str, tuple[Any, np.ndarray]] = {}
+        #: per plastic projection, the Brian2 variable of its rule's weight field (static ones: w)
+        self._weight_var: dict[str, str] = {}
         objects += self._static_synapses(net, common)
         for k, proj in enumerate(p for p in net.projections if p.plasticity is not None):
             syn = self._plastic_synapses(k, proj, common)
@@ -243,6 +245,8 @@ class Brian2Simulation(Simulation):
         constants = kernel.constants(proj.plasticity, self.dt)
         initial = kernel.synapse_initial(np.asarray(w, dtype=np.float64))
         code = generate_synapses(kernel.on_pre, kernel.on_post, initial, constants)
+        weight = code.names[kernel.weight]  # the state field the rule delivers (and reports)
+        self._weight_var[proj.name] = weight
         namespace = {
             name: b2.TimedArray(value, dt=dt_q, name=f"nh_{name}_{k}") if isinstance(value, np.ndarray) else value
             for name, value in code.namespace.items()
@@ -252,7 +256,7 @@ class Brian2Simulation(Simulation):
             dest,
             code.model,
             # the kernel's steps 3-4, then the spike delivers the updated weight (step 5)
-            on_pre=code.on_pre + f"{target}_post += w\n",
+            on_pre=code.on_pre + f"{target}_post += {weight}\n",
             # the kernel's steps 1-2
             on_post=code.on_post,
             delay={"pre": (delay - 1) * dt_q, "post": (2 * delay - 1) * dt_q},
@@ -272,7 +276,7 @@ class Brian2Simulation(Simulation):
     def weights(self, projection: str) -> np.ndarray:
         self.net.projection(projection)
         syn, rows = self._synapses[projection]
-        return np.array(syn.w[:], dtype=np.float64)[rows]
+        return np.array(getattr(syn, self._weight_var.get(projection, "w"))[:], dtype=np.float64)[rows]
 
     def snapshot(self) -> tuple[str, int, dict[str, int]]:
         self._snapshots = getattr(self, "_snapshots", 0) + 1

@@ -11,38 +11,48 @@ neuron steps through :data:`~neurohop.kernels.NEURON_KERNELS`, plasticity throug
 * all-to-all projections with one weight are a spike count times the weight;
 * all-to-all projections with a weight matrix (static or plastic) deliver the rows of the
   neurons that spiked (a sparse-dense product over a batch);
+* every other static projection (``FromList``, per-synapse delays) is delivered row by row
+  from compressed rows by pre neuron (:mod:`~neurohop.backends.torch.delivery`);
 * plasticity touches only the rows of the pre neurons that spiked and the columns of the
   post neurons seen at this step.
 
 Plastic weights are *shared*: learning runs one instance (``batch=None``); a batched run
 (:meth:`EventSimulation.run_frozen`) recalls B independent inputs against the same, frozen
 weights. Spike trains and weights equal the clock-driven backend's (tested in
-``tests/attractor``). Other connectors raise :class:`~neurohop.errors.BuildError`.
+``tests/attractor``). Plastic projections need an all-to-all connector; others raise
+:class:`~neurohop.errors.BuildError`. :meth:`EventSimulation.run_frozen` continues a recall
+across calls when given the same :class:`FrozenState`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
 
-from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_seed, neuron_order
+from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
-from neurohop.backends.torch.network import device_tensor, layout_neurons, segment_of, stdp_tensors
-from neurohop.backends.torch.simulation import source_raster
+from neurohop.backends.torch.activity import Activity, FrozenState, join_instances, take_instances
+from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, rows_sum, spike_indices
+from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
+from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.stdp import NEVER, STDPConstants, STDPState, stdp_constants, stdp_event_step
+from neurohop.kernels.registry import plasticity_kernel_for
+from neurohop.kernels.stdp import NEVER, STDPState
 from neurohop.model.network import Network, Population
 from neurohop.model.synapses import AllToAll, OneToOne
 
-__all__ = ["EventSimulation", "build_torch_event"]
+__all__ = ["EventSimulation", "FrozenState", "build_torch_event"]
+
+log = logging.getLogger("neurohop.torch")
 
 #: On a CPU, batched runs go in tiles of about this many neuron states (a few MB of float64).
 CPU_TILE_ELEMENTS = 1 << 17
 
-SUPPORTED = "one_to_one, all_to_all / all_to_all_without_self (one weight, a weight matrix, or plastic)"
+SUPPORTED = "plastic: all_to_all / all_to_all_without_self; static: every connector"
 
 
 class _Op(NamedTuple):
@@ -55,31 +65,6 @@ class _Op(NamedTuple):
     inhibitory: bool
     weight: Any  #: one_to_one: [n] tensor; uniform: float; matrix: [pre, post] tensor; plastic: index
     no_self: bool  #: all_to_all without self connections (local diagonal excluded)
-
-
-class _Activity(NamedTuple):
-    """Everything but the plastic synapses: neuron states and in-flight spike sums."""
-
-    neurons: tuple[Any, ...]
-    buf_e: torch.Tensor  #: [n_slots, B, n_neurons]
-    buf_i: torch.Tensor
-
-
-def _rows_sum(pre: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``pre @ w`` for binary ``pre [B, P]``, summing only the rows of the spiking neurons."""
-    B = pre.shape[0]
-    if B == 1:
-        idx = pre[0].nonzero().flatten()
-        if idx.numel() == 0:
-            return torch.zeros(1, w.shape[1], device=w.device, dtype=w.dtype)
-        return w.index_select(0, idx).sum(0, keepdim=True)
-    nz = pre.nonzero()
-    if nz.shape[0] == 0:
-        return torch.zeros(B, w.shape[1], device=w.device, dtype=w.dtype)
-    if nz.shape[0] * 4 > pre.numel():  # dense activity: a plain product is cheaper
-        return pre @ w
-    sp = torch.sparse_coo_tensor(nz.T, torch.ones(nz.shape[0], device=w.device, dtype=w.dtype), (B, pre.shape[1]), check_invariants=False)
-    return torch.sparse.mm(sp, w)
 
 
 class EventSimulation(Simulation):
@@ -112,7 +97,7 @@ class EventSimulation(Simulation):
     )
     CAPABILITIES = Capabilities(
         learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
-        connectors=("one_to_one", "all_to_all", "all_to_all_without_self"), plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=False,
+        plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=True,
         neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
 
@@ -152,20 +137,25 @@ class EventSimulation(Simulation):
         ops: list[_Op] = []
         self._plastic_names: list[str] = []
         self._plastic_init: list[torch.Tensor] = []
-        self._plastic_consts: list[STDPConstants] = []
+        self._plastic_consts: list[Any] = []
+        self._plastic_kernels: list[Any] = []
         self._plastic_no_self: list[bool] = []
+        rows: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]] = []
         max_delay = 1
         for proj in net.projections:
             a0, a1 = proj.pre.resolve(sizes[proj.pre.population])
             b0, b1 = proj.post.resolve(sizes[proj.post.population])
             pre = slice(all_start(proj.pre.population) + a0, all_start(proj.pre.population) + a1)
             post = slice(self._nrn_offset[proj.post.population] + b0, self._nrn_offset[proj.post.population] + b1)
-            if not np.isscalar(proj.delay):
-                raise BuildError(f"torch_event: projection {proj.name!r}: per-synapse delays are not supported; supported: one delay per projection")
+            conn = proj.connector
+            if proj.plasticity is None and (not np.isscalar(proj.delay) or not isinstance(conn, (OneToOne, AllToAll))):
+                spre, spost, w, d = proj.synapses(sizes)  # delivered row by row (compressed rows by pre neuron)
+                rows.append((spre + all_start(proj.pre.population), spost + self._nrn_offset[proj.post.population], w, d, int(proj.sign < 0)))
+                max_delay = max(max_delay, int(d.max(initial=1)))
+                continue
             delay = int(proj.delay)
             max_delay = max(max_delay, delay)
             inhibitory = proj.sign < 0
-            conn = proj.connector
             if isinstance(conn, OneToOne) and proj.plasticity is None:
                 _, _, w, _ = proj.synapses(sizes)
                 ops.append(_Op("one_to_one", pre, post, delay, inhibitory, self._tensor(w), False))
@@ -187,26 +177,28 @@ class EventSimulation(Simulation):
                 if proj.plasticity is None:
                     ops.append(_Op("matrix", pre, post, delay, inhibitory, torch.as_tensor(dense, device=self.device, dtype=self.dtype), False))
                 else:
-                    c = stdp_constants(proj.plasticity, self.dt)
-                    self._plastic_consts.append(stdp_tensors(c, self.device, self.dtype))
+                    kernel = plasticity_kernel_for(proj.plasticity, f"torch_event: projection {proj.name!r}")
+                    self._plastic_kernels.append(kernel)
+                    self._plastic_consts.append(constants_on(kernel.constants(proj.plasticity, self.dt), self.device, self.dtype))
                     self._plastic_no_self.append(no_self)
                     ops.append(_Op("plastic", pre, post, delay, inhibitory, len(self._plastic_names), False))
                     self._plastic_names.append(proj.name)
                     self._plastic_init.append(torch.as_tensor(dense, device=self.device, dtype=self.dtype))
             else:
-                raise BuildError(f"torch_event: projection {proj.name!r}: connector {conn.kind!r} is not supported; supported: {SUPPORTED}")
+                raise BuildError(f"torch_event: projection {proj.name!r}: connector {conn.kind!r} is not supported with plasticity; supported: {SUPPORTED}")
         self.ops = tuple(ops)
+        self.rows = event_delivery(n_src + self.n_neurons, self.n_neurons, rows, self.device, self.dtype) if rows else None
         self.n_slots = max_delay + 1
+        self._schedule = source_schedule(net, self._src_offset)
         self.reset()
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return device_tensor(array, self.device, self.dtype)
 
     # ------------------------------------------------------------------ state
-    def _fresh_activity(self, B: int) -> _Activity:
+    def _fresh_activity(self, B: int) -> Activity:
         neurons = tuple(type(init)(*[self._tensor(a).expand(B, -1).clone() for a in init]) for init in self._initial)
-        buf = torch.zeros(self.n_slots, B, self.n_neurons, device=self.device, dtype=self.dtype)
-        return _Activity(neurons, buf, buf.clone())
+        return Activity(neurons, torch.zeros(self.n_slots, B, 2, self.n_neurons, device=self.device, dtype=self.dtype))
 
     def reset(self) -> None:
         """Return to step 0: initial neuron state, initial weights, no trace, nothing in flight."""
@@ -226,10 +218,10 @@ class EventSimulation(Simulation):
         """Switch plasticity on or off for the following :meth:`run` calls (weights are kept)."""
         self.learning = bool(on)
 
-    def snapshot(self) -> tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]:
+    def snapshot(self) -> tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]:
         return self.t, clone_state(self._activity), [clone_state(s) for s in self._plastic], [[h.clone() for h in hist] for hist in self._history]
 
-    def restore(self, snapshot: tuple[int, _Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
+    def restore(self, snapshot: tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
         t, activity, plastic, history = snapshot
         self.t = t
         self._activity = clone_state(activity)
@@ -266,20 +258,26 @@ class EventSimulation(Simulation):
         return {name: getattr(seg_state, name)[0, s].cpu().numpy() for name in self.segments[k].kernel.recordable}
 
     # ------------------------------------------------------------------ running
-    def _sources(self, steps: int, inputs: Mapping[str, Any] | None, batch: int | None) -> torch.Tensor:
-        return torch.as_tensor(source_raster(self, steps, inputs, batch, self._src_offset, self.n_sources), device=self.device)
-
-    def _step(self, t: int, src: torch.Tensor, act: _Activity, learn: bool, track: bool) -> tuple[torch.Tensor, _Activity]:
+    def _step(self, t: int, src: torch.Tensor, src_idx: tuple[Any, Any], act: Activity, learn: bool, track: bool, pending: Pending | None = None) -> tuple[torch.Tensor, Activity]:
         slot = t % self.n_slots
-        in_e, in_i = act.buf_e[slot], act.buf_i[slot]  # views; emptied once the neurons read them
-        parts, neurons = [], []
-        for seg, seg_state in zip(self.segments, act.neurons):
-            spk, seg_state = seg.kernel.step(seg_state, in_e[:, seg.start : seg.stop], in_i[:, seg.start : seg.stop], seg.constants, torch.where)
-            parts.append(spk)
-            neurons.append(seg_state)
-        in_e.zero_()  # every delay is >= 1 and < n_slots: nothing below lands in this slot
-        in_i.zero_()
-        spikes = torch.cat(parts, dim=1) if len(parts) != 1 else parts[0]
+        buf = act.buf
+        in_e, in_i = buf[slot, :, 0], buf[slot, :, 1]  # views; emptied once the neurons read them
+        spikes, neurons = neurons_step(self.segments, act.neurons, in_e, in_i)
+        buf[slot].zero_()  # every delay is >= 1 and < n_slots: nothing below lands in this slot
+        if self.rows is not None:
+            host = self.device.type == "cpu"
+            nb, ni = spike_indices(spikes, self.n_sources, host)
+            cat = np.concatenate if host else torch.cat
+            b, i = cat([src_idx[0], nb]), cat([src_idx[1], ni])
+            if buf.shape[1] > 1:  # instance-major order: each instance's spikes in the all-vector order
+                order = np.argsort(b, kind="stable") if host else torch.sort(b, stable=True).indices
+                b, i = b[order], i[order]
+            if pending is None:
+                deliver(buf, self.rows, t, b, i)
+            else:
+                pending.add(t, b, i)
+        if not self.ops:
+            return spikes, Activity(tuple(neurons), buf)
         emitted = torch.cat([src.to(self.dtype), spikes.to(self.dtype)], dim=1)
         for op in self.ops:
             pre = emitted[:, op.pre]
@@ -292,16 +290,16 @@ class EventSimulation(Simulation):
                         pre_idx, post_idx = pre_b.nonzero().flatten(), seen.nonzero().flatten()
                         # without self-connections the mask is the diagonal: rather than gather
                         # mask columns, update unmasked and put the (always 0) diagonal back
-                        self._plastic[k] = stdp_event_step(self._plastic[k], t, pre_idx, post_idx, pre_b, seen, self._plastic_consts[k], torch.where, None)
+                        self._plastic[k] = self._plastic_kernels[k].event_step(self._plastic[k], t, pre_idx, post_idx, pre_b, seen, self._plastic_consts[k], torch.where, None)
                         if self._plastic_no_self[k]:
                             w = self._plastic[k].w
                             for idx in (pre_idx, post_idx):
                                 idx = idx[idx < min(w.shape)]
                                 w[idx, idx] = 0.0
                     self._history[k].append(spikes[0, op.post].clone())
-                arriving = _rows_sum(pre, self._plastic[k].w)
+                arriving = rows_sum(pre, self._plastic[k].w)
             elif op.kind == "matrix":
-                arriving = _rows_sum(pre, op.weight)
+                arriving = rows_sum(pre, op.weight)
             elif op.kind == "one_to_one":
                 arriving = pre * op.weight
             else:
@@ -314,14 +312,8 @@ class EventSimulation(Simulation):
                     arriving = votes * op.weight
                 else:
                     arriving = (count * op.weight).expand(-1, n_post)
-            target = (t + op.delay) % self.n_slots
-            buf = act.buf_i if op.inhibitory else act.buf_e
-            buf[target, :, op.post] += arriving
-        return spikes, _Activity(tuple(neurons), act.buf_e, act.buf_i)
-
-    def _stacked(self, spikes_rec: list[torch.Tensor], B: int) -> torch.Tensor:
-        """The per-step spike vectors as one ``[steps, B, n_neurons]`` tensor."""
-        return torch.stack(spikes_rec) if spikes_rec else torch.zeros(0, B, self.n_neurons, dtype=torch.bool, device=self.device)
+            buf[(t + op.delay) % self.n_slots, :, int(op.inhibitory), op.post] += arriving
+        return spikes, Activity(tuple(neurons), buf)
 
     def _names(self, record: Sequence[str] | None) -> list[str]:
         names = [p.name for p in self.net.populations if p.record] if record is None else list(record)
@@ -329,95 +321,104 @@ class EventSimulation(Simulation):
             self.net.population(name)
         return names
 
-    def _watched(self, names: Sequence[str]) -> list[tuple[str, str, int, slice]]:
-        """(population, variable, segment, columns) of every recorded state variable."""
-        out = []
-        for name in names:
+    def _recorder(self, steps: int, B: int, record: Sequence[str] | None) -> Recorder:
+        spikes, states = [], []
+        for name in self._names(record):
             pop = self.net.population(name)
-            if pop.is_source:
-                continue
-            k, cols = self._segment_of(pop)
-            out += [(name, var, k, cols) for var in pop.record if var != "spikes"]
-        return out
+            spikes.append((name, "source" if pop.is_source else "neuron", self._src_offset[name] if pop.is_source else self._nrn_offset[name], pop.size))
+            if not pop.is_source:
+                k, cols = self._segment_of(pop)
+                states += [(name, var, k, cols) for var in pop.record if var != "spikes"]
+        return Recorder(steps, B, spikes, states, np.float64 if self.dtype == torch.float64 else np.float32)
 
-    @staticmethod
-    def _take_states(rec: dict[tuple[str, str], list[torch.Tensor]], act: _Activity, watched: Sequence[tuple[str, str, int, slice]]) -> None:
-        for name, var, k, cols in watched:
-            rec.setdefault((name, var), []).append(getattr(act.neurons[k], var)[:, cols])
-
-    def _record(self, spikes: torch.Tensor, src: torch.Tensor, steps: int, record: Sequence[str] | None, batched: bool, states: Mapping[tuple[str, str], torch.Tensor] | None = None) -> RunResult:
-        result = RunResult(self.t, steps, self.dt)
-        names = self._names(record)
-        for (name, var), arr in (states or {}).items():
-            values = arr.cpu().numpy()
-            result.states.setdefault(name, {})[var] = values if batched else values[:, 0, :]
-        nrn = spikes.cpu().numpy()
-        src_np = src.cpu().numpy()
-        for name in names:
-            pop = self.net.population(name)
-            if pop.is_source:
-                o = self._src_offset[name]
-                arr = src_np[:, :, o : o + pop.size]
-            else:
-                o = self._nrn_offset[name]
-                arr = nrn[:, :, o : o + pop.size]
-            result.spikes[name] = arr if batched else arr[:, 0, :]
-        return result
+    def _advance(self, t0: int, steps: int, checked: Mapping[str, np.ndarray], act: Activity, learn: bool, track: bool, rec: Recorder) -> Activity:
+        """Run ``steps`` steps from ``t0`` in chunks (see :mod:`~neurohop.backends.torch.stream`)."""
+        B = act.buf.shape[1]
+        chunk = chunk_steps(steps, B, self.n_sources, self.n_neurons)
+        pending = Pending(min_delay(self.rows), self.device.type == "cpu") if self.rows is not None else None
+        for part in source_chunks(t0, steps, B, checked, self._src_offset, self.net.sizes, self._schedule, self.n_sources, chunk):
+            c = part.raster.shape[0]
+            for k in range(c):
+                src, idx = part.step(k, self.device)
+                spikes, act = self._step(t0 + part.k0 + k, src, idx, act, learn, track, pending)
+                if pending is not None and pending.full:
+                    pending.flush(act.buf, self.rows)
+                rec.step(spikes, act.neurons)
+            rec.flush(part, c)
+        if pending is not None:
+            pending.flush(act.buf, self.rows)
+        return act
 
     @torch.no_grad()
     def run(self, steps: int, inputs: Mapping[str, Any] | None = None, record: Sequence[str] | None = None) -> RunResult:
         """Advance ``steps`` steps (learning if :attr:`learning`); ``record`` limits the recorded populations."""
         steps = self._check_steps(steps)
-        src = self._sources(steps, inputs, None)
-        watched = self._watched(self._names(record))
-        act, rec, states = self._activity, [], {}
-        for k in range(steps):
-            spikes, act = self._step(self.t + k, src[k], act, self.learning, True)
-            rec.append(spikes)
-            self._take_states(states, act, watched)
-        self._activity = act
-        result = self._record(self._stacked(rec, 1), src, steps, record, False, self._stacked_states(states, watched, 1, steps))
+        checked = check_inputs(self.net, inputs, steps, None)
+        rec = self._recorder(steps, 1, record)
+        self._activity = self._advance(self.t, steps, checked, self._activity, self.learning, True, rec)
+        result = rec.result(self.t, steps, self.dt, False)
         self.t += steps
         return result
 
-    @torch.no_grad()
-    def run_frozen(self, steps: int, inputs: Mapping[str, Any] | None, batch: int, record: Sequence[str] | None = None) -> RunResult:
-        """Run ``batch`` independent instances from a quiet start against the current, frozen weights.
+    def estimate_run_bytes(self, steps: int, batch: int = 1, record: Sequence[str] | None = None) -> int:
+        """Estimated peak memory (bytes) of a run of ``steps`` steps of ``batch`` instances
+        (:meth:`run_frozen`) beyond the compiled network: recordings, inputs and one chunk."""
+        rec = self._recorder(0, 1, record)
+        spikes = sum(size for *_, size in rec.spike_specs)
+        states = sum(c.stop - c.start for *_, c in rec.state_specs)
+        return run_bytes(steps, batch, spikes, states, self.n_sources, self.n_neurons, self.n_sources, self.dtype.itemsize)
 
-        Neuron states start from their initial values with nothing in flight; plasticity is
-        off; the simulation's own state (time, neurons, weights) is left unchanged. Results
-        have a batch dimension: ``[steps, batch, n]``.
-        """
-        steps = self._check_steps(steps)
+    def frozen_state(self, batch: int) -> FrozenState:
+        """A quiet start for ``batch`` instances (initial neuron states, nothing in flight, step 0),
+        to pass to successive :meth:`run_frozen` calls."""
+        return FrozenState(self._fresh_activity(self._check_batch(batch)), 0)
+
+    @staticmethod
+    def _check_batch(batch: Any) -> int:
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
             raise InputError(f"run_frozen: batch: expected an integer >= 1 (got {batch!r})")
-        B = int(batch)
-        src = self._sources(steps, inputs, B)
+        return int(batch)
+
+    @torch.no_grad()
+    def run_frozen(self, steps: int, inputs: Mapping[str, Any] | None, batch: int, record: Sequence[str] | None = None, state: FrozenState | None = None) -> RunResult:
+        """Run ``batch`` independent instances against the current, frozen weights.
+
+        Without ``state`` the instances start quiet (initial neuron states, nothing in
+        flight, step 0). With a :class:`FrozenState` (from :meth:`frozen_state`) they start
+        where that state stands, and the state is advanced: successive calls with the same
+        state give the spikes of one long call. Plasticity is off; the simulation's own
+        state (time, neurons, weights) is left unchanged. Results have a batch dimension:
+        ``[steps, batch, n]``.
+        """
+        steps = self._check_steps(steps)
+        B = self._check_batch(batch)
+        if state is not None and (not isinstance(state, FrozenState) or state.batch != B):
+            raise InputError(f"run_frozen: state: expected a FrozenState of batch {B} from frozen_state({B}) (got {state!r})")
+        checked = check_inputs(self.net, inputs, steps, B)
+        log.info("torch_event: frozen recall of %d steps x %d instances: about %.1f MB beyond the network", steps, B, self.estimate_run_bytes(steps, B, record) / 2**20)
+        fs = state if state is not None else FrozenState(self._fresh_activity(B), 0)
         # on a CPU, instances run in tiles whose state stays in cache (element-wise neuron
         # updates are memory-bound); the instances are independent, so results are the same
         tile = B if self.device.type != "cpu" else max(1, min(B, CPU_TILE_ELEMENTS // max(1, self.n_neurons)))
-        watched = self._watched(self._names(record))
-        rec_tiles, state_tiles = [], []
-        for b0 in range(0, B, tile):
-            part = src[:, b0 : b0 + tile]
-            act, rec, states = self._fresh_activity(part.shape[1]), [], {}
-            for k in range(steps):
-                spikes, act = self._step(self.t + k, part[k], act, False, False)
-                rec.append(spikes)
-                self._take_states(states, act, watched)
-            rec_tiles.append(self._stacked(rec, part.shape[1]))
-            state_tiles.append(self._stacked_states(states, watched, part.shape[1], steps))
-        joined = {key: torch.cat([t[key] for t in state_tiles], dim=1) for key in state_tiles[0]} if state_tiles else {}
-        return self._record(torch.cat(rec_tiles, dim=1), src, steps, record, True, joined)
-
-    def _stacked_states(self, states: dict[tuple[str, str], list[torch.Tensor]], watched: Sequence[tuple[str, str, int, slice]], B: int, steps: int) -> dict[tuple[str, str], torch.Tensor]:
-        """Each recorded variable as one ``[steps, B, n]`` tensor (empty runs included)."""
-        out = {}
-        for name, var, _, cols in watched:
-            values = states.get((name, var), [])
-            n = cols.stop - cols.start
-            out[(name, var)] = torch.stack(values) if values else torch.zeros(0, B, n, device=self.device, dtype=self.dtype)
-        return out
+        rec = self._recorder(steps, B, record)
+        if tile >= B:
+            fs.activity = self._advance(fs.t, steps, checked, fs.activity, False, False, rec)
+        else:
+            parts = []
+            for b0 in range(0, B, tile):
+                b1 = min(B, b0 + tile)
+                act = take_instances(fs.activity, b0, b1)
+                sub = self._recorder(steps, b1 - b0, record)
+                act = self._advance(fs.t, steps, {k: v[:, b0:b1] if v.shape[1] > 1 else v for k, v in checked.items()}, act, False, False, sub)
+                parts.append((act, sub))
+                for name, arr in sub.spikes.items():
+                    rec.spikes[name][:, b0:b1] = arr
+                for key, arr in sub.states.items():
+                    rec.states[key][:, b0:b1] = arr
+            fs.activity = join_instances([a for a, _ in parts])
+        result = rec.result(self.t, steps, self.dt, True)
+        fs.t += steps
+        return result
 
 
 def build_torch_event(net: Network, **options: Any) -> EventSimulation:

@@ -6,6 +6,11 @@
 ``dtype`` is ``torch.float64`` by default: spike trains then equal Brian2's (and the
 SpiNNaker recordings) exactly. ``torch.float32`` is faster; its agreement is measured by
 ``benchmarks/bench_cam.py`` and documented in the README.
+
+Static synapses are delivered event by event (``delivery="auto"`` or ``"event"``, see
+:mod:`~neurohop.backends.torch.delivery`) or by dense products (``"dense"``); runs go in
+chunks (:mod:`~neurohop.backends.torch.stream`), and :meth:`TorchSimulation.estimate_run_bytes`
+gives a run's memory before it starts (batched runs also log it on ``neurohop.torch``).
 """
 
 from __future__ import annotations
@@ -15,32 +20,28 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+import logging
+
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
-from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, device_tensor, layout_neurons, segment_of, stdp_tensors
+from neurohop.backends.torch.delivery import Pending, event_delivery, min_delay
+from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, constants_on, device_tensor, layout_neurons, segment_of
+from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.stdp import NEVER, STDPState, stdp_constants
+from neurohop.kernels.registry import plasticity_kernel_for
+from neurohop.kernels.stdp import NEVER, STDPState
 from neurohop.model.network import Network, Population
 
-__all__ = ["TorchSimulation", "build_torch"]
+__all__ = ["TorchSimulation", "build_torch", "DELIVERY"]
 
-_SPARSE_MIN_ENTRIES = 1 << 22  # dense matrices below this many entries are always dense
-_SPARSE_MAX_DENSITY = 0.05
+log = logging.getLogger("neurohop.torch")
 
-
-def source_raster(sim: Simulation, steps: int, inputs: Mapping[str, Any] | None, batch: int | None, offsets: Mapping[str, int], n_sources: int) -> np.ndarray:
-    """All source spikes of a run, ``bool [steps, B, n_sources]``: the checked run-time
-    ``inputs`` (``B = 1`` when ``batch`` is None) or'ed with each source's fixed times."""
-    checked = check_inputs(sim.net, inputs, steps, batch)
-    src = np.zeros((steps, 1 if batch is None else batch, n_sources), dtype=bool)
-    for pop in sim.net.sources:
-        cols = slice(offsets[pop.name], offsets[pop.name] + pop.size)
-        if pop.name in checked:
-            src[:, :, cols] |= checked[pop.name]
-        fixed = sim._fixed_source_spikes(pop.name, steps)
-        if fixed is not None:
-            src[:, :, cols] |= fixed[:, None, :]
-    return src
+#: ``delivery`` option values: how static synapses reach the ring buffer.
+DELIVERY = ("auto", "event", "dense")
+#: With ``delivery="auto"``, a (delay, receptor) group is a dense matrix product when its
+#: matrix has at most this many entries (a product of a small matrix costs about one
+#: gather), and rows gathered by spike otherwise.
+DENSE_MAX_ENTRIES = 1 << 16
 
 
 class TorchSimulation(Simulation):
@@ -52,6 +53,7 @@ class TorchSimulation(Simulation):
         Option("device", "str or torch.device", "cpu", "'cpu', 'cuda', 'cuda:1'..."),
         Option("batch", "int >= 1 or None", None, "independent instances run side by side; None: one, no batch dimension in results"),
         Option("dtype", "str or torch.dtype", "float64", "'float64' (exact agreement with Brian2 and the recordings) or 'float32'"),
+        Option("delivery", "str", "auto", "static synapses: 'event' (rows of the spiking neurons), 'dense' (matrix products) or 'auto' (dense for small groups)"),
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
@@ -69,9 +71,14 @@ class TorchSimulation(Simulation):
         size = itemsize(options.get("dtype", "float64"))
         return size * (dense_entries + 2 * plastic_synapses * max(1, int(options.get("batch") or 1)))
 
-    def __init__(self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None) -> None:
+    def __init__(
+        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None, delivery: str = "auto"
+    ) -> None:
         super().__init__(net, dt, batch)
         self.seed = check_seed(self.backend, seed)
+        if delivery not in DELIVERY:
+            raise BuildError(f"torch: delivery: expected one of {list(DELIVERY)} (got {delivery!r})")
+        self.delivery = delivery
         try:
             by_model = neuron_order(net)
         except BuildError as exc:
@@ -113,32 +120,31 @@ class TorchSimulation(Simulation):
             np.add.at(dense, (lpre, lpost), w)
             mask = np.zeros((a1 - a0, b1 - b0), dtype=bool)
             mask[lpre, lpost] = True
-            c = stdp_constants(proj.plasticity, self.dt)
-            c_t = stdp_tensors(c, self.device, self.dtype)
+            kernel = plasticity_kernel_for(proj.plasticity, f"torch: projection {proj.name!r}")
+            c_t = constants_on(kernel.constants(proj.plasticity, self.dt), self.device, self.dtype)
             base = all_index(proj.pre.population)
             self._plastic_index[proj.name] = len(plastic)
             self._plastic_init.append(dense)
             plastic.append(
                 PlasticBlock(
                     base + a0, base + a1, self._nrn_offset[proj.post.population] + b0, self._nrn_offset[proj.post.population] + b1,
-                    int(proj.delay), inhibitory, None if mask.all() else torch.as_tensor(mask, device=self.device), c_t,
+                    int(proj.delay), inhibitory, None if mask.all() else torch.as_tensor(mask, device=self.device), c_t, kernel,
                 )
             )
-        groups = []
+        groups, event_parts = [], []
         for (delay, inhibitory), parts in sorted(static.items()):
             rows = np.concatenate([p[0] for p in parts])
             cols = np.concatenate([p[1] for p in parts])
             vals = np.concatenate([p[2] for p in parts])
-            entries = n_all * n_nrn
-            sparse = entries >= _SPARSE_MIN_ENTRIES and rows.size < _SPARSE_MAX_DENSITY * entries
-            if sparse:
-                mat = torch.sparse_coo_tensor(np.stack([cols, rows]), vals, (n_nrn, n_all), dtype=self.dtype).coalesce().to_sparse_csr().to(self.device)
-            else:
+            if delivery == "dense" or (delivery == "auto" and n_all * n_nrn <= DENSE_MAX_ENTRIES):
                 dense = np.zeros((n_all, n_nrn))
                 np.add.at(dense, (rows, cols), vals)
-                mat = torch.as_tensor(dense, device=self.device, dtype=self.dtype)
-            groups.append(StaticGroup(delay, inhibitory, mat, sparse))
-        self.params = NetworkParams(layout.segments, tuple(groups), tuple(plastic), max_delay + 1)
+                groups.append(StaticGroup(delay, inhibitory, torch.as_tensor(dense, device=self.device, dtype=self.dtype)))
+            else:
+                event_parts.append((rows, cols, vals, np.full(rows.size, delay, dtype=np.int64), int(inhibitory)))
+        events = event_delivery(n_all, n_nrn, event_parts, self.device, self.dtype) if event_parts else None
+        self.params = NetworkParams(layout.segments, tuple(groups), tuple(plastic), max_delay + 1, events, n_src)
+        self._schedule = source_schedule(net, self._src_offset)
         self.module = TorchNetwork(self.params)
         self.reset()
 
@@ -159,8 +165,7 @@ class TorchSimulation(Simulation):
             never = lambda n: torch.full((B, n), NEVER, device=dev, dtype=torch.int64)  # noqa: E731
             plastic.append(STDPState(w, zeros(B, P), never(P), zeros(B, Q), never(Q)))
             history.append(tuple(torch.zeros(B, Q, device=dev, dtype=torch.bool) for _ in range(block.delay)))
-        n = self.params.n_slots
-        self._state = NetworkState(neurons, tuple(zeros(B, N) for _ in range(n)), tuple(zeros(B, N) for _ in range(n)), tuple(plastic), tuple(history))
+        self._state = NetworkState(neurons, zeros(self.params.n_slots, B, 2, N), tuple(plastic), tuple(history))
         self.t = 0
 
     def snapshot(self) -> tuple[int, NetworkState]:
@@ -199,48 +204,54 @@ class TorchSimulation(Simulation):
         return pop
 
     # ------------------------------------------------------------------ running
-    def _source_tensor(self, steps: int, inputs: Mapping[str, Any] | None) -> torch.Tensor:
-        src = source_raster(self, steps, inputs, self.batch, self._src_offset, self.n_sources)
-        return torch.as_tensor(src, device=self.device).to(self.dtype)
+    def _recorded(self) -> tuple[list[tuple[str, str, int, int]], list[tuple[str, str, int, slice]]]:
+        spikes = [(p.name, "source" if p.is_source else "neuron", self._src_offset[p.name] if p.is_source else self._nrn_offset[p.name], p.size) for p in self.net.populations if "spikes" in p.record]
+        states = [(p.name, v, *self._segment_of(p)) for p in self.net.neurons for v in p.record if v != "spikes"]
+        return spikes, states
+
+    def estimate_run_bytes(self, steps: int, inputs: Mapping[str, Any] | None = None) -> int:
+        """Estimated peak memory (bytes) that :meth:`run` of ``steps`` steps adds to the
+        compiled network: recorded spikes (one byte each), recorded states, run-time
+        inputs and one chunk of working arrays (see :mod:`~neurohop.backends.torch.stream`)."""
+        spikes, states = self._recorded()
+        n_in = sum(self.net.population(k).size for k in (inputs or {}))
+        return run_bytes(steps, self._B, sum(s[3] for s in spikes), sum(c.stop - c.start for *_, c in states), self.n_sources, self.n_neurons, n_in, self.dtype.itemsize)
 
     @torch.no_grad()
     def run(self, steps: int, inputs: Mapping[str, Any] | None = None) -> RunResult:
+        """Advance ``steps`` steps; ``inputs`` maps source populations to spikes ``[steps, n]``
+        (or ``[steps, batch, n]``). The run goes in chunks (bounded working memory) and
+        continues exactly from where the previous call stopped."""
         steps = self._check_steps(steps)
-        src = self._source_tensor(steps, inputs)
-        recorded = [p for p in self.net.populations if p.record]
-        watched = [(p, *self._segment_of(p)) for p in self.net.neurons if any(v != "spikes" for v in p.record)]
-        spikes_rec: list[torch.Tensor] = []
-        states_rec: dict[str, list[torch.Tensor]] = {}
+        checked = check_inputs(self.net, inputs, steps, self.batch)
+        spec_spikes, spec_states = self._recorded()
+        if self.batch is not None:
+            log.info("torch: run of %d steps x %d instances: about %.1f MB beyond the network", steps, self._B, self.estimate_run_bytes(steps, inputs) / 2**20)
+        rec = Recorder(steps, self._B, spec_spikes, spec_states, np.float64 if self.dtype == torch.float64 else np.float32)
+        chunk = chunk_steps(steps, self._B, self.n_sources, self.n_neurons)
+        sizes = self.net.sizes
         state = self._state
-        for k in range(steps):
-            spikes, state = self.module(self.t + k, src[k], state)
-            spikes_rec.append(spikes)
-            for pop, seg, cols in watched:
-                for var in pop.record:
-                    if var != "spikes":
-                        states_rec.setdefault(f"{pop.name}\0{var}", []).append(getattr(state.neurons[seg], var)[:, cols])
+        rows = self.params.delivery
+        # the rows of up to min-delay steps of spikes are gathered together (see Pending)
+        pending = Pending(min_delay(rows), self.device.type == "cpu") if rows is not None else None
+        for part in source_chunks(self.t, steps, self._B, checked, self._src_offset, sizes, self._schedule, self.n_sources, chunk):
+            c = part.raster.shape[0]
+            for k in range(c):
+                src, idx = part.step(k, self.device)
+                spikes, state = self.module(self.t + part.k0 + k, src, state, idx, pending)
+                if pending is not None and pending.full:
+                    pending.flush(state.buf, rows)
+                rec.step(spikes, state.neurons)
+            rec.flush(part, c)
+        if pending is not None:
+            pending.flush(state.buf, rows)
         self._state = state
-        result = RunResult(self.t, steps, self.dt)
-        nrn = torch.stack(spikes_rec).cpu().numpy() if steps else np.zeros((0, self._B, self.n_neurons), dtype=bool)
-        src_np = src.cpu().numpy() > 0
-        for pop in recorded:
-            if "spikes" in pop.record:
-                if pop.is_source:
-                    o = self._src_offset[pop.name]
-                    arr = src_np[:, :, o : o + pop.size]
-                else:
-                    o = self._nrn_offset[pop.name]
-                    arr = nrn[:, :, o : o + pop.size]
-                result.spikes[pop.name] = arr[:, 0, :] if self.batch is None else arr
-        for key, values in states_rec.items():
-            name, var = key.split("\0")
-            arr = torch.stack(values).cpu().numpy()
-            result.states.setdefault(name, {})[var] = arr[:, 0, :] if self.batch is None else arr
+        result = rec.result(self.t, steps, self.dt, self.batch is not None)
         self.t += steps
         return result
 
 
 def build_torch(net: Network, **options: Any) -> TorchSimulation:
     """Compile ``net`` for PyTorch; ``options`` are :attr:`TorchSimulation.OPTIONS`
-    (``dt`` ms, ``device``, ``batch``, ``dtype``, ``seed``)."""
+    (``dt`` ms, ``device``, ``batch``, ``dtype``, ``delivery``, ``seed``)."""
     return TorchSimulation.build(net, None, **options)  # type: ignore[return-value]

@@ -73,8 +73,9 @@ class MethodContext:
     sample_loss : callable
         ``sample_loss(t, row)``: the training loss of one training sample of task ``t``.
     activity : callable
-        ``activity(task)``: presynaptic firing rates of each projected layer on the task's
-        training set (:func:`neurohop.hlop.runner.collect_activity`).
+        ``activity(task, per_step=False)``: presynaptic firing rates of each projected layer on
+        the task's training set, or with ``per_step`` its activity at every step, one row per
+        sample and step (:func:`neurohop.hlop.runner.collect_activity`).
     label_offset : callable
         ``label_offset(task)``: what is added to the task's labels in its head.
     """
@@ -87,7 +88,7 @@ class MethodContext:
     order_rng: np.random.Generator
     memory_rng: np.random.Generator
     sample_loss: Callable[[int, int], torch.Tensor]
-    activity: Callable[[Task], list[torch.Tensor]]
+    activity: Callable[..., list[torch.Tensor]]
     label_offset: Callable[[Task], int]
 
 
@@ -142,6 +143,15 @@ class ContinualMethod:
 
     def transform_gradient(self, net: SpikingMLP) -> None:
         """Change the gradients in place after ``backward`` and before the optimiser step."""
+
+    def after_step(self, t: int) -> None:
+        """Called after every optimiser step while training on task ``t`` (the training
+        method's ``activity`` then holds the batch's presynaptic activity if it records it)."""
+
+    def phase_batches(self, t: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Batches (features, labels in their head, head indices) of a training phase after
+        task ``t`` (after :meth:`after_task`), trained like the task's batches; none by default."""
+        return []
 
     def after_task(self, t: int, task: Task) -> None:
         """Called after training on task ``t``, before its evaluation."""
@@ -204,6 +214,13 @@ class Combined(ContinualMethod):
     def transform_gradient(self, net: SpikingMLP) -> None:
         for p in self.parts:
             p.transform_gradient(net)
+
+    def after_step(self, t: int) -> None:
+        for p in self.parts:
+            p.after_step(t)
+
+    def phase_batches(self, t: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return [b for p in self.parts for b in p.phase_batches(t)]
 
     def after_task(self, t: int, task: Task) -> None:
         for p in self.parts:

@@ -39,8 +39,17 @@ class ProjectionMethod(ContinualMethod):
         tc = cfg.train
         rows = context.trainer.trace_rows_per_sample * (tc.batch_size + extra_rows)
         self.paths: list[str] = []
+        lat = cfg.lateral
+        # the quantised projection x - q(x H^T) H exists only on the input path
+        quantised = self.kind == "hebbian" and lat.spiking.in_projection
+        self.during_training = self.kind == "hebbian" and lat.during_training
+        self.per_step = context.trainer.name in lat.per_step
+        if self.during_training:
+            context.trainer.record_activity = True
         for _, lin in net.projected_layers():
-            if tc.projection_path == "auto":
+            if quantised:
+                self.paths.append("input")
+            elif tc.projection_path == "auto":
                 self.paths.append("input" if rows <= lin.out_features else "weight")
             else:
                 self.paths.append(tc.projection_path)
@@ -48,9 +57,14 @@ class ProjectionMethod(ContinualMethod):
         self.lateral_time = 0.0
         self._input_bases: list[torch.Tensor | None] | None = None
 
-    def before_task(self, t: int, task: Task | None) -> None:
+    def _refresh_bases(self) -> None:
         bases = self.projector.bases()
         self._input_bases = [b if p == "input" else None for b, p in zip(bases, self.paths)] if bases else None
+
+    def before_task(self, t: int, task: Task | None) -> None:
+        self._refresh_bases()
+        if self.during_training and task is not None:
+            self.projector.begin_task(t)
 
     def input_bases(self) -> list[torch.Tensor | None] | None:
         return self._input_bases
@@ -58,9 +72,21 @@ class ProjectionMethod(ContinualMethod):
     def transform_gradient(self, net: SpikingMLP) -> None:
         self.projector.project_gradients(net, self.weight_path)
 
+    def after_step(self, t: int) -> None:
+        if not self.during_training:
+            return
+        t1 = time.perf_counter()
+        acts = self.context.trainer.activity
+        self.projector.learn_batch([a.reshape(-1, a.shape[-1]) if self.per_step else a.mean(0) for a in acts])
+        self.lateral_time += time.perf_counter() - t1
+
     def after_task(self, t: int, task: Task) -> None:
         t1 = time.perf_counter()
-        self.projector.learn(t, self.context.activity(task))
+        # rows learned during training: the activity only serves the diagnostics (rates, which
+        # are means of the per-step rows and so lie in the same span)
+        per_step = self.per_step and not self.during_training
+        self.projector.learn(t, self.context.activity(task, per_step))
+        self._refresh_bases()  # a phase after the task (replay) is projected like the task was
         self.lateral_time += time.perf_counter() - t1
 
     def evaluation_bases(self) -> list[torch.Tensor] | None:

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 @register
 class EWCMethod(ContinualMethod):
-    """After each task, ``methods.ewc.fisher_samples`` samples add their diagonal Fisher."""
+    """After each task, ``methods.ewc.fisher_samples`` samples add their diagonal Fisher
+    (to one online penalty, or as the task's own penalty: ``methods.ewc.variant``)."""
 
     name = "ewc"
     settings = ("methods.ewc",)
@@ -40,9 +41,18 @@ class EWCMethod(ContinualMethod):
         def cpu(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             return {k: v.detach().cpu().clone() for k, v in d.items()}
 
-        return {"ewc": {"fisher": cpu(self.ewc.fisher), "anchor": cpu(self.ewc.anchor)}}
+        return {
+            "ewc": {
+                "fisher": cpu(self.ewc.fisher),
+                "anchor": cpu(self.ewc.anchor),
+                "tasks": [{"fisher": cpu(f), "anchor": cpu(a)} for f, a in self.ewc.tasks],
+            }
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         dev = self.context.net.device
         self.ewc.fisher = {k: v.to(dev) for k, v in state["ewc"]["fisher"].items()}
         self.ewc.anchor = {k: v.to(dev) for k, v in state["ewc"]["anchor"].items()}
+        self.ewc.tasks = [
+            ({k: v.to(dev) for k, v in e["fisher"].items()}, {k: v.to(dev) for k, v in e["anchor"].items()}) for e in state["ewc"].get("tasks", [])
+        ]

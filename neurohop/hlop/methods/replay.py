@@ -1,4 +1,5 @@
-"""``replay``: a memory of a few samples per class of every finished task, mixed into each batch."""
+"""``replay``: a memory of a few samples per class of every finished task, mixed into each batch
+(``methods.replay.mode: mixed``) or trained on in a phase after each task (``phase``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
 
 @register
 class ReplayMethod(ContinualMethod):
-    """From task 1 on every batch gains up to ``methods.replay.batch_size`` memory samples."""
+    """From task 1 on every batch gains up to ``methods.replay.batch_size`` memory samples
+    (``mixed``), or after each task from task 1 on the whole memory, the task's samples
+    included, is trained on for ``phase_epochs`` passes (``phase``)."""
 
     name = "replay"
     settings = ("methods.replay",)
@@ -27,10 +30,16 @@ class ReplayMethod(ContinualMethod):
         self.memory = Replay(context.config)
 
     def extra_rows(self) -> int:
-        return self.memory.batch_size
+        return self.memory.batch_size if self.context.config.replay.mode == "mixed" else 0
+
+    def phase_batches(self, t: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        r = self.context.config.replay
+        if r.mode != "phase" or t == 0:
+            return []
+        return self.memory.phase(self.context.memory_rng, r.phase_epochs)
 
     def extend_batch(self, t: int, x: np.ndarray, y: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if t == 0:
+        if t == 0 or self.context.config.replay.mode != "mixed":
             return x, y, heads
         mem = self.memory.sample(self.context.memory_rng)
         if mem is None:
