@@ -258,7 +258,11 @@ def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
 
 
 def load_npz(path: str | os.PathLike[str]) -> Dataset:
-    """A user data set from an ``.npz`` with ``X`` and ``y`` (and optionally ``X_test``, ``y_test``)."""
+    """A user data set from an ``.npz`` with ``X`` and ``y`` (and optionally ``X_test``, ``y_test``).
+
+    ``X`` of shape (N, H, W) or (N, C, H, W) sets the data set's ``image_shape`` (what a
+    convolutional classifier reads); every sample is flattened to one row either way.
+    """
     p = Path(path)
     arrays = read_npz(p, what="data set", error=InputError)
     unknown = sorted(set(arrays) - {"X", "y", "X_test", "y_test"})
@@ -295,6 +299,9 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
             raise InputError(f"{p}: {key}: expected labels below 2**63 (got {y.max()})")
         return y.astype(np.int64)
 
+    raw_shape = tuple(int(v) for v in np.shape(arrays["X"])[1:])
+    # images stored as (N, H, W) or (N, C, H, W) keep their shape (convolutional networks use it)
+    image_shape = raw_shape if len(raw_shape) in (2, 3) else None
     x = features("X")
     y = labels("y", len(x), "X")
     if "X_test" in arrays:
@@ -318,7 +325,7 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     remap = {int(c): i for i, c in enumerate(classes)}
     y = np.array([remap[int(c)] for c in y], dtype=np.int64)
     yt = np.array([remap[int(c)] for c in yt], dtype=np.int64)
-    return Dataset(str(p), x32, y, xt32, yt)
+    return Dataset(str(p), x32, y, xt32, yt, image_shape=image_shape)
 
 
 def load_dataset(source: str | os.PathLike[str]) -> Dataset:

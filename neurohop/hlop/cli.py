@@ -160,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.lateral_spiking:
         overrides["lateral.spiking.enabled"] = True
     config = read_config(args.model or default_model(args.data, args.scenario), overrides)
+    if args.save and config.network.kind != "mlp":
+        raise InputError(f"--save: expected a fully connected classifier (network.kind: mlp) (got network.kind: {config.network.kind}; convolutional networks have no classifier checkpoint yet: use --checkpoint-dir)")
     dataset = load_dataset(args.data)
     sequence = make_tasks(dataset, args.scenario, args.tasks, np.random.default_rng(args.seed), head=args.head)
 

@@ -43,6 +43,10 @@ __all__ = [
 FORMAT = "neurohop-hlop/1"
 #: Training methods (how weight updates are computed); see :mod:`neurohop.hlop.training`.
 TRAIN_METHODS: tuple[str, ...] = ("bptt", "dsr", "ottt", "fa", "ss")
+#: Architectures of the classifier (``network.kind``).
+NETWORK_KINDS: tuple[str, ...] = ("mlp", "cnn", "resnet18")
+#: Convolutions of the ResNet-18 (stem, 16 in the blocks, 3 shortcut projections).
+RESNET18_CONVS = 20
 
 
 def _bad(where: str, expected: str, got: Any) -> ModelFileError:
@@ -132,6 +136,27 @@ class NetworkConfig:
         normalised pixel ``(p - input_mean) / input_std`` enters as input current every step).
     input_mean, input_std : float
         Normalisation of ``input: current`` (ignored with spikes).
+    kind : str
+        Architecture: ``mlp`` (fully connected, :class:`~neurohop.hlop.network.SpikingMLP`),
+        ``cnn`` (spiking convolutional network, :mod:`neurohop.hlop.conv`) or ``resnet18``
+        (pre-activation spiking ResNet-18, :mod:`neurohop.hlop.resnet`). ``hidden`` are then the
+        widths of fully connected LIF layers after the convolutions (may be empty).
+    conv : tuple of int
+        ``cnn``: output channels of each convolution (conv -> batch norm -> LIF -> pooling).
+    kernel : int
+        ``cnn``: square kernel size of every convolution (stride 1, padding ``kernel // 2``).
+    pool : tuple of int
+        ``cnn``: average-pooling factor after each convolution (1: none).
+    batch_norm : bool
+        Batch norm on every convolution (statistics and affine parameters learn on task 0 only,
+        then stay frozen).
+    width : int
+        ``resnet18``: channels of the first stage (``nf``; stages have nf, 2nf, 4nf, 8nf).
+    input_shape : tuple of int or None
+        ``(channels, height, width)`` of a sample; None: the data set's own image shape.
+    patches : int
+        Patches sampled per image and convolution for the lateral circuits and their
+        diagnostics (0: every output position). Bounds the cost of lateral learning.
     """
 
     hidden: tuple[int, ...] = (400, 400)
@@ -148,9 +173,18 @@ class NetworkConfig:
     input: str = "spikes"
     input_mean: float = 0.0
     input_std: float = 1.0
+    # convolutional architectures (neurohop.hlop.conv, neurohop.hlop.resnet)
+    kind: str = "mlp"
+    conv: tuple[int, ...] = ()
+    kernel: int = 3
+    pool: tuple[int, ...] = ()
+    batch_norm: bool = True
+    width: int = 20
+    input_shape: tuple[int, ...] | None = None
+    patches: int = 16
 
     def __post_init__(self) -> None:
-        if not isinstance(self.hidden, tuple) or not self.hidden:
+        if not isinstance(self.hidden, tuple) or (not self.hidden and self.kind == "mlp"):
             raise _bad("network.hidden", "a non-empty list of layer widths", self.hidden)
         for i, h in enumerate(self.hidden):
             _check_positive_int(f"network.hidden[{i}]", h)
@@ -169,6 +203,40 @@ class NetworkConfig:
         _check_choice("network.input", self.input, INPUT_MODES)
         _check_number("network.input_mean", self.input_mean)
         _check_number("network.input_std", self.input_std, 0.0, open_lo=True)
+        self._check_conv()
+
+    def _check_conv(self) -> None:
+        if self.kind not in NETWORK_KINDS:
+            raise _bad("network.kind", f"one of {list(NETWORK_KINDS)}", self.kind)
+        if self.kind == "cnn":
+            if not isinstance(self.conv, tuple) or not self.conv:
+                raise _bad("network.conv", "a non-empty list of channel counts (network.kind: cnn)", self.conv)
+            if not isinstance(self.pool, tuple) or len(self.pool) != len(self.conv):
+                raise _bad("network.pool", f"{len(self.conv)} pooling factors, one per convolution", self.pool)
+        for name in ("conv", "pool"):
+            for i, v in enumerate(getattr(self, name)):
+                _check_positive_int(f"network.{name}[{i}]", v)
+        _check_positive_int("network.kernel", self.kernel)
+        if self.kernel % 2 == 0:
+            raise _bad("network.kernel", "an odd kernel size (padding kernel // 2 keeps the image size)", self.kernel)
+        if not isinstance(self.batch_norm, bool):
+            raise _bad("network.batch_norm", "true or false", self.batch_norm)
+        _check_positive_int("network.width", self.width)
+        if self.input_shape is not None:
+            if not isinstance(self.input_shape, tuple) or len(self.input_shape) != 3:
+                raise _bad("network.input_shape", "[channels, height, width] or null", self.input_shape)
+            for i, v in enumerate(self.input_shape):
+                _check_positive_int(f"network.input_shape[{i}]", v)
+        _check_positive_int("network.patches", self.patches, minimum=0)
+
+    @property
+    def n_projected(self) -> int:
+        """Projected layers (entries of every per-layer list): weight layers, then the shared head."""
+        if self.kind == "cnn":
+            return len(self.conv) + len(self.hidden) + 1
+        if self.kind == "resnet18":
+            return RESNET18_CONVS + len(self.hidden) + 1
+        return len(self.hidden) + 1
 
 
 @dataclass(frozen=True)
@@ -529,15 +597,17 @@ class HLOPConfig:
     method_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        n_proj = len(self.network.hidden) + 1
+        n_proj = self.network.n_projected
         if len(self.lateral.first) != n_proj:
+            layers = f"hidden layers {list(self.network.hidden)}" if self.network.kind == "mlp" else f"the {self.network.kind}'s weight layers"
             raise ModelFileError(
-                f"{self.source}: lateral.first: expected {n_proj} entries (hidden layers {list(self.network.hidden)} "
+                f"{self.source}: lateral.first: expected {n_proj} entries ({layers} "
                 f"and the shared head) (got {len(self.lateral.first)})"
             )
         if len(self.gpm.threshold) != n_proj:
             raise ModelFileError(f"{self.source}: methods.gpm.threshold: expected {n_proj} entries (got {len(self.gpm.threshold)})")
-        check_network_memory(self.network, self.train.batch_size, n_inputs=1, n_outputs=2, where=f"{self.source}: network.hidden")
+        if self.network.kind == "mlp":  # convolutional networks are checked when built (they need the image size)
+            check_network_memory(self.network, self.train.batch_size, n_inputs=1, n_outputs=2, where=f"{self.source}: network.hidden")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly nested dictionary (the run's full settings)."""
@@ -646,6 +716,10 @@ def _build(
         raise ModelFileError(f"{source}: {exc}") from None
 
 
+def _optional_tuple(value: Any, where: str) -> tuple[Any, ...] | None:
+    return None if value is None else _tuple(value, where)
+
+
 def _lr_map(value: Any, where: str) -> Mapping[str, float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return {m: float(value) for m in TRAIN_METHODS}
@@ -687,7 +761,7 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
             raise ModelFileError(f"{source}: {key}: unknown section{suggest(str(key), _TOP)} (expected one of {sorted(_TOP)})")
     for key, value in (overrides or {}).items():
         _apply_override(doc, key, value, source)
-    net = _build(NetworkConfig, doc.get("network"), "network", source, convert={"hidden": _tuple})
+    net = _build(NetworkConfig, doc.get("network"), "network", source, convert={"hidden": _tuple, "conv": _tuple, "pool": _tuple, "input_shape": _optional_tuple})
     train = _build(TrainConfig, doc.get("train"), "train", source, convert={"lr": _lr_map})
     if not isinstance(doc.get("lateral") or {}, Mapping):
         raise ModelFileError(f"{source}: lateral: expected a mapping (got {doc.get('lateral')!r})")

@@ -168,6 +168,14 @@ class SpikingMLP(nn.Module):
         logits = lin(x).sum(0) / x.shape[0]  # integrator: o <- o + W z[t] (+ b), read out as o / T
         return ClassifierOutput(tuple(out), logits)
 
+    def projected_activity(self, spikes: torch.Tensor, sim: ClassifierOutput) -> list[torch.Tensor]:
+        """Activity rows each lateral circuit sees, per projected layer: the firing rates at its input.
+
+        Input spike rates for the first layer, hidden layer ``l - 1``'s rates for layer ``l``,
+        the last hidden layer's for a shared head; ``sim`` is :meth:`simulate` on ``spikes``.
+        """
+        return [spikes.mean(0)] + [s.mean(0) for s in sim.spikes]
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor, head: int = 0) -> torch.Tensor:
         """Class index per sample (argmax of the readout) for intensities ``x`` (batch, n_inputs)."""

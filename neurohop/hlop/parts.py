@@ -121,7 +121,8 @@ class Projector:
             lin = params[i][1]
             c = self.circuits[i]
             if c.n_frozen > 0 and lin.weight.grad is not None:
-                lin.weight.grad.copy_(project_weight_gradient(lin.weight.grad, c.frozen))
+                g = lin.weight.grad  # a convolution's (out, in, k, k) gradient acts on patches: (out, in * k * k)
+                g.copy_(project_weight_gradient(g.reshape(g.shape[0], -1), c.frozen).view_as(g))
 
     def learn(self, task_index: int, activity: list[torch.Tensor]) -> dict[str, object]:
         """Add this task's rows to every circuit, learn them on ``activity`` and freeze them.

@@ -188,7 +188,7 @@ def collect_activity(net: SpikingMLP, task: Task, split: str = "train", batch_si
         x, _ = task.batch(split, np.arange(b, min(n, b + batch_size)))
         spikes = net.encode(torch.from_numpy(x))
         sim = net.simulate(spikes, 0)
-        rates = [spikes.mean(0)] + [s.mean(0) for s in sim.spikes]
+        rates = net.projected_activity(spikes, sim)
         for i in range(len(parts)):
             parts[i].append(rates[i])
     return [torch.cat(p) for p in parts]
@@ -211,7 +211,7 @@ def evaluate_task(
         pred = sim.logits.argmax(1).cpu().numpy()
         correct += int((pred == _labels(task, y, sequence)).sum())
         if bases:
-            rates = [spikes.mean(0)] + [s.mean(0) for s in sim.spikes]
+            rates = net.projected_activity(spikes, sim)
             for i, h in enumerate(bases):
                 x64 = rates[i].double()
                 r = projection_residual(x64, h)
@@ -315,8 +315,15 @@ def run_continual(
 
     tasks = list(sequence.tasks)
     n_tasks = len(tasks)
-    net = SpikingMLP(sequence.n_features, sequence.head_sizes, config.network, init_gen, sequence.head == "shared", dev)
-    trainer = make_trainer(train, net, init_gen)
+    if config.network.kind == "mlp":
+        net = SpikingMLP(sequence.n_features, sequence.head_sizes, config.network, init_gen, sequence.head == "shared", dev)
+        trainer = make_trainer(train, net, init_gen)
+    else:  # convolutional networks (neurohop.hlop.conv): same interface, their own trainer
+        from neurohop.hlop.conv import build_classifier
+
+        image_shape = tasks[0].dataset.image_shape
+        net = build_classifier(config, image_shape, sequence.n_features, sequence.head_sizes, init_gen, sequence.head == "shared", dev)
+        trainer = net.make_trainer(train, init_gen)
     tc = config.train
 
     def sample_loss(t: int, r: int) -> torch.Tensor:
@@ -389,6 +396,7 @@ def run_continual(
 
     def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False) -> None:
         opt = torch.optim.SGD(trainable(t), lr=tc.lr[train], momentum=tc.momentum)
+        net.train(t == 0)  # batch-norm statistics (convolutional networks) learn on task 0 only
         input_bases = cl.input_bases()
         for rows_ in batches:
             x, y, h = rows_ if phase else cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))  # type: ignore[misc]
@@ -404,6 +412,7 @@ def run_continual(
             if not phase:
                 cl.after_step(t)
                 bar.update(1)
+        net.eval()
         bar.set_postfix_str(label)
 
     def evaluate_row(i: int) -> None:
