@@ -7,7 +7,7 @@ activity, and later weight updates are projected orthogonal to it (Xiao et al., 
 Public API (imported lazily, so ``import neurohop.hlop`` does not load torch):
 
 * settings: :func:`read_config`, :class:`HLOPConfig` (``neurohop/resources/models/hlop_*.yaml``)
-* network: :class:`SpikingMLP`, :func:`lif_step`, :func:`encode_if`; convolutional:
+* network: :class:`SpikingMLP`, :func:`layer_step`, :func:`encode_if`; convolutional:
   :class:`SpikingConvNet`, :class:`SpikingResNet18`, :func:`build_classifier` (``network.kind``)
 * lateral circuits: :class:`LateralCircuit`, :func:`hebbian_step`, :func:`spiking_response`
 * projection: :func:`project_out`, :func:`project_weight_gradient`, :func:`traced_linear`
@@ -37,10 +37,10 @@ _EXPORTS = {
     "SpikingConvNet": "neurohop.hlop.conv",
     "build_classifier": "neurohop.hlop.conv",
     "SpikingResNet18": "neurohop.hlop.resnet",
-    "LIFParameters": "neurohop.hlop.neurons",
-    "LIFState": "neurohop.hlop.neurons",
-    "lif_step": "neurohop.hlop.neurons",
-    "lif_scan": "neurohop.hlop.neurons",
+    "LayerParameters": "neurohop.hlop.neurons",
+    "LayerState": "neurohop.hlop.neurons",
+    "layer_step": "neurohop.hlop.neurons",
+    "layer_scan": "neurohop.hlop.neurons",
     "encode_if": "neurohop.hlop.neurons",
     "LateralCircuit": "neurohop.hlop.lateral",
     "HebbianParameters": "neurohop.hlop.lateral",

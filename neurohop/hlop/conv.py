@@ -48,7 +48,7 @@ from torch import nn
 
 from neurohop.errors import InputError
 from neurohop.hlop.config import NetworkConfig
-from neurohop.hlop.neurons import LIFParameters, encode_if, lif_scan
+from neurohop.hlop.neurons import LayerParameters, encode_if, layer_scan
 from neurohop.hlop.projection import project_weight_gradient, traced_linear
 
 __all__ = [
@@ -237,7 +237,7 @@ class _Pass:
         self._lif += 1
         p = self.net.lif_params
         if self.mode == "time":
-            z = lif_scan(current, p)
+            z = layer_scan(current, p)
             self.rates.append(z.mean(0).detach())
             return z
         soft = (current / p.v_th).clamp(0.0, 1.0)
@@ -350,10 +350,10 @@ class SpikingConvNet(nn.Module):
         return self.config.timesteps
 
     @property
-    def lif_params(self) -> LIFParameters:
+    def lif_params(self) -> LayerParameters:
         """Parameters shared by every LIF layer."""
         c = self.config
-        return LIFParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha, c.reset)
+        return LayerParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha, c.reset)
 
     def projected_layers(self) -> list[tuple[str, nn.Module]]:
         """Layers whose inputs get lateral circuits: every convolution and fully connected layer, then the shared head."""

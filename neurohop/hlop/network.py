@@ -24,7 +24,7 @@ from torch import nn
 
 from neurohop.errors import InputError
 from neurohop.hlop.config import NetworkConfig
-from neurohop.hlop.neurons import LIFParameters, encode_if, lif_scan
+from neurohop.hlop.neurons import LayerParameters, encode_if, layer_scan
 
 __all__ = ["SpikingMLP", "ClassifierOutput"]
 
@@ -112,10 +112,10 @@ class SpikingMLP(nn.Module):
         """Firing threshold of each hidden layer, per neuron."""
         return [getattr(self, f"v_th{i}") for i in range(len(self.layers))]
 
-    def lif_parameters(self, layer: int) -> LIFParameters:
+    def lif_parameters(self, layer: int) -> LayerParameters:
         """Neuron parameters of hidden layer ``layer``."""
         c = self.config
-        return LIFParameters(c.beta, getattr(self, f"v_th{layer}"), c.surrogate, c.surrogate_alpha, c.reset)
+        return LayerParameters(c.beta, getattr(self, f"v_th{layer}"), c.surrogate, c.surrogate_alpha, c.reset)
 
     def projected_layers(self) -> list[tuple[str, nn.Linear]]:
         """The layers whose inputs get lateral circuits: hidden layers, then the shared head."""
@@ -162,7 +162,7 @@ class SpikingMLP(nn.Module):
         x = spikes.to(self.device, self.layers[0].weight.dtype)
         out = []
         for i, lin in enumerate(self.layers):
-            x = lif_scan(lin(x), self.lif_parameters(i))
+            x = layer_scan(lin(x), self.lif_parameters(i))
             out.append(x)
         lin = self.heads[head]
         logits = lin(x).sum(0) / x.shape[0]  # integrator: o <- o + W z[t] (+ b), read out as o / T

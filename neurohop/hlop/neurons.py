@@ -1,6 +1,6 @@
 """The classifier's neuron and input encoder: the time semantics every HLOP network relies on.
 
-One timestep of a LIF layer (:func:`lif_step`), in this order:
+One timestep of a LIF layer (:func:`layer_step`), in this order:
 
 1. integration  ``v <- beta * v + I``  with ``I = W x (+ b)`` the input current of this step;
 2. threshold    ``z = 1  if  v > v_th  else 0``  (strict comparison);
@@ -9,7 +9,7 @@ One timestep of a LIF layer (:func:`lif_step`), in this order:
 
 The step is the shared CUBA kernel (:func:`neurohop.kernels.cuba.cuba_step`, the neuron the
 backends and the fixed-point targets run) with ``tau_syn = dt`` and no bias, run with injected
-torch operations (:func:`lif_arithmetic`) that make the spike and the reset differentiable;
+torch operations (:func:`surrogate_arithmetic`) that make the spike and the reset differentiable;
 the float results are bit-identical to writing the three lines out.
 
 ``beta`` is the per-step decay (``exp(-dt / tau_mem)``, dimensionless), ``v`` and ``v_th`` are in
@@ -49,10 +49,10 @@ with warnings.catch_warnings():
     from norse.torch.functional.reset import reset_subtract, reset_value
     from norse.torch.functional.threshold import threshold
 
-__all__ = ["LIFParameters", "LIFState", "lif_arithmetic", "lif_step", "lif_scan", "encode_if", "trace_scan"]
+__all__ = ["LayerParameters", "LayerState", "surrogate_arithmetic", "layer_step", "layer_scan", "encode_if", "trace_scan"]
 
 
-class LIFParameters(NamedTuple):
+class LayerParameters(NamedTuple):
     """Parameters of a classifier LIF layer.
 
     Attributes
@@ -76,14 +76,14 @@ class LIFParameters(NamedTuple):
     reset: str = "hard"
 
 
-class LIFState(NamedTuple):
+class LayerState(NamedTuple):
     """Membrane potential ``v`` (unit of the input current), shape (batch, neurons)."""
 
     v: torch.Tensor
 
 
 @functools.lru_cache(maxsize=None)
-def lif_arithmetic(method: str, alpha: float) -> CUBAArithmetic:
+def surrogate_arithmetic(method: str, alpha: float) -> CUBAArithmetic:
     """The injected operations that run the shared CUBA kernel as this classifier's neuron.
 
     ``tau_syn = dt`` (the synaptic current is the input of this step, ``integrate_u`` returns
@@ -110,40 +110,40 @@ def lif_arithmetic(method: str, alpha: float) -> CUBAArithmetic:
     )
 
 
-def lif_step(current: torch.Tensor, state: LIFState, p: LIFParameters) -> tuple[torch.Tensor, LIFState]:
+def layer_step(current: torch.Tensor, state: LayerState, p: LayerParameters) -> tuple[torch.Tensor, LayerState]:
     """Advance a LIF layer by one step (integrate, strict threshold, hard or subtractive reset).
 
     Runs the shared kernel :func:`neurohop.kernels.cuba.cuba_step` with
-    :func:`lif_arithmetic` (``decay_v = beta``, ``decay_u = 0``, ``v_reset = 0``).
+    :func:`surrogate_arithmetic` (``decay_v = beta``, ``decay_u = 0``, ``v_reset = 0``).
 
     Parameters
     ----------
     current : torch.Tensor
         Input current of this step, ``W x (+ b)``, shape (batch, neurons).
-    state : LIFState
+    state : LayerState
         Potential before the step.
-    p : LIFParameters
+    p : LayerParameters
 
     Returns
     -------
     z : torch.Tensor
         Spikes (0.0 or 1.0) of this step; differentiable through Norse's surrogate.
-    state : LIFState
+    state : LayerState
         Potential after the reset.
     """
     consts = CUBAConstants(decay_u=0.0, decay_v=p.beta, bias=0.0, v_th=p.v_th, v_reset=0.0, subtract=p.reset == "subtract")
-    z, new = cuba_step(CUBAState(0.0, state.v), current, 0.0, consts, torch.where, lif_arithmetic(p.method, float(p.alpha)))
-    return z, LIFState(new.v)
+    z, new = cuba_step(CUBAState(0.0, state.v), current, 0.0, consts, torch.where, surrogate_arithmetic(p.method, float(p.alpha)))
+    return z, LayerState(new.v)
 
 
-def lif_scan(currents: torch.Tensor, p: LIFParameters, detach_state: bool = False) -> torch.Tensor:
-    """Run :func:`lif_step` over time, from rest.
+def layer_scan(currents: torch.Tensor, p: LayerParameters, detach_state: bool = False) -> torch.Tensor:
+    """Run :func:`layer_step` over time, from rest.
 
     Parameters
     ----------
     currents : torch.Tensor
         Input current per step, shape (timesteps, batch, neurons).
-    p : LIFParameters
+    p : LayerParameters
     detach_state : bool
         Cut the gradient path through the membrane from one step to the next (OTTT): the
         gradient of step ``t`` then flows only through that step's current.
@@ -153,12 +153,12 @@ def lif_scan(currents: torch.Tensor, p: LIFParameters, detach_state: bool = Fals
     torch.Tensor
         Spikes, shape (timesteps, batch, neurons).
     """
-    state = LIFState(torch.zeros_like(currents[0]))
+    state = LayerState(torch.zeros_like(currents[0]))
     out = []
     for t in range(currents.shape[0]):
         if detach_state:
-            state = LIFState(state.v.detach())
-        z, state = lif_step(currents[t], state, p)
+            state = LayerState(state.v.detach())
+        z, state = layer_step(currents[t], state, p)
         out.append(z)
     return torch.stack(out)
 

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from neurohop.errors import InputError
 from neurohop.hlop.config import TRAIN_METHODS
 from neurohop.hlop.network import SpikingMLP
-from neurohop.hlop.neurons import lif_scan, trace_scan
+from neurohop.hlop.neurons import layer_scan, trace_scan
 from neurohop.hlop.projection import traced_linear
 
 __all__ = ["Trainer", "make_trainer", "TRAIN_METHODS"]
@@ -160,7 +160,7 @@ class Trainer:
             x = spikes
             seen = [spikes]
             for i, lin in enumerate(net.layers):
-                x = lif_scan(lin(x), net.lif_parameters(i))
+                x = layer_scan(lin(x), net.lif_parameters(i))
                 rates.append(x.mean(0))
                 seen.append(x)
         self._record(seen)
@@ -181,7 +181,7 @@ class Trainer:
             cur = traced_linear(x, lin.weight, basis=bases[i])
             if lin.bias is not None:
                 cur = cur + lin.bias
-            x = lif_scan(cur, net.lif_parameters(i))
+            x = layer_scan(cur, net.lif_parameters(i))
             seen.append(x)
         self._record(seen)
         return _head_loss(net, x.mean(0), targets, heads, self._head_linear(bases))
@@ -197,7 +197,7 @@ class Trainer:
             cur = traced_linear(x, lin.weight, trace=tr, basis=bases[i])
             if lin.bias is not None:
                 cur = cur + lin.bias
-            x = lif_scan(cur, net.lif_parameters(i), detach_state=True)
+            x = layer_scan(cur, net.lif_parameters(i), detach_state=True)
             seen.append(x)
         self._record(seen)
         return _head_loss(net, x, targets, heads, self._head_linear(bases))

@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from neurohop.hlop.neurons import LIFParameters, LIFState, encode_if, lif_scan, lif_step, trace_scan
+from neurohop.hlop.neurons import LayerParameters, LayerState, encode_if, layer_scan, layer_step, trace_scan
 
 
 def test_lif_step_integrate_strict_threshold_hard_reset() -> None:
-    p = LIFParameters(beta=0.5, v_th=torch.tensor([1.0]))
+    p = LayerParameters(beta=0.5, v_th=torch.tensor([1.0]))
     currents = [0.6, 0.7, 0.3, 0.5, 1.0, 2.0]
     # by hand: v = 0.6 | 0.3+0.7 = 1.0 (not > 1: no spike) | 0.5+0.3 = 0.8 | 0.4+0.5 = 0.9 | 0.45+1.0 = 1.45 spike -> 0 | 2.0 spike -> 0
     expected_z = [0, 0, 0, 0, 1, 1]
     expected_v = [0.6, 1.0, 0.8, 0.9, 0.0, 0.0]
-    state = LIFState(torch.zeros(1, 1))
+    state = LayerState(torch.zeros(1, 1))
     for c, z_ref, v_ref in zip(currents, expected_z, expected_v):
-        z, state = lif_step(torch.tensor([[c]]), state, p)
+        z, state = layer_step(torch.tensor([[c]]), state, p)
         assert z.item() == z_ref
         assert abs(state.v.item() - v_ref) < 1e-6
 
@@ -27,8 +27,8 @@ def test_lif_matches_norse_box_cell_with_unit_input_gain() -> None:
     beta = 0.9
     g = torch.Generator().manual_seed(0)
     currents = torch.rand(20, 8, 16, generator=g, dtype=torch.float64) * 0.5
-    p = LIFParameters(beta, torch.full((16,), 1.0, dtype=torch.float64))
-    ours = lif_scan(currents, p)
+    p = LayerParameters(beta, torch.full((16,), 1.0, dtype=torch.float64))
+    ours = layer_scan(currents, p)
     q = LIFBoxParameters(tau_mem_inv=torch.tensor(1.0 - beta, dtype=torch.float64), v_leak=torch.tensor(0.0), v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0))
     s = LIFBoxFeedForwardState(torch.zeros(8, 16, dtype=torch.float64))
     theirs = []
@@ -40,12 +40,12 @@ def test_lif_matches_norse_box_cell_with_unit_input_gain() -> None:
 
 
 def test_surrogate_gradient_flows_and_detach_cuts_time() -> None:
-    p = LIFParameters(0.9, torch.tensor([1.0]))
+    p = LayerParameters(0.9, torch.tensor([1.0]))
     cur = torch.full((5, 1, 1), 0.4, requires_grad=True)
-    lif_scan(cur, p).sum().backward()
+    layer_scan(cur, p).sum().backward()
     assert cur.grad is not None and torch.all(cur.grad != 0)
     cur2 = torch.full((5, 1, 1), 0.4, requires_grad=True)
-    out = lif_scan(cur2, p, detach_state=True)
+    out = layer_scan(cur2, p, detach_state=True)
     out[-1].sum().backward()  # only the last step's current can matter once time is cut
     assert torch.all(cur2.grad[:-1] == 0) and cur2.grad[-1].item() != 0
 
@@ -74,7 +74,7 @@ def test_trace_scan() -> None:
     assert a == [1.0, 0.5, 1.25, 0.625]
 
 
-def _written_out(current: torch.Tensor, v: torch.Tensor, p: LIFParameters) -> tuple[torch.Tensor, torch.Tensor]:
+def _written_out(current: torch.Tensor, v: torch.Tensor, p: LayerParameters) -> tuple[torch.Tensor, torch.Tensor]:
     """The step as the classifier wrote it before it ran the shared kernel (the reference)."""
     from norse.torch.functional.reset import reset_subtract, reset_value
     from norse.torch.functional.threshold import threshold
@@ -103,12 +103,12 @@ def test_lif_step_runs_the_shared_cuba_kernel_bit_identically_with_gradients() -
             th_ref = th.detach().clone().requires_grad_(True)
             cur = currents.clone().requires_grad_(True)
             cur_ref = currents.clone().requires_grad_(True)
-            p, p_ref = LIFParameters(0.9, th, method, 20.0, reset), LIFParameters(0.9, th_ref, method, 20.0, reset)
+            p, p_ref = LayerParameters(0.9, th, method, 20.0, reset), LayerParameters(0.9, th_ref, method, 20.0, reset)
             import neurohop.hlop.neurons as neurons
 
             neurons.cuba_step = spy
             try:
-                out = lif_scan(cur, p)
+                out = layer_scan(cur, p)
             finally:
                 neurons.cuba_step = original
             v = torch.zeros(4, 9)
@@ -126,10 +126,10 @@ def test_lif_step_runs_the_shared_cuba_kernel_bit_identically_with_gradients() -
 
 
 def test_subtractive_reset_by_hand() -> None:
-    p = LIFParameters(beta=0.5, v_th=torch.tensor([1.0]), reset="subtract")
+    p = LayerParameters(beta=0.5, v_th=torch.tensor([1.0]), reset="subtract")
     # v = 0.6 | 0.3 + 1.5 = 1.8 spike -> 0.8 | 0.4 + 0.9 = 1.3 spike -> 0.3 | 0.15 + 0.1 = 0.25
     expected = [(0, 0.6), (1, 0.8), (1, 0.3), (0, 0.25)]
-    state = LIFState(torch.zeros(1, 1))
+    state = LayerState(torch.zeros(1, 1))
     for c, (z_ref, v_ref) in zip([0.6, 1.5, 0.9, 0.1], expected):
-        z, state = lif_step(torch.tensor([[c]]), state, p)
+        z, state = layer_step(torch.tensor([[c]]), state, p)
         assert z.item() == z_ref and abs(state.v.item() - v_ref) < 1e-6  # float32 sums of three terms

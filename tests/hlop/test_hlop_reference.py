@@ -12,7 +12,7 @@ from neurohop.errors import ModelFileError
 from neurohop.hlop.config import read_config
 from neurohop.hlop.lateral import SpikingLateralParameters, spiking_response
 from neurohop.hlop.network import SpikingMLP
-from neurohop.hlop.neurons import LIFParameters, LIFState, lif_step
+from neurohop.hlop.neurons import LayerParameters, LayerState, layer_step
 from neurohop.hlop.projection import QuantisedBasis, project_out, traced_linear
 from neurohop.hlop.runner import collect_activity, run_continual
 
@@ -122,8 +122,8 @@ def test_per_step_true_means_every_training_method() -> None:
 def test_subtractive_reset_keeps_the_excess_over_threshold() -> None:
     cur = torch.tensor([[1.5, 0.5]])
     th = torch.ones(2)
-    z, hard = lif_step(cur, LIFState(torch.zeros(1, 2)), LIFParameters(0.9, th))
-    z2, sub = lif_step(cur, LIFState(torch.zeros(1, 2)), LIFParameters(0.9, th, reset="subtract"))
+    z, hard = layer_step(cur, LayerState(torch.zeros(1, 2)), LayerParameters(0.9, th))
+    z2, sub = layer_step(cur, LayerState(torch.zeros(1, 2)), LayerParameters(0.9, th, reset="subtract"))
     assert torch.equal(z, z2) and z.tolist() == [[1.0, 0.0]]
     assert hard.v.tolist() == [[0.0, 0.5]]
     assert sub.v.tolist() == [[0.5, 0.5]]
