@@ -50,6 +50,7 @@ from neurohop.errors import InputError
 from neurohop.hlop.config import NetworkConfig
 from neurohop.hlop.neurons import LayerParameters, encode_if, layer_scan
 from neurohop.hlop.projection import project_weight_gradient, traced_linear
+from neurohop.hlop.network import head_index, projected_layers
 
 __all__ = [
     "CONV_TRAIN_METHODS",
@@ -357,18 +358,11 @@ class SpikingConvNet(nn.Module):
 
     def projected_layers(self) -> list[tuple[str, nn.Module]]:
         """Layers whose inputs get lateral circuits: every convolution and fully connected layer, then the shared head."""
-        out: list[tuple[str, nn.Module]] = list(zip(self.layer_names, self.layers))
-        if self.shared_head:
-            out.append(("head", self.heads[0]))
-        return out
+        return projected_layers(self)
 
     def head_index(self, task: int) -> int:
         """Which head serves ``task``."""
-        if self.shared_head:
-            return 0
-        if not 0 <= task < len(self.heads):
-            raise InputError(f"{type(self).__name__}: task: expected 0 .. {len(self.heads) - 1} (got {task})")
-        return task
+        return head_index(self, task)
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:

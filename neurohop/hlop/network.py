@@ -17,7 +17,7 @@ whole network on given input spikes (what an exporter compares against).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -42,6 +42,24 @@ class ClassifierOutput(NamedTuple):
 
     spikes: tuple[torch.Tensor, ...]
     logits: torch.Tensor
+
+
+def projected_layers(net: Any) -> list[tuple[str, nn.Module]]:
+    """A classifier's layers whose inputs get lateral circuits: its ``layers`` under their
+    ``layer_names``, then the head when one head is shared by every task."""
+    out: list[tuple[str, nn.Module]] = list(zip(net.layer_names, net.layers))
+    if net.shared_head:
+        out.append(("head", net.heads[0]))
+    return out
+
+
+def head_index(net: Any, task: int) -> int:
+    """Which of a classifier's heads serves ``task`` (0 with a shared head)."""
+    if net.shared_head:
+        return 0
+    if not 0 <= task < len(net.heads):
+        raise InputError(f"{type(net).__name__}: task: expected 0 .. {len(net.heads) - 1} (got {task})")
+    return task
 
 
 class SpikingMLP(nn.Module):
@@ -117,20 +135,18 @@ class SpikingMLP(nn.Module):
         c = self.config
         return LayerParameters(c.beta, getattr(self, f"v_th{layer}"), c.surrogate, c.surrogate_alpha, c.reset)
 
-    def projected_layers(self) -> list[tuple[str, nn.Linear]]:
+    @property
+    def layer_names(self) -> list[str]:
+        """Names of the hidden layers (``fc0``, ``fc1``, ...)."""
+        return [f"fc{i}" for i in range(len(self.layers))]
+
+    def projected_layers(self) -> list[tuple[str, nn.Module]]:
         """The layers whose inputs get lateral circuits: hidden layers, then the shared head."""
-        out = [(f"fc{i}", lin) for i, lin in enumerate(self.layers)]
-        if self.shared_head:
-            out.append(("head", self.heads[0]))
-        return out
+        return projected_layers(self)
 
     def head_index(self, task: int) -> int:
         """Which head serves ``task``."""
-        if self.shared_head:
-            return 0
-        if not 0 <= task < len(self.heads):
-            raise InputError(f"SpikingMLP: task: expected 0 .. {len(self.heads) - 1} (got {task})")
-        return task
+        return head_index(self, task)
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -172,25 +172,18 @@ def collect_activity(net: SpikingMLP, task: Task, split: str = "train", batch_si
     the activity of every step instead, (samples * timesteps, width), ``timesteps`` times the
     memory.
     """
-    if per_step:
-        steps: list[list[torch.Tensor]] = [[] for _ in net.projected_layers()]
-        n = task.size(split)
-        for b in range(0, n, batch_size):
-            x, _ = task.batch(split, np.arange(b, min(n, b + batch_size)))
-            spikes = net.encode(torch.from_numpy(x))
-            sim = net.simulate(spikes, 0)
-            for i, s in enumerate([spikes, *sim.spikes][: len(steps)]):
-                steps[i].append(s.reshape(-1, s.shape[-1]))
-        return [torch.cat(p) for p in steps]
     parts: list[list[torch.Tensor]] = [[] for _ in net.projected_layers()]
     n = task.size(split)
     for b in range(0, n, batch_size):
         x, _ = task.batch(split, np.arange(b, min(n, b + batch_size)))
         spikes = net.encode(torch.from_numpy(x))
         sim = net.simulate(spikes, 0)
-        rates = net.projected_activity(spikes, sim)
+        if per_step:
+            activity = [s.reshape(-1, s.shape[-1]) for s in [spikes, *sim.spikes][: len(parts)]]
+        else:
+            activity = net.projected_activity(spikes, sim)
         for i in range(len(parts)):
-            parts[i].append(rates[i])
+            parts[i].append(activity[i])
     return [torch.cat(p) for p in parts]
 
 
