@@ -121,6 +121,15 @@ class Recorder:
         self._spk.clear()
         self._k0 = k1
 
+    def write(self, chunk: SourceChunk, steps: int, neuron_spikes: np.ndarray, states: Mapping[tuple[int, str], np.ndarray]) -> None:
+        """Write a whole chunk at once: the neuron spikes ``bool [steps, B, n_neurons]`` and
+        the states ``{(segment, variable): [steps, B, segment size]}`` it recorded."""
+        k0, k1 = self._k0, self._k0 + steps
+        for name, kind, o, size in self.spike_specs:
+            self.spikes[name][k0:k1] = chunk.raster[:, :, o : o + size] if kind == "source" else neuron_spikes[:, :, o : o + size]
+        for name, var, seg, cols in self.state_specs:
+            self.states[(name, var)][k0:k1] = states[(seg, var)][:, :, cols]
+        self._k0 = k1
 
     def result(self, t: int, steps: int, dt: float, batched: bool) -> RunResult:
         """The recordings as a :class:`~neurohop.backends.base.RunResult` (without the batch
