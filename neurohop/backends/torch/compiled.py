@@ -224,35 +224,50 @@ def neuron_source(kernel: NeuronKernel, state: Any, constants: Any, float_dtype:
     return HEADER + JIT + "\n".join(lines) + "\n"
 
 
-def chunk_source(segments: Sequence[tuple[NeuronKernel, Any, Any]], float_dtype: np.dtype) -> str:
+def chunk_source(segments: Sequence[tuple[NeuronKernel, Any, Any]], float_dtype: np.dtype, uniform: Sequence[frozenset[str]] | None = None) -> str:
     """Source of ``run_chunk``: a chunk of steps of a whole network whose synapses are rows
     by pre neuron (see the module docstring); ``segments`` are ``(kernel, state, constants)``
-    with example values (field names and NumPy types)."""
+    with example values (field names and NumPy types). The constants named in a segment's
+    ``uniform`` set are passed as one number (the same for every neuron of the segment),
+    the others as arrays."""
     args = ["t0", "steps", "n_src", "buf", "spikes", "src_bounds", "src_index", "indptr", "target", "delay", "one_delay", "weight"]
+    hoisted: list[str] = []
     seg_lines: list[str] = []
     record_lines: list[str] = []
     ind = " " * 16
     for k, (kernel, state, constants) in enumerate(segments):
+        same = uniform[k] if uniform is not None else frozenset()
         sf, cf = list(state._fields), list(constants._fields)
         args += [f"start{k}", f"stop{k}"] + [f"s{k}_{f}" for f in sf] + [f"c{k}_{f}" for f in cf] + [f"r{k}_{f}" for f in sf]
         trace = _trace(kernel, state, constants)
         body = _body(trace, _dtypes(state, constants, float_dtype), f"x{k}_", f"compiled: kernel {kernel.name!r}")
-        seg_lines += [f"            for j in range(stop{k} - start{k}):", f"{ind}n = start{k} + j"]
+        # rows of this instance and step as 1-D views, indexed from 0 by the neuron loop
+        seg_lines += [
+            f"            e{k} = buf[slot, b, start{k}:stop{k}]",
+            f"            i{k} = buf[slot, b, n_nrn + start{k}:n_nrn + stop{k}]",
+            f"            sp{k} = spikes[k, b, start{k}:stop{k}]",
+        ]
+        seg_lines += [f"            v{k}_{f} = s{k}_{f}[b]" for f in sf]
+        seg_lines.append(f"            for j in range(stop{k} - start{k}):")
         for name, local in body.reads.items():
             if name == "in_e":
-                seg_lines += [f"{ind}{local} = buf[slot, b, n]", f"{ind}buf[slot, b, n] = 0"]
+                seg_lines += [f"{ind}{local} = e{k}[j]", f"{ind}e{k}[j] = 0"]
             elif name == "in_i":
-                seg_lines += [f"{ind}{local} = buf[slot, b, n_nrn + n]", f"{ind}buf[slot, b, n_nrn + n] = 0"]
+                seg_lines += [f"{ind}{local} = i{k}[j]", f"{ind}i{k}[j] = 0"]
+            elif name in sf:
+                seg_lines.append(f"{ind}{local} = v{k}_{name}[j]")
+            elif name in same:
+                hoisted.append(f"    {local} = c{k}_{name}")
             else:
-                seg_lines.append(f"{ind}{local} = {f's{k}_{name}[b, j]' if name in sf else f'c{k}_{name}[j]'}")
+                seg_lines.append(f"{ind}{local} = c{k}_{name}[j]")
         for name in INPUTS:  # an input the kernel does not read is emptied all the same
             if name not in body.reads:
-                seg_lines.append(f"{ind}buf[slot, b, {'n' if name == 'in_e' else 'n_nrn + n'}] = 0")
+                seg_lines.append(f"{ind}{'e' if name == 'in_e' else 'i'}{k}[j] = 0")
         seg_lines += [ind + line for line in body.lines]
-        seg_lines += [f"{ind}s{k}_{f}[b, j] = {body.new[f]}" for f in sf]
-        seg_lines.append(f"{ind}spikes[k, b, n] = {body.spikes}")
+        seg_lines += [f"{ind}v{k}_{f}[j] = {body.new[f]}" for f in sf]
+        seg_lines.append(f"{ind}sp{k}[j] = {body.spikes}")
         for f in sf:  # recorded fields: a copy of the new state (an empty array when not recorded)
-            record_lines += [f"            if r{k}_{f}.shape[0] != 0:", f"                for j in range(stop{k} - start{k}):", f"                    r{k}_{f}[k, b, j] = s{k}_{f}[b, j]"]
+            record_lines += [f"            if r{k}_{f}.shape[0] != 0:", f"                r{k}_{f}[k, b, :] = s{k}_{f}[b, :]"]
 
     def row(ind: str) -> list[str]:
         return [
@@ -269,6 +284,7 @@ def chunk_source(segments: Sequence[tuple[NeuronKernel, Any, Any]], float_dtype:
         "    B = buf.shape[1]",
         "    n_nrn = buf.shape[2] // 2",
         "    one = delay.shape[0] == 0",
+        *hoisted,
         "    for b in range(B):",
         "        for k in range(steps):",
         "            slot = (t0 + k) % n_slots",
@@ -356,6 +372,14 @@ def kernel_update(kernel: NeuronKernel, state: Any, constants: Any, dtype: torch
     return step
 
 
+def _uniform(values: np.ndarray) -> bool:
+    """Whether every value has the same bits (so one number stands for the array exactly)."""
+    if values.size == 0:
+        return False
+    bits = np.ascontiguousarray(values).view(f"u{values.itemsize}")
+    return bool(np.all(bits == bits.flat[0]))
+
+
 class FusedRunner:
     """Runs chunks of steps of a network of row-delivered synapses in one compiled call each.
 
@@ -376,7 +400,11 @@ class FusedRunner:
         for seg, init in zip(segments, initial):
             state = type(init)(*[np.asarray(v).astype(np_dtype if np.issubdtype(np.asarray(v).dtype, np.floating) else np.asarray(v).dtype) for v in init])
             typed.append((seg.kernel, state, seg.host_constants))
-        self.fn = _load(chunk_source(typed, np_dtype), "run_chunk")
+        #: constants with one value over a whole segment go in as numbers (fewer loads per neuron)
+        self.uniform = [
+            frozenset(f for f, v in c._asdict().items() if _uniform(np.asarray(v))) for _, _, c in typed
+        ]
+        self.fn = _load(chunk_source(typed, np_dtype, self.uniform), "run_chunk")
         self.segments = tuple(segments)
         self.n_sources, self.n_neurons = n_sources, n_neurons
         self.dtype = np_dtype
@@ -400,7 +428,10 @@ class FusedRunner:
         from step ``t0`` (its first step), writing its recordings into ``rec``."""
         c, B = part.raster.shape[0], part.raster.shape[1]
         flat = buf.numpy().reshape(buf.shape[0], B, 2 * self.n_neurons)
-        spikes = np.zeros((c, B, self.n_neurons), dtype=np.bool_)
+        # every neuron's spike is written each step: a recording of all neurons is filled directly
+        spikes = rec.neuron_spikes_view(c, self.n_neurons)
+        if spikes is None:
+            spikes = np.empty((c, B, self.n_neurons), dtype=np.bool_)
         steps = np.repeat(np.arange(c, dtype=np.int64), np.diff(part.bounds))
         src_bounds = np.searchsorted(steps * B + part.batch, np.arange(c * B + 1)).astype(np.int64)
         wanted = {(seg, var) for _, var, seg, _ in rec.state_specs}
@@ -408,7 +439,8 @@ class FusedRunner:
         records: dict[tuple[int, str], np.ndarray] = {}
         empty = np.zeros((0, 0, 0), dtype=self.dtype)
         for k, (seg, st) in enumerate(zip(self.segments, neurons)):
-            args += [seg.start, seg.stop, *st, *seg.host_constants]
+            consts = [v.flat[0] if f in self.uniform[k] else v for f, v in seg.host_constants._asdict().items()]
+            args += [seg.start, seg.stop, *st, *consts]
             for f, v in st._asdict().items():
                 if (k, f) in wanted:
                     records[(k, f)] = np.empty((c, B, seg.stop - seg.start), dtype=v.dtype)
