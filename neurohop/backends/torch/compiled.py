@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from neurohop.backends.torch.stream import SourceChunk
 from neurohop.errors import BuildError
 from neurohop.kernels.registry import NeuronKernel
 from neurohop.kernels.symbolic import INPUTS, Expr, NeuronTrace, reachable, trace_neuron_step
@@ -412,6 +413,26 @@ class FusedRunner:
             self.rows: tuple[Any, ...] = (np.zeros(n_sources + n_neurons + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), 1, np.zeros(0, np_dtype))
         else:
             self.rows = (rows.indptr, rows.target, rows.delay if rows.delay is not None else np.zeros(0, np.int64), int(rows.one_delay), rows.weight)
+        self._warm_up([type(st)(*[v[None, :] for v in st]) for _, st, _ in typed])
+
+    def _warm_up(self, neurons: Sequence[Any]) -> None:
+        """Compile (or load from the cache) now, at build time: a chunk of no step."""
+
+        class NoRecording:
+            state_specs: list[Any] = []
+
+            @staticmethod
+            def neuron_spikes_view(steps: int, n: int) -> None:
+                return None
+
+            @staticmethod
+            def write(*args: Any) -> None:
+                return None
+
+        empty = np.zeros(0, np.int64)
+        part = SourceChunk(0, np.zeros((0, 1, self.n_sources), dtype=np.bool_), np.zeros(1, np.int64), empty, empty)
+        buf = torch.zeros(2, 1, 2, self.n_neurons, dtype=torch.float64 if self.dtype == np.float64 else torch.float32)
+        self.advance(0, part, self.start(neurons), buf, NoRecording())
 
     def start(self, neurons: Sequence[Any]) -> list[Any]:
         """Working copies (NumPy, C order) of the segments' states: a run updates them in
