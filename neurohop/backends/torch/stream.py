@@ -69,7 +69,9 @@ def source_chunks(
         for name, arr in checked.items():
             o = offsets[name]
             raster[:, :, o : o + sizes[name]] |= arr[k0 : k0 + c]
-        k, b, i = np.nonzero(raster)
+        flat = np.flatnonzero(raster)  # row-major, as np.nonzero, and several times faster on 3-D
+        kb, i = np.divmod(flat, n_sources) if n_sources else (flat, flat)
+        k, b = np.divmod(kb, B)
         bounds = np.searchsorted(k, np.arange(c + 1))
         yield SourceChunk(k0, raster, bounds, b, i)
 
