@@ -298,3 +298,35 @@ def test_bad_compiled_values_are_refused() -> None:
         build_torch(net, compiled="yes")
     with pytest.raises(BuildError, match=r"torch_event: compiled: expected 'auto', True or False \(got 1\)"):
         build_torch_event(net, compiled=1)
+
+
+def test_one_population_of_every_neuron_is_recorded_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recording that holds every neuron in order is filled by the compiled chunk directly."""
+    rng = np.random.default_rng(8)
+    n = 40
+    pre, post = np.nonzero(rng.random((n + 10, n)) < 0.15)
+    src = Population("src", 10, SpikeSource(), record=("spikes",))
+    cells = Population("cells", n, LIF(i_offset=0.8), record=("spikes", "v"), initial={"v": rng.uniform(-65.0, -50.0, n)})
+    all_pre = FromList(pre[pre >= 10] - 10, post[pre >= 10])
+    ext = FromList(pre[pre < 10], post[pre < 10])
+    net = Network((src, cells), (
+        Projection("ext", "src", "cells", ext, rng.random(ext.pre_indices.size), 1),
+        Projection("rec", "cells", "cells", all_pre, rng.random(all_pre.pre_indices.size) * 0.5, rng.integers(1, 5, all_pre.pre_indices.size), "inhibitory"),
+    ))
+    inputs = {"src": rng.random((120, 3, 10)) < 0.1}
+    monkeypatch.setattr(stream, "MAX_CHUNK", 17)
+    sim = build_torch(net, dt=0.5, batch=3, delivery="event", compiled=True)
+    seen = []
+    original = stream.Recorder.neuron_spikes_view
+    monkeypatch.setattr(stream.Recorder, "neuron_spikes_view", lambda self, steps, n: seen.append(original(self, steps, n)) or seen[-1])
+    got = sim.run(120, inputs)
+    assert seen and all(v is not None for v in seen)
+    want = build_torch(net, dt=0.5, batch=3, delivery="event", compiled=False).run(120, inputs)
+    assert want.spikes["cells"].sum() > 50
+    assert_same(want, got)
+
+
+def test_compiled_true_is_refused_off_the_cpu() -> None:
+    with pytest.raises(BuildError, match=r"torch: compiled=True: the compiled path runs on the CPU \(got device='cuda:0'\)"):
+        compiled.resolve_compiled(True, torch.device("cuda:0"), "torch")
+    assert compiled.resolve_compiled("auto", torch.device("cuda:0"), "torch") is False
