@@ -10,6 +10,7 @@ agrees), so a changed order of additions would show.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from pathlib import Path
@@ -18,17 +19,18 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("numba", reason="the compiled path needs numba (the 'fast' extra)")
+import neurohop.backends.torch.compiled as compiled
+import neurohop.backends.torch.stream as stream
+from neurohop.backends.torch import build_torch
+from neurohop.backends.torch.event import build_torch_event
+from neurohop.cam.replay import replay
+from neurohop.errors import BuildError
+from neurohop.kernels.registry import NeuronKernel
+from neurohop.model import LIF, AllToAll, CubaLIF, FixedProbability, FromList, Network, Population, Projection, SpikeSource
+from neurohop.testing import random_inputs, random_network
 
-import neurohop.backends.torch.compiled as compiled  # noqa: E402
-import neurohop.backends.torch.stream as stream  # noqa: E402
-from neurohop.backends.torch import build_torch  # noqa: E402
-from neurohop.backends.torch.event import build_torch_event  # noqa: E402
-from neurohop.cam.replay import replay  # noqa: E402
-from neurohop.errors import BuildError  # noqa: E402
-from neurohop.kernels.registry import NeuronKernel  # noqa: E402
-from neurohop.model import LIF, AllToAll, CubaLIF, FixedProbability, FromList, Network, Population, Projection, SpikeSource  # noqa: E402
-from neurohop.testing import random_inputs, random_network  # noqa: E402
+#: the tests of the compiled path itself; the fallback and the refusals run without numba too
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="the compiled path needs numba (the 'fast' extra)")
 
 
 def assert_same(a, b) -> None:
@@ -77,6 +79,7 @@ def batch_inputs(rng: np.random.Generator, steps: int, batch: int | None, n_src:
     return {"src": rng.random(shape) < 0.03}
 
 
+@needs_numba
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("batch", [None, 4])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -96,6 +99,7 @@ def test_fused_runs_equal_the_array_path(seed: int, batch: int | None, dtype: st
             np.testing.assert_array_equal(values, b.state(pop)[var])
 
 
+@needs_numba
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("batch", [None, 3])
 def test_random_networks_all_paths(seed: int, batch: int | None) -> None:
@@ -121,6 +125,7 @@ def test_random_networks_all_paths(seed: int, batch: int | None) -> None:
         assert_same(a.run(steps, ins), b.run(steps, ins))
 
 
+@needs_numba
 def test_chunked_runs_continue_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     net = mixed_network(np.random.default_rng(11))
     inputs = batch_inputs(np.random.default_rng(12), 300, 2)
@@ -135,6 +140,7 @@ def test_chunked_runs_continue_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
             np.testing.assert_array_equal(values, np.concatenate([p.states[pop][var] for p in parts]), err_msg=f"{pop}.{var}")
 
 
+@needs_numba
 def test_a_run_leaves_arrays_returned_by_state_unchanged() -> None:
     sim = build_torch(mixed_network(np.random.default_rng(2)), dt=0.5, delivery="event", compiled=True)
     sim.run(20)
@@ -145,6 +151,7 @@ def test_a_run_leaves_arrays_returned_by_state_unchanged() -> None:
         np.testing.assert_array_equal(before[k], kept[k])
 
 
+@needs_numba
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_torch_event_fused_and_frozen_recall(dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
     net = mixed_network(np.random.default_rng(21))
@@ -162,6 +169,7 @@ def test_torch_event_fused_and_frozen_recall(dtype: str, monkeypatch: pytest.Mon
         np.testing.assert_array_equal(whole.spikes[pop], np.concatenate([p.spikes[pop] for p in parts]), err_msg=pop)
 
 
+@needs_numba
 def test_torch_event_with_plastic_projections_uses_the_compiled_update() -> None:
     rng = np.random.default_rng(5)
     n = 30
@@ -184,6 +192,7 @@ def test_torch_event_with_plastic_projections_uses_the_compiled_update() -> None
     np.testing.assert_array_equal(a.weight_matrix("rec"), b.weight_matrix("rec"))
 
 
+@needs_numba
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_golden_replay_compiled(recording_path: Path, dtype: str) -> None:
     report = replay(recording_path, backend="torch", dtype=dtype, compiled=True)
@@ -191,6 +200,7 @@ def test_golden_replay_compiled(recording_path: Path, dtype: str) -> None:
     assert report["mismatches"] == 0, report["first_mismatches"]
 
 
+@needs_numba
 def test_generated_update_keeps_numpy_types_of_literals_and_clip() -> None:
     """A kernel with literals, clip and nested where, in float32: each operation in NumPy's
     type (a float literal next to a float32 array is a float32; an integer counter stays an
@@ -234,6 +244,7 @@ def test_generated_update_keeps_numpy_types_of_literals_and_clip() -> None:
         assert spk.any() and not spk.all()
 
 
+@needs_numba
 def test_generated_code_is_one_statement_per_kernel_operation() -> None:
     from neurohop.kernels import NEURON_KERNELS
     from neurohop.kernels.lif import lif_constants, lif_initial
@@ -246,6 +257,7 @@ def test_generated_code_is_one_statement_per_kernel_operation() -> None:
     assert ops[0] == "x_t0 = x_in_e * x_init_e" and ops[-1] == "x_t19 = x_t3 * x_decay_i"
 
 
+@needs_numba
 def test_no_fused_multiply_add_in_the_machine_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """numba compiles a * b + c as a multiply then an add (no FMA contraction, no fastmath)."""
     monkeypatch.setenv("NEUROHOP_CACHE_DIR", str(tmp_path / "not-a-folder"))
@@ -258,6 +270,7 @@ def test_no_fused_multiply_add_in_the_machine_code(tmp_path: Path, monkeypatch: 
     assert not re.search(r"\bv?fn?m(add|sub)\d*[sp]d\b", asm), "a fused multiply-add in the compiled chunk"
 
 
+@needs_numba
 def test_unwritable_cache_folder_compiles_in_memory_without_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -271,6 +284,7 @@ def test_unwritable_cache_folder_compiles_in_memory_without_warnings(tmp_path: P
     assert_same(build_torch(net, dt=0.5, delivery="event", compiled=False).run(60), got)
 
 
+@needs_numba
 def test_cache_folder_holds_the_generated_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEUROHOP_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(compiled, "_COMPILED", {})
@@ -300,6 +314,7 @@ def test_bad_compiled_values_are_refused() -> None:
         build_torch_event(net, compiled=1)
 
 
+@needs_numba
 def test_one_population_of_every_neuron_is_recorded_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     """A recording that holds every neuron in order is filled by the compiled chunk directly."""
     rng = np.random.default_rng(8)
