@@ -47,7 +47,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ def resolve_compiled(value: Any, device: torch.device, backend: str) -> bool:
         For a value other than ``"auto"``, ``True`` or ``False``; for ``True`` without numba
         or on a device other than the CPU.
     """
-    if value == "auto" and isinstance(value, str):
+    if isinstance(value, str) and value == "auto":
         return device.type == "cpu" and numba_available()
     if value is True or value is False:
         if value and device.type != "cpu":
@@ -472,11 +472,6 @@ class FusedRunner:
                     args.append(empty if v.dtype == self.dtype else np.zeros((0, 0, 0), dtype=v.dtype))
         self.fn(t0, c, self.n_sources, flat, spikes, src_bounds, part.index, *self.rows, *args)
         rec.write(part, c, spikes, records)
-
-
-def fused_supported(segments: Iterable[Any]) -> bool:
-    """Whether every segment has host constants (CPU tensors)."""
-    return all(seg.host_constants is not None for seg in segments)
 
 
 def compile_segments(segments: Sequence[Any], initial: Sequence[Any], dtype: torch.dtype) -> tuple[Any, ...]:
