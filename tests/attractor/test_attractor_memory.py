@@ -89,7 +89,7 @@ def test_more_patterns_than_memory_allows() -> None:
         ({"n": 1, "k": 1}, InputError, r"AttractorMemory: n: expected at least 2 cells \(got 1\)"),
         ({"n": 64, "k": 2.5}, InputError, r"AttractorMemory: k: expected an integer \(got 2.5\)"),
         ({"n": 64, "k": 4, "backend": "nest"}, BuildError, r"AttractorMemory: build: unknown backend 'nest'; available: \['brian2', 'torch', 'torch_event', 'fixed:<variant>'\]"),
-        ({"n": 64, "k": 4, "engine": "sparse"}, BuildError, r"torch_event: unknown option 'engine'; accepted: \['dt', 'device', 'batch', 'dtype', 'learning', 'seed'\]"),
+        ({"n": 64, "k": 4, "engine": "sparse"}, BuildError, r"torch_event: unknown option 'engine'; accepted: \['dt', 'device', 'batch', 'dtype', 'learning', 'compiled', 'seed'\]"),
         ({"n": 64, "k": 4, "backend": "brian2", "device": "cuda"}, BuildError, r"brian2: device: expected one of \['cpu'\] \(got 'cuda'\)"),
         ({"n": 64, "k": 4, "backend": "brian2", "dtype": "float32"}, BuildError, r"brian2: unknown option 'dtype'"),
         ({"n": 64, "k": 4, "backend": "fixed:loihi"}, BuildError, r"AttractorMemory: backend 'fixed:loihi' does not run STDP"),

@@ -1,10 +1,11 @@
 """Brian2 code generated from the neuron kernels of :mod:`neurohop.kernels`.
 
-The kernel's step function is run once with *symbolic* arrays: every state field, constant
-and input is an :class:`Expr`, and each arithmetic operation the kernel performs (one per
-line, in its documented order) builds one more node. The resulting expression graph is
-then written out as Brian2 abstract code, one statement per operation, so that code
-generation cannot regroup floating-point operations:
+The kernel's step function is run once with *symbolic* arrays
+(:mod:`neurohop.kernels.symbolic`): every state field, constant and input is an
+:class:`~neurohop.kernels.symbolic.Expr`, and each arithmetic operation the kernel performs
+(one per line, in its documented order) builds one more node. The resulting expression
+graph is then written out as Brian2 abstract code, one statement per operation, so that
+code generation cannot regroup floating-point operations:
 
 * every arithmetic node becomes a temporary ``nh_t<k>``, written in the order the kernel
   performed the operations and numbered in that order, so the text (and so Brian2's
@@ -25,128 +26,14 @@ from this module.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from neurohop.errors import BuildError
+from neurohop.kernels.symbolic import INPUTS, Expr, SymbolicTable, depends_on, reachable, trace_neuron_step, value_kind, wrap
 
 __all__ = ["Expr", "SymbolicTable", "Brian2Code", "generate", "SynapseCode", "generate_synapses"]
-
-#: Names of the accumulators that the synapses fill with the arriving weights.
-INPUTS = ("in_e", "in_i")
-
-
-class Expr:
-    """A symbolic value of a kernel: a named variable, a literal, or an operation on others.
-
-    ``kind`` is ``"float"``, ``"int"`` or ``"bool"`` (the Brian2 type of the value).
-    """
-
-    __slots__ = ("op", "args", "kind", "seq")
-    _made = itertools.count()
-
-    def __init__(self, op: str, args: tuple[Any, ...], kind: str) -> None:
-        self.op = op
-        self.args = args
-        self.kind = kind
-        self.seq = next(Expr._made)  #: creation order: the order in which the kernel wrote it
-
-    @staticmethod
-    def var(name: str, kind: str) -> "Expr":
-        return Expr("var", (name,), kind)
-
-    def __add__(self, other: Any) -> "Expr":
-        return _arith("+", self, other)
-
-    def __radd__(self, other: Any) -> "Expr":
-        return _arith("+", other, self)
-
-    def __sub__(self, other: Any) -> "Expr":
-        return _arith("-", self, other)
-
-    def __rsub__(self, other: Any) -> "Expr":
-        return _arith("-", other, self)
-
-    def __mul__(self, other: Any) -> "Expr":
-        return _arith("*", self, other)
-
-    def __rmul__(self, other: Any) -> "Expr":
-        return _arith("*", other, self)
-
-    def __ge__(self, other: Any) -> "Expr":
-        return Expr(">=", (self, _wrap(other)), "bool")
-
-    def __gt__(self, other: Any) -> "Expr":
-        return Expr(">", (self, _wrap(other)), "bool")
-
-    def __le__(self, other: Any) -> "Expr":
-        return Expr("<=", (self, _wrap(other)), "bool")
-
-    def __lt__(self, other: Any) -> "Expr":
-        return Expr("<", (self, _wrap(other)), "bool")
-
-    def clip(self, lo: Any, hi: Any) -> "Expr":
-        return Expr("clip", (self, _wrap(lo), _wrap(hi)), self.kind)
-
-    def __bool__(self) -> bool:
-        raise BuildError("brian2: a neuron kernel branches on a state value in Python; use where(...) so that the step can be generated as code")
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return f"Expr({self.op!r}, {self.args!r}, {self.kind!r})"
-
-
-def _wrap(value: Any) -> Expr:
-    if isinstance(value, Expr):
-        return value
-    if isinstance(value, (bool, np.bool_)):
-        return Expr("lit", (bool(value),), "bool")
-    if isinstance(value, (int, np.integer)):
-        return Expr("lit", (int(value),), "int")
-    if isinstance(value, (float, np.floating)):
-        return Expr("lit", (float(value),), "float")
-    raise BuildError(f"brian2: a neuron kernel used a value that cannot be written as Brian2 code (got {type(value).__name__})")
-
-
-def _arith(op: str, a: Any, b: Any) -> Expr:
-    a, b = _wrap(a), _wrap(b)
-    kind = "float" if "float" in (a.kind, b.kind) else "int"
-    return Expr(op, (a, b), kind)
-
-
-def _where(cond: Any, a: Any, b: Any) -> Expr:
-    cond, a, b = _wrap(cond), _wrap(a), _wrap(b)
-    if cond.kind != "bool":
-        raise BuildError(f"brian2: where(): expected a boolean condition (got a {cond.kind} value)")
-    kind = "float" if "float" in (a.kind, b.kind) else "int"
-    return Expr("where", (cond, a, b), kind)
-
-
-class _Length:
-    """The length of a symbolic table: only ``length - 1`` (its last index) is used."""
-
-    def __init__(self, last: str) -> None:
-        self.last = last
-
-    def __sub__(self, one: Any) -> Expr:
-        if one != 1:
-            raise BuildError("brian2: a kernel used a table length other than as its last index (length - 1)")
-        return Expr.var(self.last, "int")
-
-
-class SymbolicTable:
-    """A table of a kernel held in a Brian2 ``TimedArray`` called ``name`` (indexed by whole
-    steps), whose last index is the variable ``name + "_last"``."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.shape = (_Length(f"{name}_last"),)
-
-    def __getitem__(self, index: Any) -> Expr:
-        return Expr("table", (self.name, _wrap(index)), "float")
 
 
 def _literal(value: Any) -> str:
@@ -245,43 +132,10 @@ class Brian2Code(NamedTuple):
 _BRIAN2_TYPES = {"float": "1", "int": "integer", "bool": "boolean"}
 
 
-def _kind(values: Any) -> str:
-    dtype = np.asarray(values).dtype
-    if dtype == np.bool_:
-        return "bool"
-    if np.issubdtype(dtype, np.integer):
-        return "int"
-    return "float"
-
-
-def _depends_on(node: Expr, target: Expr, seen: dict[int, bool]) -> bool:
-    if node is target:
-        return True
-    if id(node) in seen:
-        return seen[id(node)]
-    out = any(_depends_on(a, target, seen) for a in node.args if isinstance(a, Expr))
-    seen[id(node)] = out
-    return out
-
-
-def _reachable(roots: list[Expr], held: dict[int, str]) -> list[Expr]:
-    """The operation nodes that ``roots`` need (short of those ``held`` in variables), in the
-    order the kernel created them."""
-    found: dict[int, Expr] = {}
-    pending = list(roots)
-    while pending:
-        node = pending.pop()
-        if id(node) in found or id(node) in held or node.op in ("var", "lit"):
-            continue
-        found[id(node)] = node
-        pending.extend(a for a in node.args if isinstance(a, Expr))
-    return sorted(found.values(), key=lambda n: n.seq)
-
-
 def _write(writer: "_Writer", targets: dict[str, Expr]) -> list[str]:
     """Statements giving each target variable its node: temporaries in kernel order, then the
     assignments (so every temporary reads the values from before this block)."""
-    for node in _reachable(list(targets.values()), writer.names):
+    for node in reachable(list(targets.values()), writer.names):
         if node.kind != "bool":
             writer.operand(node)
     values = {name: writer.operand(node) for name, node in targets.items()}
@@ -302,23 +156,20 @@ def generate(step: Callable[..., tuple[Any, Any]], state: Any, constants: Any, o
     owner : str
         Name used in error messages.
     """
-    sym_state = type(state)(*(Expr.var(name, _kind(v)) for name, v in state._asdict().items()))
-    sym_const = type(constants)(*(Expr.var(name, _kind(v)) for name, v in constants._asdict().items()))
-    clash = set(state._fields) & set(constants._fields) | (set(state._fields) | set(constants._fields)) & set(INPUTS)
-    if clash:
-        raise BuildError(f"brian2: {owner}: state and constant names must differ and not be {list(INPUTS)} (got {sorted(clash)} twice)")
-    inputs = [Expr.var(name, "float") for name in INPUTS]
-    spikes, new = step(sym_state, *inputs, sym_const, _where)
-    if not isinstance(spikes, Expr) or spikes.op not in (">=", ">", "<=", "<"):
+    try:
+        trace = trace_neuron_step(step, state, constants, owner)
+    except BuildError as exc:
+        raise BuildError(f"brian2: {exc}") from None
+    sym_state, sym_const, spikes = trace.state, trace.constants, trace.spikes
+    if spikes.op not in (">=", ">", "<=", "<"):
         raise BuildError(f"brian2: {owner}: the spikes returned by the step must be one comparison (got {spikes!r})")
 
     update_of: dict[str, Expr] = {}
     reset_of: dict[str, Expr] = {}
-    for name, node in new._asdict().items():
-        node = _wrap(node)
+    for name, node in trace.new.items():
         if node.op == "where" and node.args[0] is spikes:
             reset_of[name], node = node.args[1], node.args[2]
-        if _depends_on(node, spikes, {}):
+        if depends_on(node, spikes):
             raise BuildError(f"brian2: {owner}: state field {name!r} depends on the spikes other than through where(spikes, reset, value)")
         update_of[name] = node
 
@@ -376,7 +227,7 @@ def generate_synapses(on_pre: Callable[..., Any], on_post: Callable[..., Any], s
     names = {name: _synapse_name(name) for name in state._fields}
     if len(set(names.values())) != len(names):
         raise BuildError(f"brian2: plasticity state fields {list(names)} collide once Brian2's reserved suffixes _pre/_post are dropped")
-    sym_state = type(state)(*(Expr.var(names[name], _kind(v)) for name, v in state._asdict().items()))
+    sym_state = type(state)(*(Expr.var(names[name], value_kind(v)) for name, v in state._asdict().items()))
     sym_const: list[Any] = []
     namespace: dict[str, Any] = {}
     for name, value in constants._asdict().items():
@@ -385,15 +236,18 @@ def generate_synapses(on_pre: Callable[..., Any], on_post: Callable[..., Any], s
             namespace[name] = np.asarray(value)
             namespace[f"{name}_last"] = len(value) - 1
         else:
-            sym_const.append(Expr.var(name, _kind(value)))
+            sym_const.append(Expr.var(name, value_kind(value)))
             namespace[name] = value
     consts = type(constants)(*sym_const)
     t = Expr.var("t_in_timesteps", "int")
     counter = [0]
     blocks = []
     for event in (on_pre, on_post):
-        new = event(sym_state, t, consts)
-        targets = {names[name]: _wrap(node) for name, node in new._asdict().items()}
+        try:
+            new = event(sym_state, t, consts)
+        except BuildError as exc:
+            raise BuildError(f"brian2: {exc}") from None
+        targets = {names[name]: wrap(node) for name, node in new._asdict().items()}
         blocks.append("\n".join(_write(_Writer({}, counter), targets)) + "\n")
     model = "".join(f"{names[name]} : {_BRIAN2_TYPES[node.kind]}\n" for name, node in zip(state._fields, sym_state))
     return SynapseCode(model, blocks[0], blocks[1], namespace, names)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
+from neurohop.backends.torch.compiled import FusedRunner, compile_segments, resolve_compiled
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.activity import Activity, FrozenState, join_instances, take_instances
 from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, rows_sum, spike_indices
@@ -82,6 +83,10 @@ class EventSimulation(Simulation):
         ``"float64"`` (default, exact agreement with the other backends) or ``"float32"``.
     learning : bool
         Whether plastic projections learn during :meth:`run` (see :meth:`set_learning`).
+    compiled : "auto", True or False
+        The numba-compiled CPU path (:mod:`~neurohop.backends.torch.compiled`): a network
+        whose projections are all delivered row by row runs a chunk of steps per compiled
+        call; the others a compiled neuron update per step.
     seed : int or None
         See :data:`~neurohop.backends.base.SEED_OPTION` (this backend draws no random numbers).
     """
@@ -93,6 +98,7 @@ class EventSimulation(Simulation):
         Option("batch", "None", None, "only None: learning runs one instance; recall a batch with run_frozen(..., batch=B)"),
         Option("dtype", "str or torch.dtype", "float64", "'float64' (exact agreement with the other backends) or 'float32'"),
         Option("learning", "bool", True, "whether plastic projections learn during run (see set_learning)"),
+        Option("compiled", "'auto', True or False", "auto", "numba-compiled CPU path generated from the kernels, bit-identical (needs the 'fast' extra); 'auto': where numba is installed and the device is the CPU"),
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
@@ -111,7 +117,8 @@ class EventSimulation(Simulation):
         return itemsize(options.get("dtype", "float64"), cls.backend) * plastic_synapses
 
     def __init__(
-        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True, seed: int | None = None
+        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", learning: bool = True, seed: int | None = None,
+        compiled: Any = "auto",
     ) -> None:
         super().__init__(net, dt, batch)
         self.seed = check_seed(self.backend, seed)
@@ -124,6 +131,7 @@ class EventSimulation(Simulation):
         self.device = resolve_device(device, "torch_event")
         self.dtype = resolve_dtype(dtype, "torch_event")
         self.learning = bool(learning)
+        self.compiled = resolve_compiled(compiled, self.device, "torch_event")
         sizes = net.sizes
         layout = layout_neurons(net, by_model, self.dt, self._tensor)
         self._src_offset, self._nrn_offset = layout.src_offset, layout.nrn_offset
@@ -189,6 +197,10 @@ class EventSimulation(Simulation):
         self.ops = tuple(ops)
         self.rows = event_delivery(n_src + self.n_neurons, self.n_neurons, rows, self.device, self.dtype) if rows else None
         self.n_slots = max_delay + 1
+        #: a whole chunk per compiled call where every projection is delivered row by row
+        self._fused = FusedRunner(self.segments, self._initial, self.rows, n_src, self.n_neurons, self.dtype) if self.compiled and not self.ops else None
+        if self.compiled and self._fused is None:
+            self.segments = compile_segments(self.segments, self._initial, self.dtype)
         self._schedule = source_schedule(net, self._src_offset)
         self.reset()
 
@@ -335,6 +347,11 @@ class EventSimulation(Simulation):
         """Run ``steps`` steps from ``t0`` in chunks (see :mod:`~neurohop.backends.torch.stream`)."""
         B = act.buf.shape[1]
         chunk = chunk_steps(steps, B, self.n_sources, self.n_neurons)
+        if self._fused is not None:
+            neurons = self._fused.start(act.neurons)
+            for part in source_chunks(t0, steps, B, checked, self._src_offset, self.net.sizes, self._schedule, self.n_sources, chunk):
+                self._fused.advance(t0 + part.k0, part, neurons, act.buf, rec)
+            return Activity(self._fused.finish(neurons), act.buf)
         pending = Pending(min_delay(self.rows), self.device.type == "cpu") if self.rows is not None else None
         for part in source_chunks(t0, steps, B, checked, self._src_offset, self.net.sizes, self._schedule, self.n_sources, chunk):
             c = part.raster.shape[0]

@@ -37,6 +37,7 @@ class Segment(NamedTuple):
     kernel: NeuronKernel
     constants: Any  #: the kernel's constants as tensors
     host_constants: Any = None  #: the same as NumPy arrays sharing their memory (CPU tensors only)
+    compiled: Any = None  #: the kernel's step compiled for NumPy arrays (:func:`~neurohop.backends.torch.compiled.kernel_update`), or None
 
 
 class NeuronLayout(NamedTuple):
@@ -141,14 +142,19 @@ def neurons_step(segments: Sequence[Segment], states: Sequence[Any], in_e: torch
     On a CPU the kernels run on NumPy arrays that share the tensors' memory: the kernels
     write one element-wise operation per line, NumPy rounds each IEEE operation as torch
     does (the results are bit-identical) and its per-call overhead on arrays of a few
-    thousand neurons is about half of torch's.
+    thousand neurons is about half of torch's. A segment with a ``compiled`` step runs it
+    instead (generated from the same kernel, bit-identical; :mod:`~neurohop.backends.torch.compiled`).
     """
     host = in_e.device.type == "cpu" and all(seg.host_constants is not None for seg in segments)
     parts, neurons = [], []
     if host:
         e, i = in_e.numpy(), in_i.numpy()
         for seg, st in zip(segments, states):
-            spk, st = seg.kernel.step(type(st)(*[x.numpy() for x in st]), e[:, seg.start : seg.stop], i[:, seg.start : seg.stop], seg.host_constants, np.where)
+            st = type(st)(*[x.numpy() for x in st])
+            if seg.compiled is not None:
+                spk, st = seg.compiled(st, e[:, seg.start : seg.stop], i[:, seg.start : seg.stop], seg.host_constants)
+            else:
+                spk, st = seg.kernel.step(st, e[:, seg.start : seg.stop], i[:, seg.start : seg.stop], seg.host_constants, np.where)
             parts.append(torch.from_numpy(spk))
             neurons.append(type(st)(*[torch.from_numpy(np.asarray(x)) for x in st]))
     else:

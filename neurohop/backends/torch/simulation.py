@@ -11,6 +11,9 @@ Static synapses are delivered event by event (``delivery="auto"`` or ``"event"``
 :mod:`~neurohop.backends.torch.delivery`) or by dense products (``"dense"``); runs go in
 chunks (:mod:`~neurohop.backends.torch.stream`), and :meth:`TorchSimulation.estimate_run_bytes`
 gives a run's memory before it starts (batched runs also log it on ``neurohop.torch``).
+With ``compiled`` (numba installed, CPU) a network whose synapses are all rows runs a whole
+chunk per compiled call, and the others a compiled neuron update per step, bit-identical to
+the uncompiled path (:mod:`~neurohop.backends.torch.compiled`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 import logging
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
+from neurohop.backends.torch.compiled import FusedRunner, compile_segments, resolve_compiled
 from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
 from neurohop.backends.torch.delivery import Pending, event_delivery, min_delay
 from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, constants_on, device_tensor, layout_neurons, segment_of
@@ -54,6 +58,7 @@ class TorchSimulation(Simulation):
         Option("batch", "int >= 1 or None", None, "independent instances run side by side; None: one, no batch dimension in results"),
         Option("dtype", "str or torch.dtype", "float64", "'float64' (exact agreement with Brian2 and the recordings) or 'float32'"),
         Option("delivery", "str", "auto", "static synapses: 'event' (rows of the spiking neurons), 'dense' (matrix products) or 'auto' (dense for small groups)"),
+        Option("compiled", "'auto', True or False", "auto", "numba-compiled CPU path generated from the kernels, bit-identical (needs the 'fast' extra); 'auto': where numba is installed and the device is the CPU"),
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
@@ -72,7 +77,8 @@ class TorchSimulation(Simulation):
         return size * (dense_entries + 2 * plastic_synapses * max(1, int(options.get("batch") or 1)))
 
     def __init__(
-        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None, delivery: str = "auto"
+        self, net: Network, dt: float = 1.0, device: Any = "cpu", batch: int | None = None, dtype: Any = "float64", seed: int | None = None, delivery: str = "auto",
+        compiled: Any = "auto",
     ) -> None:
         super().__init__(net, dt, batch)
         self.seed = check_seed(self.backend, seed)
@@ -85,6 +91,7 @@ class TorchSimulation(Simulation):
             raise BuildError(f"torch: {exc}") from None
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
+        self.compiled = resolve_compiled(compiled, self.device, "torch")
         self._B = 1 if batch is None else self.batch
         sizes = net.sizes
         # index spaces: sources first in the "all" vector, then neurons
@@ -143,7 +150,12 @@ class TorchSimulation(Simulation):
             else:
                 event_parts.append((rows, cols, vals, np.full(rows.size, delay, dtype=np.int64), int(inhibitory)))
         events = event_delivery(n_all, n_nrn, event_parts, self.device, self.dtype) if event_parts else None
-        self.params = NetworkParams(layout.segments, tuple(groups), tuple(plastic), max_delay + 1, events, n_src)
+        segments = layout.segments
+        #: a whole chunk per compiled call where every synapse is a row (no dense group, no plastic block)
+        self._fused = FusedRunner(segments, layout.initial, events, n_src, n_nrn, self.dtype) if self.compiled and not groups and not plastic else None
+        if self.compiled and self._fused is None:
+            segments = compile_segments(segments, layout.initial, self.dtype)
+        self.params = NetworkParams(segments, tuple(groups), tuple(plastic), max_delay + 1, events, n_src)
         self._schedule = source_schedule(net, self._src_offset)
         self.module = TorchNetwork(self.params)
         self.reset()
@@ -231,6 +243,14 @@ class TorchSimulation(Simulation):
         chunk = chunk_steps(steps, self._B, self.n_sources, self.n_neurons)
         sizes = self.net.sizes
         state = self._state
+        if self._fused is not None:
+            neurons = self._fused.start(state.neurons)
+            for part in source_chunks(self.t, steps, self._B, checked, self._src_offset, sizes, self._schedule, self.n_sources, chunk):
+                self._fused.advance(self.t + part.k0, part, neurons, state.buf, rec)
+            self._state = state._replace(neurons=self._fused.finish(neurons))
+            result = rec.result(self.t, steps, self.dt, self.batch is not None)
+            self.t += steps
+            return result
         rows = self.params.delivery
         # the rows of up to min-delay steps of spikes are gathered together (see Pending)
         pending = Pending(min_delay(rows), self.device.type == "cpu") if rows is not None else None
@@ -253,5 +273,5 @@ class TorchSimulation(Simulation):
 
 def build_torch(net: Network, **options: Any) -> TorchSimulation:
     """Compile ``net`` for PyTorch; ``options`` are :attr:`TorchSimulation.OPTIONS`
-    (``dt`` ms, ``device``, ``batch``, ``dtype``, ``delivery``, ``seed``)."""
+    (``dt`` ms, ``device``, ``batch``, ``dtype``, ``delivery``, ``compiled``, ``seed``)."""
     return TorchSimulation.build(net, None, **options)  # type: ignore[return-value]
