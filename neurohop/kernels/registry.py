@@ -86,6 +86,11 @@ class PlasticityKernel(NamedTuple):
     weight : str
         The field of the synapse state that holds the weight a pre spike delivers (and that
         a backend reports as the projection's weights).
+    block_initial : callable or None
+        ``block_initial(w, fill) -> state`` for ``step``: the state of a dense block whose
+        weights are ``w`` (``[..., pre, post]``, a backend array), other fields made with
+        ``fill(shape, value, integer)`` on the same backend. The torch backends need it;
+        ``None`` for a rule they do not run.
     """
 
     name: str
@@ -96,6 +101,7 @@ class PlasticityKernel(NamedTuple):
     on_pre: Callable[..., Any]
     on_post: Callable[..., Any]
     weight: str = "w"
+    block_initial: Callable[[Any, Callable[..., Any]], Any] | None = None
 
 
 #: Plasticity rules (classes) and their kernels.
@@ -112,6 +118,7 @@ def plasticity_kernel(
     on_pre: Callable[..., Any],
     on_post: Callable[..., Any],
     weight: str = "w",
+    block_initial: Callable[[Any, Callable[..., Any]], Any] | None = None,
 ) -> PlasticityKernel:
     """Register the kernel of plasticity rule class ``rule`` (see :class:`PlasticityKernel`).
 
@@ -121,7 +128,7 @@ def plasticity_kernel(
     fields = getattr(synapse_initial(np.zeros(0)), "_fields", ())
     if weight not in fields:
         raise BuildError(f"plasticity kernel {name!r}: weight: expected a field of its synapse state {list(fields)} (got {weight!r})")
-    kernel = PlasticityKernel(name, constants, step, event_step, synapse_initial, on_pre, on_post, weight)
+    kernel = PlasticityKernel(name, constants, step, event_step, synapse_initial, on_pre, on_post, weight, block_initial)
     PLASTICITY_KERNELS[rule] = kernel
     return kernel
 

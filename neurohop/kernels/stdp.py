@@ -42,6 +42,7 @@ __all__ = [
     "stdp_step",
     "stdp_event_step",
     "stdp_synapse_initial",
+    "stdp_block_initial",
     "stdp_on_pre",
     "stdp_on_post",
     "trace_at",
@@ -134,6 +135,13 @@ def stdp_synapse_initial(w: Any) -> STDPState:
     w = np.asarray(w, dtype=np.float64)
     never = np.full(w.shape, NEVER, dtype=np.int64)
     return STDPState(w.copy(), np.zeros(w.shape), never, np.zeros(w.shape), never.copy())
+
+
+def stdp_block_initial(w: Any, fill: Any) -> STDPState:
+    """State of a dense block of weights ``w`` (``[..., pre, post]``) for :func:`stdp_step`:
+    one trace per pre and per post neuron, no spike seen yet."""
+    lead, (n_pre, n_post) = tuple(w.shape[:-2]), tuple(w.shape[-2:])
+    return STDPState(w, fill(lead + (n_pre,), 0.0, False), fill(lead + (n_pre,), NEVER, True), fill(lead + (n_post,), 0.0, False), fill(lead + (n_post,), NEVER, True))
 
 
 def stdp_on_post(s: STDPState, t: Any, c: STDPConstants, ar: STDPArithmetic = FLOAT_STDP) -> STDPState:
@@ -259,4 +267,4 @@ def _put(a: Any, idx: Any, axis: int, values: Any) -> None:
         a[:, idx] = values
 
 
-plasticity_kernel(STDP, "stdp", stdp_constants, stdp_step, stdp_event_step, stdp_synapse_initial, stdp_on_pre, stdp_on_post)
+plasticity_kernel(STDP, "stdp", stdp_constants, stdp_step, stdp_event_step, stdp_synapse_initial, stdp_on_pre, stdp_on_post, block_initial=stdp_block_initial)

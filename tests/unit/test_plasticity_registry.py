@@ -45,11 +45,14 @@ def _to_w(s: GState) -> stdp.STDPState:
 
 def _register() -> None:
     plasticity_kernel(
-        RenamedSTDP, "stdp_g", stdp.stdp_constants, stdp.stdp_step, stdp.stdp_event_step,
+        RenamedSTDP, "stdp_g", stdp.stdp_constants,
+        lambda s, *args: GState(*stdp.stdp_step(_to_w(s), *args)),
+        lambda s, *args: GState(*stdp.stdp_event_step(_to_w(s), *args)),
         lambda w: GState(*stdp.stdp_synapse_initial(w)),
         lambda s, t, c: GState(*stdp.stdp_on_pre(_to_w(s), t, c)),
         lambda s, t, c: GState(*stdp.stdp_on_post(_to_w(s), t, c)),
         weight="g",
+        block_initial=lambda w, fill: GState(*stdp.stdp_block_initial(w, fill)),
     )
 
 
@@ -98,6 +101,32 @@ def test_brian2_runs_a_new_rule_from_its_kernel_alone(renamed: None) -> None:
     assert np.array_equal(r_ref.spikes["n"], r_new.spikes["n"]) and r_ref.spikes["n"].any()
     assert np.array_equal(ref.weights("p"), new.weights("p"))
     assert not np.array_equal(ref.weights("p"), _network(STDP(**params)).projection("p").weight)  # the weights did learn
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch_event"])
+def test_the_torch_backends_run_a_new_rule_from_its_kernel_alone(renamed: None, backend: str) -> None:
+    rng = np.random.default_rng(6)
+    spikes = {"src": rng.random((120, 6)) < 0.3}
+    params = dict(tau_plus=8.0, tau_minus=12.0, a_plus=0.3, a_minus=0.2, w_min=0.0, w_max=3.0)
+    ref = neurohop.build(_network(STDP(**params)), backend=backend)
+    new = neurohop.build(_network(RenamedSTDP(**params)), backend=backend)
+    r_ref, r_new = ref.run(120, spikes), new.run(120, spikes)
+    assert np.array_equal(r_ref.spikes["n"], r_new.spikes["n"]) and r_ref.spikes["n"].any()
+    assert np.array_equal(ref.weights("p"), new.weights("p"))
+    assert not np.array_equal(ref.weights("p"), _network(STDP(**params)).projection("p").weight)  # the weights did learn
+
+
+def test_a_rule_without_a_dense_block_form_is_refused_by_the_torch_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PLASTICITY_RULES, RenamedSTDP.kind, RenamedSTDP)
+    before = dict(PLASTICITY_KERNELS)
+    try:
+        plasticity_kernel(RenamedSTDP, "stdp_g", stdp.stdp_constants, stdp.stdp_step, stdp.stdp_event_step, stdp.stdp_synapse_initial, stdp.stdp_on_pre, stdp.stdp_on_post)
+        for backend in ("torch", "torch_event"):
+            with pytest.raises(BuildError, match=rf"{backend}: projection 'p': plasticity rule 'stdp_g' has no dense-block form"):
+                neurohop.build(_network(RenamedSTDP()), backend=backend)
+    finally:
+        PLASTICITY_KERNELS.clear()
+        PLASTICITY_KERNELS.update(before)
 
 
 def test_model_files_and_nir_specs_read_a_new_rule_through_the_registry(renamed: None, tmp_path: Path) -> None:

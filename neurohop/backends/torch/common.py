@@ -60,3 +60,30 @@ def kernel_states() -> dict[str, tuple[str, ...]]:
 def itemsize(dtype: Any, backend: str = "torch") -> int:
     """Bytes per value of a ``dtype`` option."""
     return resolve_dtype(dtype, backend).itemsize
+
+
+def plastic_kernel(rule: Any, where: str) -> Any:
+    """The plasticity kernel of ``rule`` for the torch backends, which run its dense-block form:
+    :class:`~neurohop.errors.BuildError` naming ``where`` when the kernel has none."""
+    from neurohop.errors import BuildError
+    from neurohop.kernels.registry import plasticity_kernel_for
+
+    kernel = plasticity_kernel_for(rule, where)
+    if kernel.block_initial is None:
+        raise BuildError(f"{where}: plasticity rule {kernel.name!r} has no dense-block form (its kernel's block_initial), which the torch backends run")
+    return kernel
+
+
+def plastic_rules() -> tuple[str, ...]:
+    """Kinds of the registered plasticity rules the torch backends can run (those with a dense-block form)."""
+    from neurohop.kernels.registry import PLASTICITY_KERNELS
+
+    return tuple(getattr(rule, "kind", kernel.name) for rule, kernel in PLASTICITY_KERNELS.items() if kernel.block_initial is not None)
+
+
+def block_state(kernel: Any, w: torch.Tensor) -> Any:
+    """A fresh dense-block state of ``kernel`` for weights ``w``, on ``w``'s device and dtype."""
+    def fill(shape: tuple[int, ...], value: float, integer: bool) -> torch.Tensor:
+        return torch.full(shape, value, device=w.device, dtype=torch.int64 if integer else w.dtype)
+
+    return kernel.block_initial(w, fill)

@@ -35,14 +35,12 @@ import torch
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.compiled import FusedRunner, compile_segments, resolve_compiled
-from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
+from neurohop.backends.torch.common import block_state, clone_state, itemsize, kernel_states, plastic_kernel, plastic_rules, resolve_device, resolve_dtype
 from neurohop.backends.torch.activity import Activity, FrozenState, join_instances, take_instances
 from neurohop.backends.torch.delivery import Pending, deliver, event_delivery, min_delay, rows_sum, spike_indices
 from neurohop.backends.torch.network import constants_on, device_tensor, layout_neurons, neurons_step, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.registry import plasticity_kernel_for
-from neurohop.kernels.stdp import NEVER, STDPState
 from neurohop.model.network import Network, Population
 from neurohop.model.synapses import AllToAll, OneToOne
 
@@ -102,7 +100,7 @@ class EventSimulation(Simulation):
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
-        learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=("stdp",),
+        learning_switch=True, weight_matrix=True, batched_frozen_recall=True, plasticity=plastic_rules(),
         plastic_connectors=("all_to_all", "all_to_all_without_self"), per_synapse_delays=True,
         neuron_models=tuple(kernel_states()), states=kernel_states(), devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
@@ -185,7 +183,7 @@ class EventSimulation(Simulation):
                 if proj.plasticity is None:
                     ops.append(_Op("matrix", pre, post, delay, inhibitory, torch.as_tensor(dense, device=self.device, dtype=self.dtype), False))
                 else:
-                    kernel = plasticity_kernel_for(proj.plasticity, f"torch_event: projection {proj.name!r}")
+                    kernel = plastic_kernel(proj.plasticity, f"torch_event: projection {proj.name!r}")
                     self._plastic_kernels.append(kernel)
                     self._plastic_consts.append(constants_on(kernel.constants(proj.plasticity, self.dt), self.device, self.dtype))
                     self._plastic_no_self.append(no_self)
@@ -217,10 +215,8 @@ class EventSimulation(Simulation):
         self._activity = self._fresh_activity(1)
         plastic, history = [], []
         for op, w0 in zip([o for o in self.ops if o.kind == "plastic"], self._plastic_init):
-            P, Q = w0.shape
-            never = lambda n: torch.full((n,), NEVER, device=self.device, dtype=torch.int64)  # noqa: E731
-            zeros = lambda n: torch.zeros(n, device=self.device, dtype=self.dtype)  # noqa: E731
-            plastic.append(STDPState(w0.clone(), zeros(P), never(P), zeros(Q), never(Q)))
+            plastic.append(block_state(self._plastic_kernels[len(plastic)], w0.clone()))
+            Q = w0.shape[1]
             history.append(deque(torch.zeros(Q, device=self.device, dtype=torch.bool) for _ in range(op.delay)))
         self._plastic = plastic
         self._history = history
@@ -230,10 +226,10 @@ class EventSimulation(Simulation):
         """Switch plasticity on or off for the following :meth:`run` calls (weights are kept)."""
         self.learning = bool(on)
 
-    def snapshot(self) -> tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]:
+    def snapshot(self) -> tuple[int, Activity, list[Any], list[list[torch.Tensor]]]:
         return self.t, clone_state(self._activity), [clone_state(s) for s in self._plastic], [[h.clone() for h in hist] for hist in self._history]
 
-    def restore(self, snapshot: tuple[int, Activity, list[STDPState], list[list[torch.Tensor]]]) -> None:
+    def restore(self, snapshot: tuple[int, Activity, list[Any], list[list[torch.Tensor]]]) -> None:
         t, activity, plastic, history = snapshot
         self.t = t
         self._activity = clone_state(activity)
@@ -244,7 +240,8 @@ class EventSimulation(Simulation):
         """The current ``[pre, post]`` weight matrix (nA) of a plastic projection, on the device (not a copy)."""
         if projection not in self._plastic_names:
             raise InputError(f"torch_event: weight_matrix: {projection!r} is not a plastic projection; plastic: {self._plastic_names}")
-        return self._plastic[self._plastic_names.index(projection)].w
+        k = self._plastic_names.index(projection)
+        return getattr(self._plastic[k], self._plastic_kernels[k].weight)
 
     def weight_matrix(self, projection: str) -> np.ndarray:
         """The current ``[pre, post]`` weight matrix (nA) of a plastic projection (a NumPy copy)."""
@@ -304,12 +301,12 @@ class EventSimulation(Simulation):
                         # mask columns, update unmasked and put the (always 0) diagonal back
                         self._plastic[k] = self._plastic_kernels[k].event_step(self._plastic[k], t, pre_idx, post_idx, pre_b, seen, self._plastic_consts[k], torch.where, None)
                         if self._plastic_no_self[k]:
-                            w = self._plastic[k].w
+                            w = getattr(self._plastic[k], self._plastic_kernels[k].weight)
                             for idx in (pre_idx, post_idx):
                                 idx = idx[idx < min(w.shape)]
                                 w[idx, idx] = 0.0
                     self._history[k].append(spikes[0, op.post].clone())
-                arriving = rows_sum(pre, self._plastic[k].w)
+                arriving = rows_sum(pre, getattr(self._plastic[k], self._plastic_kernels[k].weight))
             elif op.kind == "matrix":
                 arriving = rows_sum(pre, op.weight)
             elif op.kind == "one_to_one":

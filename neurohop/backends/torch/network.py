@@ -230,7 +230,7 @@ def network_step(
     for block, syn, hist in zip(p.plastic, state.plastic, state.post_history):
         pre = emitted[:, block.pre_start : block.pre_stop]
         syn = block.kernel.step(syn, t, pre > 0, hist[0], block.constants, torch.where, block.mask)
-        arriving = torch.bmm(pre.unsqueeze(1), syn.w).squeeze(1)
+        arriving = torch.bmm(pre.unsqueeze(1), getattr(syn, block.kernel.weight)).squeeze(1)
         buf[(t + block.delay) % p.n_slots, :, int(block.inhibitory), block.post_start : block.post_stop] += arriving
         plastic.append(syn)
         history.append(hist[1:] + (spikes[:, block.post_start : block.post_stop],))

@@ -27,13 +27,11 @@ import logging
 
 from neurohop.backends.base import SEED_OPTION, Capabilities, Option, RunResult, Simulation, check_inputs, check_seed, neuron_order
 from neurohop.backends.torch.compiled import FusedRunner, compile_segments, resolve_compiled
-from neurohop.backends.torch.common import clone_state, itemsize, kernel_states, resolve_device, resolve_dtype
+from neurohop.backends.torch.common import block_state, clone_state, itemsize, kernel_states, plastic_kernel, plastic_rules, resolve_device, resolve_dtype
 from neurohop.backends.torch.delivery import Pending, event_delivery, min_delay
 from neurohop.backends.torch.network import NetworkParams, NetworkState, PlasticBlock, StaticGroup, TorchNetwork, constants_on, device_tensor, layout_neurons, segment_of
 from neurohop.backends.torch.stream import Recorder, chunk_steps, run_bytes, source_chunks, source_schedule
 from neurohop.errors import BuildError, InputError
-from neurohop.kernels.registry import plasticity_kernel_for
-from neurohop.kernels.stdp import NEVER, STDPState
 from neurohop.model.network import Network, Population
 
 __all__ = ["TorchSimulation", "build_torch", "DELIVERY"]
@@ -62,7 +60,7 @@ class TorchSimulation(Simulation):
         SEED_OPTION,
     )
     CAPABILITIES = Capabilities(
-        batch=True, plasticity=("stdp",), neuron_models=tuple(kernel_states()), states=kernel_states(),
+        batch=True, plasticity=plastic_rules(), neuron_models=tuple(kernel_states()), states=kernel_states(),
         devices=("cpu", "cuda"), dtypes=("float64", "float32"),
     )
 
@@ -127,7 +125,7 @@ class TorchSimulation(Simulation):
             np.add.at(dense, (lpre, lpost), w)
             mask = np.zeros((a1 - a0, b1 - b0), dtype=bool)
             mask[lpre, lpost] = True
-            kernel = plasticity_kernel_for(proj.plasticity, f"torch: projection {proj.name!r}")
+            kernel = plastic_kernel(proj.plasticity, f"torch: projection {proj.name!r}")
             c_t = constants_on(kernel.constants(proj.plasticity, self.dt), self.device, self.dtype)
             base = all_index(proj.pre.population)
             self._plastic_index[proj.name] = len(plastic)
@@ -174,8 +172,7 @@ class TorchSimulation(Simulation):
         for block, init in zip(self.params.plastic, self._plastic_init):
             P, Q = init.shape
             w = torch.as_tensor(init, device=dev, dtype=dt).expand(B, P, Q).clone()
-            never = lambda n: torch.full((B, n), NEVER, device=dev, dtype=torch.int64)  # noqa: E731
-            plastic.append(STDPState(w, zeros(B, P), never(P), zeros(B, Q), never(Q)))
+            plastic.append(block_state(block.kernel, w))
             history.append(tuple(torch.zeros(B, Q, device=dev, dtype=torch.bool) for _ in range(block.delay)))
         self._state = NetworkState(neurons, zeros(self.params.n_slots, B, 2, N), tuple(plastic), tuple(history))
         self.t = 0
@@ -202,7 +199,8 @@ class TorchSimulation(Simulation):
         pre, post, w, _ = proj.local_synapses(self.net.sizes)
         if proj.plasticity is None:
             return w
-        dense = self._state.plastic[self._plastic_index[projection]].w
+        k = self._plastic_index[projection]
+        dense = getattr(self._state.plastic[k], self.params.plastic[k].kernel.weight)
         return self._out(dense[:, pre, post])
 
     def _out(self, tensor: torch.Tensor) -> np.ndarray:
