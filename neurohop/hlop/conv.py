@@ -50,7 +50,7 @@ from neurohop.errors import InputError
 from neurohop.hlop.config import NetworkConfig
 from neurohop.hlop.neurons import LayerParameters, encode_if, layer_scan
 from neurohop.hlop.projection import project_weight_gradient, traced_linear
-from neurohop.hlop.network import head_index, projected_layers
+from neurohop.hlop.network import Classifier
 
 __all__ = [
     "CONV_TRAIN_METHODS",
@@ -253,7 +253,7 @@ class _Pass:
         return self._flat(x, lambda v: F.avg_pool2d(v, factor))
 
 
-class SpikingConvNet(nn.Module):
+class SpikingConvNet(Classifier):
     """Spiking convolutional classifier (``network.kind: cnn``) with one or several heads.
 
     Parameters
@@ -341,28 +341,10 @@ class SpikingConvNet(nn.Module):
 
     # ------------------------------------------------------------------ description
     @property
-    def device(self) -> torch.device:
-        """Device of the parameters."""
-        return self.heads[0].weight.device
-
-    @property
-    def timesteps(self) -> int:
-        """Simulation steps per sample."""
-        return self.config.timesteps
-
-    @property
     def lif_params(self) -> LayerParameters:
         """Parameters shared by every LIF layer."""
         c = self.config
         return LayerParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha, c.reset)
-
-    def projected_layers(self) -> list[tuple[str, nn.Module]]:
-        """Layers whose inputs get lateral circuits: every convolution and fully connected layer, then the shared head."""
-        return projected_layers(self)
-
-    def head_index(self, task: int) -> int:
-        """Which head serves ``task``."""
-        return head_index(self, task)
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ whole network on given input spikes (what an exporter compares against).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -44,25 +44,38 @@ class ClassifierOutput(NamedTuple):
     logits: torch.Tensor
 
 
-def projected_layers(net: Any) -> list[tuple[str, nn.Module]]:
-    """A classifier's layers whose inputs get lateral circuits: its ``layers`` under their
-    ``layer_names``, then the head when one head is shared by every task."""
-    out: list[tuple[str, nn.Module]] = list(zip(net.layer_names, net.layers))
-    if net.shared_head:
-        out.append(("head", net.heads[0]))
-    return out
+class Classifier(nn.Module):
+    """What every HLOP classifier shares: per-task or shared heads (``heads``, ``shared_head``),
+    hidden ``layers`` under ``layer_names``, and its ``config`` (a NetworkConfig)."""
+
+    def projected_layers(self) -> list[tuple[str, nn.Module]]:
+        """The layers whose inputs get lateral circuits: the hidden layers, then the head
+        when one head is shared by every task."""
+        out: list[tuple[str, nn.Module]] = list(zip(self.layer_names, self.layers))
+        if self.shared_head:
+            out.append(("head", self.heads[0]))
+        return out
+
+    def head_index(self, task: int) -> int:
+        """Which head serves ``task`` (0 with a shared head)."""
+        if self.shared_head:
+            return 0
+        if not 0 <= task < len(self.heads):
+            raise InputError(f"{type(self).__name__}: task: expected 0 .. {len(self.heads) - 1} (got {task})")
+        return task
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return self.heads[0].weight.device
+
+    @property
+    def timesteps(self) -> int:
+        """Simulation steps per sample."""
+        return self.config.timesteps
 
 
-def head_index(net: Any, task: int) -> int:
-    """Which of a classifier's heads serves ``task`` (0 with a shared head)."""
-    if net.shared_head:
-        return 0
-    if not 0 <= task < len(net.heads):
-        raise InputError(f"{type(net).__name__}: task: expected 0 .. {len(net.heads) - 1} (got {task})")
-    return task
-
-
-class SpikingMLP(nn.Module):
+class SpikingMLP(Classifier):
     """Fully connected spiking classifier with one or several readout heads.
 
     Parameters
@@ -116,15 +129,6 @@ class SpikingMLP(nn.Module):
         self.to(device)
 
     # ------------------------------------------------------------------ description
-    @property
-    def device(self) -> torch.device:
-        """Device of the parameters."""
-        return self.layers[0].weight.device
-
-    @property
-    def timesteps(self) -> int:
-        """Simulation steps per sample."""
-        return self.config.timesteps
 
     def thresholds(self) -> list[torch.Tensor]:
         """Firing threshold of each hidden layer, per neuron."""
@@ -140,13 +144,6 @@ class SpikingMLP(nn.Module):
         """Names of the hidden layers (``fc0``, ``fc1``, ...)."""
         return [f"fc{i}" for i in range(len(self.layers))]
 
-    def projected_layers(self) -> list[tuple[str, nn.Module]]:
-        """The layers whose inputs get lateral circuits: hidden layers, then the shared head."""
-        return projected_layers(self)
-
-    def head_index(self, task: int) -> int:
-        """Which head serves ``task``."""
-        return head_index(self, task)
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:
