@@ -262,8 +262,12 @@ def test_signal_during_export_leaves_no_partial_folder(good: Path, tmp_path: Pat
         if via == "cli"
         else f"from neurohop.export.backend import quantise\nfrom neurohop.model import load_model\nb.write_bundle(quantise(load_model('ca3_cam', C=2, K=2), 'spinnaker1'), {str(tmp_path / 'out')!r})"
     )
+    # the child starts from the default disposition of the signal under test: a suite run
+    # under nohup (or as a background job) inherits SIGHUP (or SIGINT) ignored, and an
+    # ignored signal rightly does not stop the writer
     script = f"""
-import sys, time
+import signal, sys, time
+signal.signal(signal.{signame}, signal.SIG_DFL if signal.{signame} != signal.SIGINT else signal.default_int_handler)
 import neurohop.export.bundle as b
 real = b._write_contents
 def slow(*a, **k):
