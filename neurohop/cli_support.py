@@ -12,7 +12,7 @@
 * numeric option types (:func:`int_range`, :func:`float_range`) that refuse NaN, infinities
   and out-of-range values while the command line is parsed;
 * feedback on stderr: :func:`progress` (a tqdm bar shown on a terminal, or after a few
-  seconds otherwise) and :func:`brian2_compile_notice`.
+  seconds otherwise) and :func:`compile_notice`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from neurohop.files import available_memory  # the one estimate (cgroup-aware); 
 __all__ = [
     "ArgumentParser", "run_handler", "cli_message", "option_flags", "attach_option_flags",
     "check_output_file", "check_output_dir", "check_input_file", "int_range", "float_range", "warn", "progress", "Progress",
-    "brian2_compile_notice", "estimate_bytes_ok", "quiet_stdout",
+    "compile_notice", "estimate_bytes_ok", "quiet_stdout",
 ]
 
 PROG = "neurohop"
@@ -434,32 +434,17 @@ def _stderr_is_tty() -> bool:
         return False
 
 
-def brian2_compile_notice(target: str = "auto") -> None:
-    """Say on stderr that Brian2 may compile code, and where its cache is, before a Cython run.
+def compile_notice(backend: str, **options: Any) -> None:
+    """Say on stderr, before a build, what the backend says about compiling code for these
+    options (:meth:`~neurohop.backends.base.Simulation.compile_notice`; Brian2 with Cython
+    names its cache); nothing for an unknown backend (the build names it) or one that does not
+    compile."""
+    from neurohop.backends.base import simulation_class
+    from neurohop.errors import NeurohopError
 
-    Brian2 compiles each new code shape with Cython once and caches the result in
-    ``prefs.codegen.runtime.cython.cache_dir``, by default Cython's cache folder (``$CYTHON_CACHE_DIR``,
-    else ``$XDG_CACHE_HOME/cython`` or ``~/.cython``) plus ``brian_extensions``; brian2 says so
-    through its ``get_cython_cache_dir``. Only said when the run can compile (target ``cython``,
-    or ``auto`` with Cython installed): "compiling" when the cache is empty, else "may compile".
-    """
-    if target == "numpy":
-        return
     try:
-        import importlib.util
-
-        if importlib.util.find_spec("Cython") is None:
-            return
-        from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
-
-        cache = get_cython_cache_dir()
-    except Exception:  # brian2 internals moved: say nothing rather than fail the run
+        text = simulation_class(backend).compile_notice(options)
+    except NeurohopError:
         return
-    if not cache:
-        return
-    try:
-        n_cached = sum(1 for name in os.listdir(cache) if name.endswith((".so", ".pyd")))
-    except OSError:
-        n_cached = 0
-    what = "compiling" if n_cached == 0 else "may compile"
-    print(f"{PROG}: brian2 {what} generated code with Cython (the first run of a new network can take minutes); cache: {cache} ({n_cached} modules cached)", file=sys.stderr)
+    if text:
+        print(f"{PROG}: {text}", file=sys.stderr)

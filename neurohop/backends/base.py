@@ -380,6 +380,12 @@ class Simulation(abc.ABC):
         return sim
 
     @classmethod
+    def compile_notice(cls, options: Mapping[str, Any]) -> str | None:
+        """One line to show before a build with ``options`` that may compile generated code
+        (so that its first run is slow), else None (the default: nothing is compiled)."""
+        return None
+
+    @classmethod
     def declared_options(cls, variant: str | None = None) -> tuple[Option, ...]:
         """The options this backend (one variant, for a family) accepts."""
         return cls.OPTIONS

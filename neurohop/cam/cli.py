@@ -110,10 +110,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _compile_notice(args: argparse.Namespace) -> None:
-    if args.backend == "brian2":
-        from neurohop.cli_support import brian2_compile_notice
+    from neurohop.cli_support import compile_notice
 
-        brian2_compile_notice(args.target)
+    compile_notice(args.backend, target=args.target)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -26,14 +26,18 @@ def test_progress_waits_then_shows_on_stderr_only(monkeypatch: pytest.MonkeyPatc
     assert captured.err.count("will take about") == 1
 
 
-def test_brian2_compile_notice_names_brian2s_cache(capsys: pytest.CaptureFixture[str]) -> None:
-    support.brian2_compile_notice("numpy")
+def test_compile_notice_names_brian2s_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    support.compile_notice("brian2", target="numpy")
     assert capsys.readouterr().err == ""  # numpy code is not compiled
     if importlib.util.find_spec("Cython") is None:
         pytest.skip("Cython is not installed: brian2 would not compile")
     from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
 
-    support.brian2_compile_notice("cython")
+    support.compile_notice("torch")
+    assert capsys.readouterr().err == ""  # nothing to say for a backend that does not compile
+    support.compile_notice("nosuch")
+    assert capsys.readouterr().err == ""  # the build names an unknown backend
+    support.compile_notice("brian2", target="cython")
     err = capsys.readouterr().err
     assert "compil" in err and f"cache: {get_cython_cache_dir()}" in err and err.count("\n") == 1
 

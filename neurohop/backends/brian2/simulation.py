@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from typing import Any, Iterator, Mapping
 
 import numpy as np
@@ -109,6 +110,34 @@ class Brian2Simulation(Simulation):
         neuron_models=tuple(m.kind for m in NEURON_KERNELS),
         states={m.kind: NEURON_KERNELS[m].recordable for m in NEURON_KERNELS},
     )
+
+    @classmethod
+    def compile_notice(cls, options: Mapping[str, Any]) -> str | None:
+        """Brian2 compiles each new code shape with Cython once and caches the result in
+        ``prefs.codegen.runtime.cython.cache_dir`` (by default Cython's cache folder plus
+        ``brian_extensions``, which brian2's ``get_cython_cache_dir`` gives). Said only when the
+        run can compile (target ``cython``, or ``auto`` with Cython installed): "compiling"
+        when the cache is empty, else "may compile"."""
+        if options.get("target", "auto") == "numpy":
+            return None
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("Cython") is None:
+                return None
+            from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
+
+            cache = get_cython_cache_dir()
+        except Exception:  # brian2 internals moved: say nothing rather than fail the run
+            return None
+        if not cache:
+            return None
+        try:
+            n_cached = sum(1 for name in os.listdir(cache) if name.endswith((".so", ".pyd")))
+        except OSError:
+            n_cached = 0
+        what = "compiling" if n_cached == 0 else "may compile"
+        return f"brian2 {what} generated code with Cython (the first run of a new network can take minutes); cache: {cache} ({n_cached} modules cached)"
 
     @classmethod
     def estimate_bytes(cls, plastic_synapses: int, dense_entries: int, options: Mapping[str, Any]) -> int:

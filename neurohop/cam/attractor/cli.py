@@ -104,10 +104,9 @@ def _capacity(args: argparse.Namespace) -> int:
     for n, k_tok, cue, f in itertools.product(args.n, args.k, args.cue, args.false_bits):
         settings.append((n, parse_k(k_tok, n) if n >= 2 else k_tok, cue, f))
     settings = check_settings(settings)
-    if args.backend == "brian2":
-        from neurohop.cli_support import brian2_compile_notice
+    from neurohop.cli_support import compile_notice
 
-        brian2_compile_notice("auto")
+    compile_notice(args.backend)
     rows = run_sweep(
         settings,
         scheduler=args.scheduler,
