@@ -501,7 +501,10 @@ def test_atomic_directory_leaves_no_hidden_folder(tmp_path: Path) -> None:
 def test_signal_during_write_removes_the_temporary_file(tmp_path: Path, sig: int) -> None:
     script = textwrap.dedent(
         f"""\
-        import sys, time
+        import signal, sys, time
+        # the default disposition of the signal under test: a suite started in the background
+        # or under nohup may pass it on ignored, and an ignored signal rightly stops nothing
+        signal.signal({int(sig)}, signal.SIG_DFL if {int(sig)} != signal.SIGINT else signal.default_int_handler)
         sys.path.insert(0, {str(ROOT)!r})
         from neurohop.files import atomic_write
         def write(p):
