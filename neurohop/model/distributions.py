@@ -44,6 +44,15 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
 _MAX_REDRAWS = 1000
 
 
+def seed_value(seed: Any, where: str) -> int:
+    """A seed of a description as an int >= 0 (a whole float such as a model file's ``3.0``
+    counts); :class:`~neurohop.errors.ModelError` naming ``where`` otherwise."""
+    value = int(seed) if isinstance(seed, float) and seed.is_integer() else seed
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ModelError(f"{where}: expected an integer >= 0 (got {seed!r})")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A seeded distribution (see the module for the draw).
@@ -93,12 +102,7 @@ class Distribution:
         if self.kind == "exponential" and got["scale"] <= 0:
             raise ModelError(f"{where}.scale: must be > 0 (got {got['scale']})")
         object.__setattr__(self, "args", tuple(values))
-        seed = self.seed
-        if isinstance(seed, float) and seed.is_integer():
-            seed = int(seed)
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ModelError(f"{where}.seed: expected an integer >= 0 (got {self.seed!r})")
-        object.__setattr__(self, "seed", int(seed))
+        object.__setattr__(self, "seed", seed_value(self.seed, f"{where}.seed"))
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> "Distribution":

@@ -35,7 +35,7 @@ from neurohop.model.distributions import DISTRIBUTIONS, Distribution
 from neurohop.model.expr import evaluate
 from neurohop.model.network import Network, Population, PopRef, Projection
 from neurohop.model.neurons import NEURON_MODELS, SpikeSource
-from neurohop.model.synapses import PLASTICITY_RULES, AllToAll, FromList, OneToOne, PlasticityRule, connector_keys, parse_connector
+from neurohop.model.synapses import PLASTICITY_RULES, FromList, OneToOne, PlasticityRule, connector_keys, parse_connector
 
 __all__ = ["ModelSpec", "parse_ref", "read_model", "load_model", "save_network", "load_network", "load", "network_to_dict", "network_from_dict", "atomic_write"]
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 
 from neurohop.errors import ModelError
+from neurohop.model.distributions import seed_value
 
 __all__ = [
     "Connector",
@@ -258,12 +259,7 @@ class FixedProbability(Connector):
         if not isinstance(self.allow_self_connections, (bool, np.bool_)):
             raise ModelError(f"fixed_probability.allow_self_connections: expected true or false (got {self.allow_self_connections!r})")
         object.__setattr__(self, "allow_self_connections", bool(self.allow_self_connections))
-        seed = self.seed
-        if isinstance(seed, float) and seed.is_integer():
-            seed = int(seed)
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ModelError(f"fixed_probability.seed: expected an integer >= 0 (got {self.seed!r})")
-        object.__setattr__(self, "seed", int(seed))
+        object.__setattr__(self, "seed", seed_value(self.seed, "fixed_probability.seed"))
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "FixedProbability":
