@@ -506,16 +506,30 @@ class EWCConfig:
         ``online``: one penalty around the latest parameters with the Fisher summed over tasks
         (online EWC); ``original``: one penalty per finished task, each with that task's Fisher
         and parameters (Kirkpatrick et al. 2017).
+    max_stiffness : float or str
+        Cap on the penalty's curvature ``lambda * F`` per weight (summed over the penalties).
+        Plain SGD with momentum ``mu`` and rate ``lr`` diverges on a quadratic whose curvature
+        exceeds ``2 (1 + mu) / lr``; the Fisher summed over tasks grows until it does, and the
+        network then collapses to chance. ``auto``: half that limit, ``(1 + mu) / lr``, for the
+        run's rate and momentum; a number: that cap; ``none``: no cap (a diagnostics warning
+        says when the limit is passed). The weights at the cap are counted per task in the
+        run's diagnostics (``ewc``).
     """
 
     lam: float = 1000.0
     fisher_samples: int = 300
     variant: str = "online"
+    max_stiffness: float | str = "auto"
 
     def __post_init__(self) -> None:
         _check_number("methods.ewc.lambda", self.lam, 0.0)
         _check_positive_int("methods.ewc.fisher_samples", self.fisher_samples)
         _check_choice("methods.ewc.variant", self.variant, EWC_VARIANTS)
+        if isinstance(self.max_stiffness, str):
+            if self.max_stiffness not in ("auto", "none"):
+                raise _bad("methods.ewc.max_stiffness", "'auto', 'none' or a number > 0", self.max_stiffness)
+        else:
+            _check_number("methods.ewc.max_stiffness", self.max_stiffness, 0.0, open_lo=True)
 
 
 @dataclass(frozen=True)

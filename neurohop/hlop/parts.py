@@ -209,39 +209,74 @@ class EWC:
     ``methods.ewc.variant``: ``online`` keeps one Fisher summed over tasks and anchors it at
     the latest parameters; ``original`` keeps one penalty per finished task, with that task's
     Fisher and parameters (``tasks``: a list of (fisher, anchor) pairs).
+
+    The penalty's curvature ``lambda * F`` (summed over the penalties) is capped per weight at
+    ``methods.ewc.max_stiffness`` (``auto``: ``(1 + momentum) / lr``, half the curvature at
+    which SGD with that rate and momentum diverges); every penalty of a weight at the cap is
+    scaled by the same factor. ``report`` keeps, per consolidation, the largest uncapped
+    curvature and the number of weights at the cap.
     """
 
-    def __init__(self, config: HLOPConfig, net: SpikingMLP) -> None:
+    def __init__(self, config: HLOPConfig, net: SpikingMLP, lr: float, momentum: float) -> None:
         self.lam = config.ewc.lam
         self.samples = config.ewc.fisher_samples
         self.variant = config.ewc.variant
+        #: curvature at which SGD with this rate and momentum diverges on the penalty alone
+        self.limit = 2.0 * (1.0 + momentum) / lr
+        cap = config.ewc.max_stiffness
+        self.cap: float | None = self.limit / 2.0 if cap == "auto" else None if cap == "none" else float(cap)
         self.fisher: dict[str, torch.Tensor] = {}
         self.anchor: dict[str, torch.Tensor] = {}
         self.tasks: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
+        self.scale: dict[str, torch.Tensor] = {}
+        self.report: list[dict[str, float | int | None]] = []
 
     @staticmethod
-    def _term(net: SpikingMLP, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def _term(net: SpikingMLP, fisher: dict[str, torch.Tensor], anchor: dict[str, torch.Tensor], scale: dict[str, torch.Tensor]) -> torch.Tensor | None:
         total = None
         for name, p in net.named_parameters():
             if name in fisher:
-                term = (fisher[name] * (p - anchor[name]) ** 2).sum()
+                weight = fisher[name] * scale[name] if name in scale else fisher[name]
+                term = (weight * (p - anchor[name]) ** 2).sum()
                 total = term if total is None else total + term
         return total
 
     def penalty(self, net: SpikingMLP) -> torch.Tensor | None:
         """``lambda / 2 * sum F (theta - theta*)^2`` over the parameters seen so far (summed
-        over the finished tasks' penalties for ``original``), or None."""
-        if self.variant == "original":
-            total = None
-            for fisher, anchor in self.tasks:
-                term = self._term(net, fisher, anchor)
-                if term is not None:
-                    total = term if total is None else total + term
-            return None if total is None else 0.5 * self.lam * total
-        if not self.fisher:
-            return None
-        total = self._term(net, self.fisher, self.anchor)
+        over the finished tasks' penalties for ``original``; ``F`` scaled down where the
+        curvature is capped), or None."""
+        total = None
+        for fisher, anchor in self.tasks if self.variant == "original" else [(self.fisher, self.anchor)] if self.fisher else []:
+            term = self._term(net, fisher, anchor, self.scale)
+            if term is not None:
+                total = term if total is None else total + term
         return None if total is None else 0.5 * self.lam * total
+
+    def total_fisher(self) -> dict[str, torch.Tensor]:
+        """The Fisher summed over the penalties (the penalty's curvature is ``lambda`` times it)."""
+        if self.variant != "original":
+            return self.fisher
+        total: dict[str, torch.Tensor] = {}
+        for fisher, _ in self.tasks:
+            for n, f in fisher.items():
+                total[n] = total[n] + f if n in total else f.clone()
+        return total
+
+    def refresh_scale(self) -> tuple[float, int]:
+        """Recompute the per-weight scale of the cap; returns the largest uncapped curvature and
+        the number of weights at the cap."""
+        self.scale = {}
+        largest, capped = 0.0, 0
+        for n, f in self.total_fisher().items():
+            stiffness = self.lam * f
+            if stiffness.numel():
+                largest = max(largest, float(stiffness.max()))
+            if self.cap is not None:
+                over = stiffness > self.cap
+                capped += int(over.sum())
+                if bool(over.any()):
+                    self.scale[n] = torch.where(over, self.cap / stiffness.clamp_min(self.cap), torch.ones_like(stiffness))
+        return largest, capped
 
     def consolidate(self, net: SpikingMLP, loss_of_sample, rows: np.ndarray) -> None:  # type: ignore[no-untyped-def]
         """Add this task's Fisher (mean squared per-sample gradient) and anchor the parameters.
@@ -259,11 +294,14 @@ class EWC:
         net.zero_grad(set_to_none=True)
         if self.variant == "original":
             self.tasks.append(({n: f / max(len(rows), 1) for n, f in acc.items()}, {n: params[n].detach().clone() for n in acc}))
-            return
-        for n, f in acc.items():
-            f = f / max(len(rows), 1)
-            self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
-            self.anchor[n] = params[n].detach().clone()
+        else:
+            for n, f in acc.items():
+                f = f / max(len(rows), 1)
+                self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
+                self.anchor[n] = params[n].detach().clone()
+        largest, capped = self.refresh_scale()
+        total = sum(int(f.numel()) for f in self.total_fisher().values())
+        self.report.append({"stiffness_max": largest, "limit": self.limit, "cap": self.cap, "capped": capped, "weights": total})
 
 
 class Replay:

@@ -248,7 +248,7 @@ def test_ewc_original_keeps_one_penalty_per_task(digits) -> None:  # type: ignor
 
     cfg = read_config("hlop_digits", {"methods.ewc.variant": "original", "methods.ewc.lambda": 2.0})
     net = SpikingMLP(64, (20,), cfg.network, torch.Generator().manual_seed(0))
-    ewc, online = EWC(cfg, net), EWC(read_config("hlop_digits", {"methods.ewc.lambda": 2.0}), net)
+    ewc, online = EWC(cfg, net, lr=0.03, momentum=0.9), EWC(read_config("hlop_digits", {"methods.ewc.lambda": 2.0}), net, lr=0.03, momentum=0.9)
     w = net.layers[0].weight.detach()
     f1, a1 = {"layers.0.weight": torch.full_like(w, 1.0)}, {"layers.0.weight": torch.zeros_like(w)}
     f2, a2 = {"layers.0.weight": torch.full_like(w, 3.0)}, {"layers.0.weight": torch.ones_like(w)}
@@ -261,6 +261,60 @@ def test_ewc_original_keeps_one_penalty_per_task(digits) -> None:  # type: ignor
     # end to end: one (Fisher, anchor) pair per finished task
     res = run_continual(_seq(digits, 3), "ewc", "dsr", read_config("hlop_digits", {"train.epochs": 1, "methods.ewc.variant": "original", "methods.ewc.fisher_samples": 20}), seed=0)
     assert res.bwt is not None
+
+
+def test_ewc_caps_the_penalty_curvature_below_sgd_divergence() -> None:
+    from neurohop.hlop.parts import EWC
+
+    # plain SGD (lr 0.1, no momentum) diverges on a quadratic of curvature above 2 / 0.1 = 20;
+    # "auto" caps lambda * F at half of that, 10, and scales only the weights above the cap
+    def run(cap: object) -> tuple[float, list[float], dict]:  # type: ignore[type-arg]
+        cfg = read_config("hlop_digits", {"methods.ewc.lambda": 1.0, "methods.ewc.max_stiffness": cap})
+        net = SpikingMLP(2, (2,), cfg.network, torch.Generator().manual_seed(0))
+        ewc = EWC(cfg, net, lr=0.1, momentum=0.0)
+        w = net.layers[0].weight
+        fisher = torch.zeros_like(w)
+        fisher[:2, :2] = torch.tensor([[4.0, 40.0], [1.0, 25.0]])
+        ewc.fisher, ewc.anchor = {"layers.0.weight": fisher}, {"layers.0.weight": torch.zeros_like(w)}
+        largest, capped = ewc.refresh_scale()
+        with torch.no_grad():
+            w.fill_(1.0)
+        opt = torch.optim.SGD([w], lr=0.1)
+        for _ in range(30):
+            opt.zero_grad()
+            ewc.penalty(net).backward()
+            opt.step()
+        return largest, [float(v) for v in w.detach()[:2, :2].abs().flatten()], {"capped": capped, "scale": ewc.scale}
+
+    largest, w_none, info = run("none")
+    assert largest == 40.0 and info["capped"] == 0
+    # curvatures 40 and 25: |1 - 0.1 k| = 3 and 1.5 per step, so those weights blow up
+    assert w_none[1] > 1e10 and w_none[3] > 1e4 and w_none[0] < 1e-3
+    _, w_auto, info = run("auto")
+    assert info["capped"] == 2
+    scale = info["scale"]["layers.0.weight"]
+    # float32 quotients: one rounding each
+    assert torch.allclose(scale[:2, :2], torch.tensor([[1.0, 10 / 40], [1.0, 10 / 25]]), rtol=1e-6, atol=0) and int((scale != 1).sum()) == 2
+    assert max(w_auto) < 0.05  # every weight contracts to its anchor; curvature 1 slowest, 0.9^30 = 0.042
+    _, w_num, info = run(30.0)
+    assert info["capped"] == 1 and w_num[3] > 1e4  # a cap of 30 still lets the 25 diverge
+    for bad in ("sometimes", 0.0, -1.0, float("nan")):
+        with pytest.raises(ModelFileError, match="methods.ewc.max_stiffness"):
+            read_config("hlop_digits", {"methods.ewc.max_stiffness": bad})
+
+
+def test_ewc_reports_the_cap_in_its_diagnostics_and_survives_a_huge_lambda(digits) -> None:  # type: ignore[no-untyped-def]
+    seq = _seq(digits)
+    over = {"train.epochs": 1, "methods.ewc.fisher_samples": 20, "methods.ewc.lambda": 1e7}
+    capped = run_continual(seq, "ewc", "dsr", read_config("hlop_digits", over), seed=0)
+    report = capped.diagnostics["ewc"]
+    assert len(report) == 2 and report[0]["capped"] > 0 and report[0]["stiffness_max"] > report[0]["limit"]
+    assert report[0]["cap"] == pytest.approx(report[0]["limit"] / 2)
+    assert any("curvature cap" in w for w in capped.diagnostics["warnings"])
+    assert np.isfinite(capped.accuracy_matrix[1, 1]) and capped.accuracy_matrix[1, 1] > 20  # chance is 10
+    raw = run_continual(seq, "ewc", "dsr", read_config("hlop_digits", {**over, "methods.ewc.max_stiffness": "none"}), seed=0)
+    assert raw.diagnostics["ewc"][0]["capped"] == 0 and raw.diagnostics["ewc"][0]["cap"] is None
+    assert any("diverges" in w for w in raw.diagnostics["warnings"])
 
 
 def test_replay_phase_trains_on_the_memory_after_each_task(digits, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

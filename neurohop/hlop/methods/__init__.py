@@ -239,6 +239,7 @@ class Combined(ContinualMethod):
             out["layers"] += d["layers"]
             out["warnings"] += d["warnings"]
             out["projection_path"].update(d["projection_path"])
+            out.update({k: v for k, v in d.items() if k not in ("layers", "warnings", "projection_path")})  # a part's own entries
         return out
 
     def timings(self) -> dict[str, float]:
