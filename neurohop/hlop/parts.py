@@ -275,6 +275,7 @@ class Replay:
         self.x: np.ndarray | None = None
         self.y = np.zeros(0, dtype=np.int64)
         self.heads = np.zeros(0, dtype=np.int64)
+        self.tasks = np.zeros(0, dtype=np.int64)  # the task each memory sample comes from
 
     def __len__(self) -> int:
         return int(len(self.y))
@@ -291,12 +292,28 @@ class Replay:
         self.x = x if self.x is None else np.concatenate([self.x, x])
         self.y = np.concatenate([self.y, yl + label_offset])
         self.heads = np.concatenate([self.heads, np.full(len(sel), head, dtype=np.int64)])
+        self.tasks = np.concatenate([self.tasks, np.full(len(sel), task.index, dtype=np.int64)])
 
-    def phase(self, rng: np.random.Generator, epochs: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Batches of ``batch_size`` over the whole memory, ``epochs`` passes in random order."""
+    def phase(self, rng: np.random.Generator, epochs: int, per_task: bool = False) -> list[tuple[np.ndarray, ...]]:
+        """Batches of ``batch_size`` over the whole memory, ``epochs`` passes in random order.
+
+        ``per_task``: each batch holds ``batch_size`` samples of every task's memory, taken at the
+        same positions of one random order per pass (over the largest task memory), and a fourth
+        array, the task of every sample (the runner sums the tasks' mean losses).
+        """
         if self.x is None:
             return []
-        out = []
+        out: list[tuple[np.ndarray, ...]] = []
+        if per_task:
+            groups = [np.flatnonzero(self.tasks == k) for k in np.unique(self.tasks)]
+            size = max(len(g) for g in groups)
+            for _ in range(epochs):
+                order = rng.permutation(size)
+                for b in range(0, size, self.batch_size):
+                    pos = order[b : b + self.batch_size]
+                    pick = np.concatenate([g[pos[pos < len(g)]] for g in groups])
+                    out.append((self.x[pick], self.y[pick], self.heads[pick], self.tasks[pick]))
+            return out
         for _ in range(epochs):
             order = rng.permutation(len(self.y))
             for b in range(0, len(order), self.batch_size):

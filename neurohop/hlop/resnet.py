@@ -67,6 +67,10 @@ class SpikingResNet18(SpikingConvNet):
         self._final_norm = self._norm(cin)
         return cin * 4
 
+    def n_lif_layers(self) -> int:
+        """Two LIF layers per block, the last one before pooling, then the fully connected ones."""
+        return 2 * len(self._plan) + 1 + len(self.config.hidden)
+
     def _program(self, ps: _Pass, x):  # type: ignore[no-untyped-def]
         x = ps.conv(self._stem, x)
         for na, ca, nb, cb, sc in self._plan:

@@ -358,7 +358,8 @@ def test_hebbian_learning_during_training_runs_on_patches() -> None:
 
 
 def test_settings_the_convolutional_networks_lack_are_refused() -> None:
-    for key, value in (("network.train_threshold", True), ("network.input", "current"), ("lateral.per_step", ["bptt"])):
-        cfg = _tiny_config(**{key: value})
+    spiking = {"lateral.spiking.enabled": True, "lateral.spiking.range": 20.0}
+    for key, value, extra in (("lateral.per_step", ["bptt"], {}), ("lateral.spiking.in_projection", True, spiking)):
+        cfg = _tiny_config(**{key: value}, **extra)
         with pytest.raises(InputError, match=rf"{key}: not available for convolutional networks"):
             build_classifier(cfg, (8, 8), 64, (2,), torch.Generator(), True, torch.device("cpu"))
