@@ -269,16 +269,10 @@ def main(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return neurohop.cli.main
 
 
-def test_cifar100_configuration_runs_end_to_end_on_a_fake_binary_release(main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cifar100_configuration_runs_end_to_end_on_a_fake_binary_release(main, tmp_path: Path, fake_cifar100) -> None:  # type: ignore[no-untyped-def]
     """The 10-split CIFAR-100 model file on a small file in the release's format: a user with the
     real ``cifar-100-binary`` directory only changes the path (and drops the --set lines)."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "cifar-100-binary"
-    root.mkdir()
-    for name, per_class in (("train.bin", 2), ("test.bin", 1)):
-        fine = np.repeat(np.arange(100, dtype=np.uint8), per_class)
-        x = rng.integers(0, 256, size=(len(fine), 3072), dtype=np.uint8)
-        (root / name).write_bytes(np.concatenate([(fine // 5)[:, None], fine[:, None], x], 1).tobytes())
+    root = fake_cifar100(tmp_path / "cifar-100-binary")
     out = tmp_path / "run.json"
     argv = ["cl", "run", "--data", str(root), "--scenario", "split", "--tasks", "10", "--model", "hlop_cifar100", "--method", "hlop",
             "--train", "dsr", "--epochs", "1", "--quiet", "--json", str(out),
