@@ -171,6 +171,12 @@ class NetworkConfig:
         then stay frozen).
     width : int
         ``resnet18``: channels of the first stage (``nf``; stages have nf, 2nf, 4nf, 8nf).
+    stem_kernel, stem_stride : int
+        ``resnet18``: square kernel (odd; padding ``kernel // 2``) and stride of the first
+        convolution.
+    final_pool : int
+        ``resnet18``: the last feature maps are average-pooled to ``final_pool x final_pool``
+        (the heads see ``8 nf final_pool^2`` inputs).
     input_shape : tuple of int or None
         ``(channels, height, width)`` of a sample; None: the data set's own image shape.
     patches : int
@@ -199,6 +205,9 @@ class NetworkConfig:
     pool: tuple[int, ...] = ()
     batch_norm: bool = True
     width: int = 20
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    final_pool: int = 2
     input_shape: tuple[int, ...] | None = None
     patches: int = 16
 
@@ -249,6 +258,11 @@ class NetworkConfig:
         if not isinstance(self.batch_norm, bool):
             raise _bad("network.batch_norm", "true or false", self.batch_norm)
         _check_positive_int("network.width", self.width)
+        _check_positive_int("network.stem_kernel", self.stem_kernel)
+        if self.stem_kernel % 2 == 0:
+            raise _bad("network.stem_kernel", "an odd kernel size", self.stem_kernel)
+        _check_positive_int("network.stem_stride", self.stem_stride)
+        _check_positive_int("network.final_pool", self.final_pool)
         if self.input_shape is not None:
             if not isinstance(self.input_shape, tuple) or len(self.input_shape) != 3:
                 raise _bad("network.input_shape", "[channels, height, width] or null", self.input_shape)

@@ -48,6 +48,42 @@ REFERENCE: dict[str, Any] = {
 }
 
 
+#: The same for the ResNet-18 files (hlop_resnet18_reference.yaml, miniImageNet, vs hlop_resnet18.yaml).
+RESNET_REFERENCE: dict[str, Any] = {
+    "network.stem_kernel": 5,
+    "network.stem_stride": 2,
+    "network.final_pool": 1,
+    "network.patches": 0,
+    "network.timesteps": 20,
+    "network.reset": "subtract",
+    "network.train_threshold": True,
+    "network.input": "current",
+    "network.input_mean": [0.485, 0.456, 0.406],
+    "network.input_std": [0.229, 0.224, 0.225],
+    "train.epochs": 100,
+    "train.lr": {"default": 0.1},
+    "train.lr_continual": {"default": 0.01},
+    "train.schedule": "cosine",
+    "lateral.first": [24, 90, 90, 90, 90, 90, 180, 10, 180, 180, 180, 360, 20, 360, 360, 360, 720, 40, 720, 720, 26],
+    "lateral.increment": [2, 6, 6, 6, 6, 6, 12, 1, 12, 12, 12, 24, 2, 24, 24, 24, 48, 4, 48, 48, 4],
+    "lateral.reduce_at": [6],
+    "lateral.reduce_by": [2, 4, 4, 4, 4, 4, 8, 1, 8, 8, 8, 16, 2, 16, 16, 16, 32, 4, 32, 32, 0],
+    "lateral.reduce_mode": "cumulative",
+    "lateral.orthogonal_init": False,
+    "lateral.during_training": True,
+    "lateral.hebbian.lr": [0.01] * 21,
+    "lateral.hebbian.lr_decay": False,
+    "methods.replay.per_class": 5,
+    "methods.replay.batch_size": 5,
+    "methods.replay.mode": "phase",
+    "methods.replay.phase_epochs": 20,
+    "methods.replay.lr": 0.001,
+    "methods.replay.schedule": "cosine",
+    "methods.replay.per_task": True,
+    "methods.replay.projected": False,
+}
+
+
 def _get(cfg: Any, key: str) -> Any:
     node = cfg
     for part in key.removeprefix("methods.").split("."):
@@ -63,22 +99,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def test_cifar100_reference_differs_from_neurohops_exactly_in_the_named_settings() -> None:
-    ref, own = read_config("hlop_cifar100_reference"), read_config("hlop_cifar100")
-    for key, value in REFERENCE.items():
-        if key == "train.lr":
-            assert all(v == 0.01 for v in ref.train.lr.values()) and own.train.lr["dsr"] == 0.05
+@pytest.mark.parametrize(("reference", "own", "named"), [("hlop_cifar100_reference", "hlop_cifar100", REFERENCE), ("hlop_resnet18_reference", "hlop_resnet18", RESNET_REFERENCE)])
+def test_reference_files_differ_from_neurohops_exactly_in_the_named_settings(reference: str, own: str, named: dict[str, Any]) -> None:
+    ref, mine = read_config(reference), read_config(own)
+    for key, value in named.items():
+        if key.startswith("train.lr"):
+            assert set(_get(ref, key).values()) == {value["default"]}, key
+            assert _get(mine, key) is None or set(_get(mine, key).values()) != {value["default"]}, key
             continue
         assert _plain(_get(ref, key)) == value, key
-        assert _plain(_get(own, key)) != value, key  # a real difference, one setting each
+        assert _plain(_get(mine, key)) != value, key  # a real difference, one setting each
     # neurohop's file with the named settings overridden is the reference file, field by field
-    moved = read_config("hlop_cifar100", REFERENCE).to_dict()
+    moved = read_config(own, named).to_dict()
     target = ref.to_dict()
     for doc in (moved, target):
         doc.pop("name"), doc.pop("source")
     assert moved == target
-    # the reference's lateral schedule [6, 100, 200] then + [2, 20, 40] per task
-    assert [ref.lateral.total_rows(i, 10) for i in range(3)] == [6 + 9 * 2, 100 + 9 * 20, 200 + 9 * 40]
+
+
+def test_reference_lateral_schedules() -> None:
+    cifar = read_config("hlop_cifar100_reference").lateral
+    # [6, 100, 200] then + [2, 20, 40] per task
+    assert [cifar.total_rows(i, 10) for i in range(3)] == [6 + 9 * 2, 100 + 9 * 20, 200 + 9 * 40]
+    res = read_config("hlop_resnet18_reference")
+    # miniImageNet: the first increment for tasks 1-5, the second one from task 6 on
+    assert [res.lateral.rows(0, t) for t in range(8)] == [24, 2, 2, 2, 2, 2, 0, 0]
+    assert [res.lateral.rows(16, t) for t in (0, 1, 5, 6, 19)] == [720, 48, 48, 16, 16]
+    net = build_classifier(res, (3, 84, 84), 3 * 84 * 84, (5,) * 20, torch.Generator().manual_seed(0), False, torch.device("cpu"))
+    widths = tuple(layer.in_features for _, layer in net.projected_layers()) + (net.heads[0].in_features,)
+    assert widths[0] == 5 * 5 * 3 and widths[7] == 20 and widths[-1] == 160  # 5x5 stem; 160 = 8 nf x 1 x 1
+    res.lateral.check_capacity(widths, tuple(f"l{i}" for i in range(21)), 20)
+    assert res.lateral.total_rows(0, 20) == 24 + 5 * 2 and res.lateral.total_rows(16, 20) == 720 + 5 * 48 + 14 * 16
 
 
 def _reference_lr(epoch: int, lr: float = 0.01, warmup: int = 5, epochs: int = 200) -> float:
@@ -97,6 +148,9 @@ def test_schedule_gives_the_reference_learning_rate_per_epoch() -> None:
     assert {own.lr_at("dsr", t, e) for t in (0, 4) for e in range(50)} == {0.05}  # constant, exactly
     cont = read_config("hlop_cifar100", {"train.lr_continual": 0.01}).train
     assert (cont.lr_at("dsr", 0, 0), cont.lr_at("dsr", 1, 0)) == (0.05, 0.01)
+    res = read_config("hlop_resnet18_reference").train  # no warm-up, 0.1 then 0.01, over 100 epochs
+    np.testing.assert_allclose([res.lr_at("dsr", 0, e) for e in range(100)], [_reference_lr(e, 0.1, 0, 100) for e in range(100)], rtol=1e-12)
+    np.testing.assert_allclose([res.lr_at("bptt", 7, e) for e in range(100)], [_reference_lr(e, 0.01, 0, 100) for e in range(100)], rtol=1e-12)
     rp = read_config("hlop_cifar100_reference").replay
     np.testing.assert_allclose([rp.phase_lr(0.01, e) for e in range(20)], [0.001 * 0.5 * (1 + math.cos(e * math.pi / 20)) for e in range(20)], rtol=1e-12)
 
@@ -215,6 +269,9 @@ def test_bad_values_get_clear_errors() -> None:
         ("methods.replay.schedule", "linear", "methods.replay.schedule: expected one of ['constant', 'cosine']"),
         ("methods.replay.per_task", "yes", "methods.replay.per_task: expected true or false"),
         ("methods.replay.projected", 1, "methods.replay.projected: expected true or false"),
+        ("network.stem_kernel", 4, "network.stem_kernel: expected an odd kernel size"),
+        ("network.stem_stride", 0, "network.stem_stride: expected an integer >= 1"),
+        ("network.final_pool", 0, "network.final_pool: expected an integer >= 1"),
     ):
         with pytest.raises(ModelFileError) as info:
             read_config("hlop_cifar100_reference", {key: value})
@@ -271,3 +328,22 @@ def test_cifar100_reference_runs_end_to_end_on_a_fake_binary_release(main, tmp_p
     layers = doc["diagnostics"]["layers"]
     assert [entry["name"] for entry in layers] == ["conv0", "conv1", "conv2"]
     assert [entry["rows_total"] for entry in layers] == [[6, 8], [10, 14], [10, 14]]
+
+
+def test_resnet18_reference_runs_end_to_end_on_a_fake_binary_release(main, tmp_path: Path, fake_cifar100) -> None:  # type: ignore[no-untyped-def]
+    """The ResNet-18 reference file (5x5 stride-2 stem, 1x1 pooling, input current, per-task
+    replay phase) through the CLI on 32x32 images, narrowed so that it runs in seconds."""
+    root = fake_cifar100(tmp_path / "cifar-100-binary")
+    out = tmp_path / "run.json"
+    ones = "[" + ", ".join(["1"] * 21) + "]"
+    argv = ["cl", "run", "--data", str(root), "--scenario", "split", "--tasks", "2", "--model", "hlop_resnet18_reference", "--method", "hlop+replay",
+            "--train", "dsr", "--quiet", "--json", str(out),
+            "--set", "network.width=4", "--set", "network.timesteps=2", "--set", "network.patches=2", "--set", "train.epochs=2",
+            "--set", "train.batch_size=50", "--set", f"lateral.first={ones}", "--set", f"lateral.increment={ones}",
+            "--set", "lateral.reduce_by=" + ones.replace("1", "0"), "--set", "methods.replay.per_class=1", "--set", "methods.replay.phase_epochs=1"]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    layers = doc["diagnostics"]["layers"]
+    assert len(layers) == 20 and layers[0]["width"] == 75 and all(entry["rows_total"] == [1, 2] for entry in layers)
+    matrix = doc["accuracy_matrix"]
+    assert all(v is not None for v in (matrix[0][0], matrix[1][0], matrix[1][1]))
