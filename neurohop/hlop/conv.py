@@ -6,6 +6,11 @@ Structure of ``network.kind: cnn`` (time semantics of every LIF layer in
     image --encode_if--> spikes --conv--> batch norm --> LIF --> average pooling --> ... (each conv)
           --flatten--> [LIF fully connected layers (network.hidden)] --> readout head(s)
 
+* Input: spikes of the integrate-and-fire encoder, or with ``network.input: current`` the image
+  normalised per channel, ``(p - input_mean[c]) / input_std[c]``, as the current of every step.
+* Thresholds: one ``network.v_th`` for every LIF layer, or with ``network.train_threshold`` one
+  parameter per LIF layer that trains with the weights during task 0 only (the runner trains
+  only weight matrices after task 0).
 * Convolutions: ``network.conv`` output channels, square ``network.kernel`` kernels, stride 1,
   zero padding ``kernel // 2``, no bias; average pooling by ``network.pool[i]`` after LIF ``i``
   (average pooling of spikes is a fixed linear map: its output is a rate-like current).
@@ -512,6 +517,8 @@ def build_classifier(
 ) -> SpikingConvNet:
     """The convolutional classifier named by ``config.network.kind`` (an :class:`~neurohop.hlop.config.HLOPConfig`)."""
     net_cfg = config.network
+    # per-step rows would multiply every patch row by the steps; a quantised response inside the
+    # projection is not linear in the patch, so it has no form on the weight path convolutions use
     unsupported = [
         (name, value)
         for name, value, default in (

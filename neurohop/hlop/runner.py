@@ -20,7 +20,12 @@ Protocol, per task ``t`` (the continual-learning method acts only through the ho
    on the firing rates of each projected layer's input over the task's training set, then
    freeze them; EWC adds the task's Fisher information; replay stores its memory samples.
    Then a training phase on the batches of ``phase_batches``, if any (replay as a phase,
-   ``methods.replay.mode: phase``), trained like the task's batches.
+   ``methods.replay.mode: phase``), trained like the task's batches, with the phase's own
+   learning rate and schedule (``methods.replay.lr``, ``schedule``), its tasks' mean losses
+   summed (``per_task``) and, with ``projected: false``, without projection.
+
+The learning rate of a task follows ``train.schedule`` / ``train.warmup`` over its epochs
+(restarting with every task) from ``train.lr`` (task 0) or ``train.lr_continual`` (later tasks).
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
    measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
    also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
