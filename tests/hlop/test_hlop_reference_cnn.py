@@ -347,3 +347,11 @@ def test_resnet18_reference_runs_end_to_end_on_a_fake_binary_release(main, tmp_p
     assert len(layers) == 20 and layers[0]["width"] == 75 and all(entry["rows_total"] == [1, 2] for entry in layers)
     matrix = doc["accuracy_matrix"]
     assert all(v is not None for v in (matrix[0][0], matrix[1][0], matrix[1][1]))
+
+
+def test_help_lists_every_packaged_hlop_model(main, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit):
+        main(["cl", "run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in ("hlop_cifar100_reference", "hlop_resnet18_reference", "hlop_pmnist_reference", "hlop_cifar100", "hlop_pmnist"):
+        assert name in text.replace(",", " ").replace("(", " ").replace(")", " ").split(), name
