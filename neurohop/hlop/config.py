@@ -89,6 +89,7 @@ QUANTISERS = ("integrate", "round")
 GPM_RULES = ("pmnist", "cifar")
 EWC_VARIANTS = ("online", "original")
 REPLAY_MODES = ("mixed", "phase")
+REPLAY_SELECTIONS = ("random", "first")
 #: Learning-rate schedules over the epochs of one task (``train.schedule``) or of a replay phase
 #: (``methods.replay.schedule``).
 LR_SCHEDULES = ("constant", "cosine")
@@ -608,6 +609,10 @@ class ReplayConfig:
     projected : bool
         ``phase``: projection methods project the phase's updates like the task's (neurohop);
         false: the phase's updates are not projected (the reference).
+    selection : str
+        Which samples of a class the memory keeps: ``random`` (drawn from the run's memory
+        generator) or ``first`` (the first ``per_class`` in the task's training order, the
+        reference).
     """
 
     per_class: int = 10
@@ -618,6 +623,7 @@ class ReplayConfig:
     schedule: str = "constant"
     per_task: bool = False
     projected: bool = True
+    selection: str = "random"
 
     def __post_init__(self) -> None:
         _check_positive_int("methods.replay.per_class", self.per_class)
@@ -629,6 +635,7 @@ class ReplayConfig:
         _check_choice("methods.replay.schedule", self.schedule, LR_SCHEDULES)
         _check_bool("methods.replay.per_task", self.per_task)
         _check_bool("methods.replay.projected", self.projected)
+        _check_choice("methods.replay.selection", self.selection, REPLAY_SELECTIONS)
 
     def phase_lr(self, task_lr: float, epoch: int) -> float:
         """Learning rate in ``epoch`` (0-based) of a phase; ``task_lr`` when ``lr`` is None."""

@@ -272,6 +272,7 @@ class Replay:
     def __init__(self, config: HLOPConfig) -> None:
         self.per_class = config.replay.per_class
         self.batch_size = config.replay.batch_size
+        self.selection = config.replay.selection
         self.x: np.ndarray | None = None
         self.y = np.zeros(0, dtype=np.int64)
         self.heads = np.zeros(0, dtype=np.int64)
@@ -281,12 +282,16 @@ class Replay:
         return int(len(self.y))
 
     def store(self, task: Task, head: int, label_offset: int, rng: np.random.Generator) -> None:
-        """Keep ``per_class`` random training samples of each class of ``task``."""
+        """Keep ``per_class`` training samples of each class of ``task``: random ones, or the
+        first ones in the task's training order (``selection: first``; ``rng`` is then unused)."""
         _, y = task.arrays("train")
         rows = []
         for c in range(task.n_classes):
             idx = np.flatnonzero(y == c)
-            rows.append(rng.choice(idx, size=min(self.per_class, len(idx)), replace=False))
+            if self.selection == "first":
+                rows.append(idx[: self.per_class])
+            else:
+                rows.append(rng.choice(idx, size=min(self.per_class, len(idx)), replace=False))
         sel = np.sort(np.concatenate(rows))
         x, yl = task.batch("train", sel)
         self.x = x if self.x is None else np.concatenate([self.x, x])

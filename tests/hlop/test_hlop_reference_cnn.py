@@ -45,6 +45,7 @@ REFERENCE: dict[str, Any] = {
     "methods.replay.schedule": "cosine",
     "methods.replay.per_task": True,
     "methods.replay.projected": False,
+    "methods.replay.selection": "first",
 }
 
 
@@ -81,6 +82,7 @@ RESNET_REFERENCE: dict[str, Any] = {
     "methods.replay.schedule": "cosine",
     "methods.replay.per_task": True,
     "methods.replay.projected": False,
+    "methods.replay.selection": "first",
 }
 
 
@@ -209,6 +211,12 @@ def test_replay_phase_per_task_takes_the_same_positions_of_every_task() -> None:
     first = np.concatenate([bt[3] for bt in batches[:4]])
     assert np.bincount(first).tolist() == [15, 15]  # one pass covers each task's memory once
     assert len(mem.phase(np.random.default_rng(1), 1)[0]) == 3  # without per_task: no groups
+    # selection: first keeps the first per_class samples of each class, in the task's order
+    first = Replay(_tiny(**{"methods.replay.per_class": 3, "methods.replay.selection": "first"}))
+    first.store(seq.tasks[0], 0, 0, np.random.default_rng(0))
+    x, y = seq.tasks[0].arrays("train")
+    want = np.sort(np.concatenate([np.flatnonzero(y == c)[:3] for c in range(seq.tasks[0].n_classes)]))
+    np.testing.assert_array_equal(first.x, x[want])
 
 
 def test_thresholds_train_in_task_0_and_stay_frozen_after() -> None:
@@ -269,6 +277,7 @@ def test_bad_values_get_clear_errors() -> None:
         ("methods.replay.schedule", "linear", "methods.replay.schedule: expected one of ['constant', 'cosine']"),
         ("methods.replay.per_task", "yes", "methods.replay.per_task: expected true or false"),
         ("methods.replay.projected", 1, "methods.replay.projected: expected true or false"),
+        ("methods.replay.selection", "last", "methods.replay.selection: expected one of ['random', 'first']"),
         ("network.stem_kernel", 4, "network.stem_kernel: expected an odd kernel size"),
         ("network.stem_stride", 0, "network.stem_stride: expected an integer >= 1"),
         ("network.final_pool", 0, "network.final_pool: expected an integer >= 1"),
