@@ -23,13 +23,13 @@ Protocol, per task ``t`` (the continual-learning method acts only through the ho
    ``methods.replay.mode: phase``), trained like the task's batches, with the phase's own
    learning rate and schedule (``methods.replay.lr``, ``schedule``), its tasks' mean losses
    summed (``per_task``) and, with ``projected: false``, without projection.
-
-The learning rate of a task follows ``train.schedule`` / ``train.warmup`` over its epochs
-(restarting with every task) from ``train.lr`` (task 0) or ``train.lr_continual`` (later tasks).
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
    measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
    also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
    test activity.
+
+The learning rate of a task follows ``train.schedule`` / ``train.warmup`` over its epochs
+(restarting with every task) from ``train.lr`` (task 0) or ``train.lr_continual`` (later tasks).
 
 A method with ``joint = True`` (``multitask``) is trained once on all tasks together.
 
@@ -403,11 +403,14 @@ def run_continual(
         groups = rows_[3] if len(rows_) > 3 else None
         if groups is None:
             return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
-        loss = None
-        for idx in (np.flatnonzero(groups == g) for g in np.unique(groups)):  # with methods.replay.per_task, the finished tasks' mean losses summed
-            term = trainer.loss(net.encode(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]).to(dev), torch.from_numpy(h[idx]).to(dev), input_bases)
-            loss = term if loss is None else loss + term
-        assert loss is not None
+        # methods.replay.per_task: the finished tasks' mean losses, summed
+        terms = [
+            trainer.loss(net.encode(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]).to(dev), torch.from_numpy(h[idx]).to(dev), input_bases)
+            for idx in (np.flatnonzero(groups == g) for g in np.unique(groups))
+        ]
+        loss = terms[0]
+        for term in terms[1:]:
+            loss = loss + term
         return loss
 
     def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False, epochs: int = 1) -> None:
