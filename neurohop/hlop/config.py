@@ -13,6 +13,7 @@ This module imports neither torch nor brian2.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,6 +89,24 @@ QUANTISERS = ("integrate", "round")
 GPM_RULES = ("pmnist", "cifar")
 EWC_VARIANTS = ("online", "original")
 REPLAY_MODES = ("mixed", "phase")
+REPLAY_SELECTIONS = ("random", "first")
+#: Learning-rate schedules over the epochs of one task (``train.schedule``) or of a replay phase
+#: (``methods.replay.schedule``).
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def schedule_factor(schedule: str, warmup: int, epoch: int, epochs: int) -> float:
+    """Factor of the learning rate in ``epoch`` (0-based) of ``epochs``.
+
+    ``warmup`` epochs first rise linearly, ``(epoch + 1) / warmup``; then ``constant`` keeps 1
+    and ``cosine`` decays as ``0.5 * (1 + cos(pi * (epoch - warmup) / (epochs - warmup)))``
+    (1 in the first epoch after the warmup; the reference implementation's per-task schedule).
+    """
+    if epoch < warmup:
+        return (epoch + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / (epochs - warmup)))
 
 
 def _check_choice(where: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -134,8 +153,9 @@ class NetworkConfig:
     input : str
         ``spikes`` (pixels through the integrate-and-fire encoder) or ``current`` (the
         normalised pixel ``(p - input_mean) / input_std`` enters as input current every step).
-    input_mean, input_std : float
-        Normalisation of ``input: current`` (ignored with spikes).
+    input_mean, input_std : float or tuple of float
+        Normalisation of ``input: current`` (ignored with spikes); convolutional networks also
+        take one value per input channel (a list).
     kind : str
         Architecture: ``mlp`` (fully connected, :class:`~neurohop.hlop.network.SpikingMLP`),
         ``cnn`` (spiking convolutional network, :mod:`neurohop.hlop.conv`) or ``resnet18``
@@ -152,6 +172,12 @@ class NetworkConfig:
         then stay frozen).
     width : int
         ``resnet18``: channels of the first stage (``nf``; stages have nf, 2nf, 4nf, 8nf).
+    stem_kernel, stem_stride : int
+        ``resnet18``: square kernel (odd; padding ``kernel // 2``) and stride of the first
+        convolution.
+    final_pool : int
+        ``resnet18``: the last feature maps are average-pooled to ``final_pool x final_pool``
+        (the heads see ``8 nf final_pool^2`` inputs).
     input_shape : tuple of int or None
         ``(channels, height, width)`` of a sample; None: the data set's own image shape.
     patches : int
@@ -171,8 +197,8 @@ class NetworkConfig:
     reset: str = "hard"
     train_threshold: bool = False
     input: str = "spikes"
-    input_mean: float = 0.0
-    input_std: float = 1.0
+    input_mean: float | tuple[float, ...] = 0.0
+    input_std: float | tuple[float, ...] = 1.0
     # convolutional architectures (neurohop.hlop.conv, neurohop.hlop.resnet)
     kind: str = "mlp"
     conv: tuple[int, ...] = ()
@@ -180,6 +206,9 @@ class NetworkConfig:
     pool: tuple[int, ...] = ()
     batch_norm: bool = True
     width: int = 20
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    final_pool: int = 2
     input_shape: tuple[int, ...] | None = None
     patches: int = 16
 
@@ -201,8 +230,16 @@ class NetworkConfig:
         _check_choice("network.reset", self.reset, RESET_MODES)
         _check_bool("network.train_threshold", self.train_threshold)
         _check_choice("network.input", self.input, INPUT_MODES)
-        _check_number("network.input_mean", self.input_mean)
-        _check_number("network.input_std", self.input_std, 0.0, open_lo=True)
+        for name, lo in (("input_mean", None), ("input_std", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                if self.kind == "mlp" or not value:
+                    expected = "a number" if self.kind == "mlp" else "a number or a non-empty list, one per input channel"
+                    raise _bad(f"network.{name}", expected, list(value))
+                for i, v in enumerate(value):
+                    _check_number(f"network.{name}[{i}]", v, lo, open_lo=lo is not None)
+            else:
+                _check_number(f"network.{name}", value, lo, open_lo=lo is not None)
         self._check_conv()
 
     def _check_conv(self) -> None:
@@ -222,6 +259,11 @@ class NetworkConfig:
         if not isinstance(self.batch_norm, bool):
             raise _bad("network.batch_norm", "true or false", self.batch_norm)
         _check_positive_int("network.width", self.width)
+        _check_positive_int("network.stem_kernel", self.stem_kernel)
+        if self.stem_kernel % 2 == 0:
+            raise _bad("network.stem_kernel", "an odd kernel size", self.stem_kernel)
+        _check_positive_int("network.stem_stride", self.stem_stride)
+        _check_positive_int("network.final_pool", self.final_pool)
         if self.input_shape is not None:
             if not isinstance(self.input_shape, tuple) or len(self.input_shape) != 3:
                 raise _bad("network.input_shape", "[channels, height, width] or null", self.input_shape)
@@ -258,6 +300,13 @@ class TrainConfig:
     projection_path : str
         ``auto`` (cheaper of the two), ``input`` (project the presynaptic trace) or ``weight``
         (project the weight gradient); both give the same update.
+    schedule : str
+        Learning rate over the epochs of every task: ``constant`` or ``cosine`` (a fresh
+        schedule per task, see :func:`schedule_factor`).
+    warmup : int
+        Epochs of linear warm-up at the start of every task (0: none).
+    lr_continual : dict or None
+        Learning rate per training method for tasks 1, 2, ... (None: ``lr`` for every task).
     """
 
     epochs: int = 3
@@ -266,21 +315,36 @@ class TrainConfig:
     momentum: float = 0.9
     eval_batch_size: int = 1000
     projection_path: str = "auto"
+    schedule: str = "constant"
+    warmup: int = 0
+    lr_continual: Mapping[str, float] | None = None
+
+    def lr_at(self, method: str, task: int, epoch: int) -> float:
+        """Learning rate of training method ``method`` in ``epoch`` (0-based) of task ``task``."""
+        base = self.lr if task == 0 or self.lr_continual is None else self.lr_continual
+        factor = schedule_factor(self.schedule, self.warmup, epoch, self.epochs)
+        return base[method] if factor == 1.0 else base[method] * factor
 
     def __post_init__(self) -> None:
         _check_positive_int("train.epochs", self.epochs)
         _check_positive_int("train.batch_size", self.batch_size)
         _check_positive_int("train.eval_batch_size", self.eval_batch_size)
         _check_number("train.momentum", self.momentum, 0.0, 0.999)
-        if not isinstance(self.lr, Mapping):
-            raise _bad("train.lr", "a number or a mapping method -> number", self.lr)
-        for key, value in self.lr.items():
-            if key not in TRAIN_METHODS:
-                raise _bad(f"train.lr.{key}", f"a training method in {list(TRAIN_METHODS)}", key)
-            _check_number(f"train.lr.{key}", value, 0.0, open_lo=True)
-        missing = [m for m in TRAIN_METHODS if m not in self.lr]
-        if missing:
-            raise _bad("train.lr", f"a learning rate for every method {list(TRAIN_METHODS)}", f"missing {missing}")
+        for name in ("lr", "lr_continual"):
+            lr = getattr(self, name)
+            if lr is None and name == "lr_continual":
+                continue
+            if not isinstance(lr, Mapping):
+                raise _bad(f"train.{name}", "a number or a mapping method -> number", lr)
+            for key, value in lr.items():
+                if key not in TRAIN_METHODS:
+                    raise _bad(f"train.{name}.{key}", f"a training method in {list(TRAIN_METHODS)}", key)
+                _check_number(f"train.{name}.{key}", value, 0.0, open_lo=True)
+            missing = [m for m in TRAIN_METHODS if m not in lr]
+            if missing:
+                raise _bad(f"train.{name}", f"a learning rate for every method {list(TRAIN_METHODS)}", f"missing {missing}")
+        _check_choice("train.schedule", self.schedule, LR_SCHEDULES)
+        _check_positive_int("train.warmup", self.warmup, minimum=0)
         if self.projection_path not in ("auto", "input", "weight"):
             raise _bad("train.projection_path", "'auto', 'input' or 'weight'", self.projection_path)
 
@@ -547,18 +611,51 @@ class ReplayConfig:
         from task 1 on, a separate training phase on the whole memory (the reference).
     phase_epochs : int
         Passes over the memory in a ``phase``.
+    lr : float or None
+        ``phase``: SGD learning rate of the phase (None: the task's ``train.lr``, constant).
+    schedule : str
+        ``phase``: ``constant`` or ``cosine`` over the ``phase_epochs`` (cosine annealing to 0,
+        ``0.5 * (1 + cos(pi * epoch / phase_epochs))``, no warm-up).
+    per_task : bool
+        ``phase``: every update takes ``batch_size`` samples from the memory of *each* finished
+        task (the same positions in each) and sums the tasks' mean losses (the reference);
+        otherwise ``batch_size`` samples from the whole memory and their mean loss.
+    projected : bool
+        ``phase``: projection methods project the phase's updates like the task's (neurohop);
+        false: the phase's updates are not projected (the reference).
+    selection : str
+        Which samples of a class the memory keeps: ``random`` (drawn from the run's memory
+        generator) or ``first`` (the first ``per_class`` in the task's training order, the
+        reference).
     """
 
     per_class: int = 10
     batch_size: int = 32
     mode: str = "mixed"
     phase_epochs: int = 1
+    lr: float | None = None
+    schedule: str = "constant"
+    per_task: bool = False
+    projected: bool = True
+    selection: str = "random"
 
     def __post_init__(self) -> None:
         _check_positive_int("methods.replay.per_class", self.per_class)
         _check_positive_int("methods.replay.batch_size", self.batch_size)
         _check_choice("methods.replay.mode", self.mode, REPLAY_MODES)
         _check_positive_int("methods.replay.phase_epochs", self.phase_epochs)
+        if self.lr is not None:
+            _check_number("methods.replay.lr", self.lr, 0.0, open_lo=True)
+        _check_choice("methods.replay.schedule", self.schedule, LR_SCHEDULES)
+        _check_bool("methods.replay.per_task", self.per_task)
+        _check_bool("methods.replay.projected", self.projected)
+        _check_choice("methods.replay.selection", self.selection, REPLAY_SELECTIONS)
+
+    def phase_lr(self, task_lr: float, epoch: int) -> float:
+        """Learning rate in ``epoch`` (0-based) of a phase; ``task_lr`` when ``lr`` is None."""
+        base = task_lr if self.lr is None else self.lr
+        factor = schedule_factor(self.schedule, 0, epoch, self.phase_epochs)
+        return base if factor == 1.0 else base * factor
 
 
 @dataclass(frozen=True)
@@ -746,6 +843,14 @@ def _lr_map(value: Any, where: str) -> Mapping[str, float]:
     raise _bad(where, "a number or a mapping method -> number", value)
 
 
+def _optional_lr_map(value: Any, where: str) -> Mapping[str, float] | None:
+    return None if value is None else _lr_map(value, where)
+
+
+def _number_or_tuple(value: Any, where: str) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _per_step(value: Any, where: str) -> tuple[str, ...]:
     if value is True:
         return TRAIN_METHODS
@@ -775,8 +880,14 @@ def config_from_dict(doc: Mapping[str, Any], source: str = "<dict>", overrides: 
             raise ModelFileError(f"{source}: {key}: unknown section{suggest(str(key), _TOP)} (expected one of {sorted(_TOP)})")
     for key, value in (overrides or {}).items():
         _apply_override(doc, key, value, source)
-    net = _build(NetworkConfig, doc.get("network"), "network", source, convert={"hidden": _tuple, "conv": _tuple, "pool": _tuple, "input_shape": _optional_tuple})
-    train = _build(TrainConfig, doc.get("train"), "train", source, convert={"lr": _lr_map})
+    net = _build(
+        NetworkConfig,
+        doc.get("network"),
+        "network",
+        source,
+        convert={"hidden": _tuple, "conv": _tuple, "pool": _tuple, "input_shape": _optional_tuple, "input_mean": _number_or_tuple, "input_std": _number_or_tuple},
+    )
+    train = _build(TrainConfig, doc.get("train"), "train", source, convert={"lr": _lr_map, "lr_continual": _optional_lr_map})
     if not isinstance(doc.get("lateral") or {}, Mapping):
         raise ModelFileError(f"{source}: lateral: expected a mapping (got {doc.get('lateral')!r})")
     lat = dict(doc.get("lateral") or {})

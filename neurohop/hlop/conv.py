@@ -6,6 +6,11 @@ Structure of ``network.kind: cnn`` (time semantics of every LIF layer in
     image --encode_if--> spikes --conv--> batch norm --> LIF --> average pooling --> ... (each conv)
           --flatten--> [LIF fully connected layers (network.hidden)] --> readout head(s)
 
+* Input: spikes of the integrate-and-fire encoder, or with ``network.input: current`` the image
+  normalised per channel, ``(p - input_mean[c]) / input_std[c]``, as the current of every step.
+* Thresholds: one ``network.v_th`` for every LIF layer, or with ``network.train_threshold`` one
+  parameter per LIF layer that trains with the weights during task 0 only (the runner trains
+  only weight matrices after task 0).
 * Convolutions: ``network.conv`` output channels, square ``network.kernel`` kernels, stride 1,
   zero padding ``kernel // 2``, no bias; average pooling by ``network.pool[i]`` after LIF ``i``
   (average pooling of spikes is a fixed linear map: its output is a rate-like current).
@@ -236,7 +241,7 @@ class _Pass:
         """A LIF layer on ``current`` (spikes in ``time`` mode, rates in ``rate`` mode)."""
         k = self._lif
         self._lif += 1
-        p = self.net.lif_params
+        p = self.net.lif_parameters(k)
         if self.mode == "time":
             z = layer_scan(current, p)
             self.rates.append(z.mean(0).detach())
@@ -299,7 +304,19 @@ class SpikingConvNet(Classifier):
             self.layers.append(nn.Linear(a, b, bias=config.bias))
             self.layer_names.append(f"fc{i}")
         self.heads = nn.ModuleList(nn.Linear(widths[-1], k, bias=config.bias) for k in head_sizes)
-        self.register_buffer("v_th", torch.tensor(float(config.v_th)))
+        if config.train_threshold:  # one threshold per LIF layer, trained with the weights during task 0
+            self.register_parameter("v_th", nn.Parameter(torch.full((self.n_lif_layers(),), float(config.v_th))))
+        else:  # one fixed threshold shared by every LIF layer
+            self.register_buffer("v_th", torch.tensor(float(config.v_th)))
+        if config.input == "current":
+            channels = self.input_shape[0]
+            for name in ("input_mean", "input_std"):
+                value = getattr(config, name)
+                if isinstance(value, tuple) and len(value) not in (1, channels):
+                    raise InputError(f"network.{name}: expected one value or {channels}, one per input channel (got {len(value)} values)")
+            shape = (channels, 1, 1)
+            self.register_buffer("input_mean", torch.as_tensor(config.input_mean, dtype=torch.float32).reshape(-1, 1, 1).expand(shape).clone())
+            self.register_buffer("input_std", torch.as_tensor(config.input_std, dtype=torch.float32).reshape(-1, 1, 1).expand(shape).clone())
         with torch.no_grad():
             for lin in [*self.layers, *self.heads]:
                 fan_in = lin.weight[0].numel()
@@ -325,6 +342,10 @@ class SpikingConvNet(Classifier):
             channels, h, w = out, h // factor, w // factor
         return channels * h * w
 
+    def n_lif_layers(self) -> int:
+        """LIF layers of the network (each has its own threshold with ``network.train_threshold``)."""
+        return len(self.config.conv) + len(self.config.hidden)
+
     def _program(self, ps: _Pass, x: torch.Tensor) -> torch.Tensor:
         """The network body on ``x`` in the pass's mode; returns the head's input."""
         c = self.config
@@ -340,17 +361,26 @@ class SpikingConvNet(Classifier):
         return x
 
     # ------------------------------------------------------------------ description
-    @property
-    def lif_params(self) -> LayerParameters:
-        """Parameters shared by every LIF layer."""
+    def lif_parameters(self, layer: int) -> LayerParameters:
+        """Parameters of LIF layer ``layer`` (in the order the program runs them)."""
         c = self.config
-        return LayerParameters(c.beta, self.v_th, c.surrogate, c.surrogate_alpha, c.reset)
+        v_th = self.v_th if self.v_th.dim() == 0 else self.v_th[layer]
+        return LayerParameters(c.beta, v_th, c.surrogate, c.surrogate_alpha, c.reset)
+
+    def thresholds(self) -> list[torch.Tensor]:
+        """Firing threshold of each LIF layer (one value per layer)."""
+        return [self.v_th if self.v_th.dim() == 0 else self.v_th[k] for k in range(self.n_lif_layers())]
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Input spikes (T, B, C, H, W) of intensities ``x`` (B, C*H*W) in [0, 1]."""
+        """Input (T, B, C, H, W) of intensities ``x`` (B, C*H*W) in [0, 1]: spikes, or with
+        ``network.input: current`` the image normalised per channel, ``(p - input_mean[c]) /
+        input_std[c]``, repeated at every step."""
         if x.dim() != 2 or x.shape[1] != self.n_inputs:
             raise InputError(f"{type(self).__name__}.encode: x: expected shape (batch, {self.n_inputs}) (got {tuple(x.shape)})")
+        if self.config.input == "current":
+            a = (x.to(self.device, torch.float32).reshape(x.shape[0], *self.input_shape) - self.input_mean) / self.input_std
+            return a.unsqueeze(0).expand(self.config.timesteps, *a.shape)
         s = encode_if(x.to(self.device, torch.float32), self.config.timesteps, self.config.encoder_levels)
         return s.reshape(s.shape[0], s.shape[1], *self.input_shape)
 
@@ -487,11 +517,11 @@ def build_classifier(
 ) -> SpikingConvNet:
     """The convolutional classifier named by ``config.network.kind`` (an :class:`~neurohop.hlop.config.HLOPConfig`)."""
     net_cfg = config.network
+    # per-step rows would multiply every patch row by the steps; a quantised response inside the
+    # projection is not linear in the patch, so it has no form on the weight path convolutions use
     unsupported = [
         (name, value)
         for name, value, default in (
-            ("network.train_threshold", net_cfg.train_threshold, False),
-            ("network.input", net_cfg.input, "spikes"),
             ("lateral.per_step", config.lateral.per_step, ()),
             ("lateral.spiking.in_projection", config.lateral.spiking.in_projection, False),
         )

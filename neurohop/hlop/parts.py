@@ -310,31 +310,53 @@ class Replay:
     def __init__(self, config: HLOPConfig) -> None:
         self.per_class = config.replay.per_class
         self.batch_size = config.replay.batch_size
+        self.selection = config.replay.selection
         self.x: np.ndarray | None = None
         self.y = np.zeros(0, dtype=np.int64)
         self.heads = np.zeros(0, dtype=np.int64)
+        self.tasks = np.zeros(0, dtype=np.int64)  # the task each memory sample comes from
 
     def __len__(self) -> int:
         return int(len(self.y))
 
     def store(self, task: Task, head: int, label_offset: int, rng: np.random.Generator) -> None:
-        """Keep ``per_class`` random training samples of each class of ``task``."""
+        """Keep ``per_class`` training samples of each class of ``task``: random ones, or the
+        first ones in the task's training order (``selection: first``; ``rng`` is then unused)."""
         _, y = task.arrays("train")
         rows = []
         for c in range(task.n_classes):
             idx = np.flatnonzero(y == c)
-            rows.append(rng.choice(idx, size=min(self.per_class, len(idx)), replace=False))
+            if self.selection == "first":
+                rows.append(idx[: self.per_class])
+            else:
+                rows.append(rng.choice(idx, size=min(self.per_class, len(idx)), replace=False))
         sel = np.sort(np.concatenate(rows))
         x, yl = task.batch("train", sel)
         self.x = x if self.x is None else np.concatenate([self.x, x])
         self.y = np.concatenate([self.y, yl + label_offset])
         self.heads = np.concatenate([self.heads, np.full(len(sel), head, dtype=np.int64)])
+        self.tasks = np.concatenate([self.tasks, np.full(len(sel), task.index, dtype=np.int64)])
 
-    def phase(self, rng: np.random.Generator, epochs: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Batches of ``batch_size`` over the whole memory, ``epochs`` passes in random order."""
+    def phase(self, rng: np.random.Generator, epochs: int, per_task: bool = False) -> list[tuple[np.ndarray, ...]]:
+        """Batches of ``batch_size`` over the whole memory, ``epochs`` passes in random order.
+
+        ``per_task``: each batch holds ``batch_size`` samples of every task's memory, taken at the
+        same positions of one random order per pass (over the largest task memory), and a fourth
+        array, the task of every sample (the runner sums the tasks' mean losses).
+        """
         if self.x is None:
             return []
-        out = []
+        out: list[tuple[np.ndarray, ...]] = []
+        if per_task:
+            groups = [np.flatnonzero(self.tasks == k) for k in np.unique(self.tasks)]
+            size = max(len(g) for g in groups)
+            for _ in range(epochs):
+                order = rng.permutation(size)
+                for b in range(0, size, self.batch_size):
+                    pos = order[b : b + self.batch_size]
+                    pick = np.concatenate([g[pos[pos < len(g)]] for g in groups])
+                    out.append((self.x[pick], self.y[pick], self.heads[pick], self.tasks[pick]))
+            return out
         for _ in range(epochs):
             order = rng.permutation(len(self.y))
             for b in range(0, len(order), self.batch_size):

@@ -2,12 +2,12 @@
 
 Layout (``nf = network.width``, 20 in the paper's miniImageNet and 5-Datasets experiments)::
 
-    spikes --conv0 3x3 (nf)--> x
+    spikes --conv0 3x3 (nf; network.stem_kernel, network.stem_stride)--> x
     4 stages of 2 blocks, nf / 2nf / 4nf / 8nf channels, the first block of stages 2-4 with stride 2:
         a   = LIF(BN(x))                        pre-activation: batch norm, then LIF spikes
         out = conv_b(LIF(BN(conv_a(a))))        3x3 convolutions (conv_a carries the stride)
         x   = out + (x  or  conv_s(a))          identity, or a 1x1 strided projection of a
-    LIF(BN(x)) --average pooling to 2x2--> flatten (8nf * 4) --> readout head(s)
+    LIF(BN(x)) --average pooling to 2x2 (network.final_pool)--> flatten (8nf * 4) --> readout head(s)
 
 Every convolution reads spikes (or, for ``conv0``, the encoded input), so each of the 20
 convolutions (stem, 16 in the blocks, 3 shortcut projections; in that order, a block's
@@ -51,7 +51,8 @@ class SpikingResNet18(SpikingConvNet):
         if h < 16 or w < 16:
             raise InputError(f"network.kind: resnet18: expected images of at least 16x16 (three stride-2 stages, then 2x2 pooling) (got {h}x{w})")
         self._plan: list[tuple[int, int, int, int, int]] = []  # (norm_a, conv_a, norm_b, conv_b, shortcut conv or -1)
-        self._stem = self._conv("conv0", channels, nf, 3, 1)
+        c = self.config
+        self._stem = self._conv("conv0", channels, nf, c.stem_kernel, c.stem_stride)
         cin = nf
         for s, (mult, stride) in enumerate(RESNET18_STAGES):
             cout = nf * mult
@@ -65,7 +66,11 @@ class SpikingResNet18(SpikingConvNet):
                 self._plan.append((na, ca, nb, cb, sc))
                 cin = cout
         self._final_norm = self._norm(cin)
-        return cin * 4
+        return cin * c.final_pool**2
+
+    def n_lif_layers(self) -> int:
+        """Two LIF layers per block, the last one before pooling, then the fully connected ones."""
+        return 2 * len(self._plan) + 1 + len(self.config.hidden)
 
     def _program(self, ps: _Pass, x):  # type: ignore[no-untyped-def]
         x = ps.conv(self._stem, x)
@@ -75,5 +80,5 @@ class SpikingResNet18(SpikingConvNet):
             out = ps.conv(cb, ps.lif(ps.norm(nb, out)))
             x = out + (ps.conv(sc, a) if sc >= 0 else x)
         x = ps.lif(ps.norm(self._final_norm, x))
-        x = ps._flat(x, lambda v: F.adaptive_avg_pool2d(v, 2))
+        x = ps._flat(x, lambda v: F.adaptive_avg_pool2d(v, self.config.final_pool))
         return self._dense(ps, x, len(self.layers) - len(self.config.hidden))

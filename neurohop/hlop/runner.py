@@ -20,11 +20,16 @@ Protocol, per task ``t`` (the continual-learning method acts only through the ho
    on the firing rates of each projected layer's input over the task's training set, then
    freeze them; EWC adds the task's Fisher information; replay stores its memory samples.
    Then a training phase on the batches of ``phase_batches``, if any (replay as a phase,
-   ``methods.replay.mode: phase``), trained like the task's batches.
+   ``methods.replay.mode: phase``), trained like the task's batches, with the phase's own
+   learning rate and schedule (``methods.replay.lr``, ``schedule``), its tasks' mean losses
+   summed (``per_task``) and, with ``projected: false``, without projection.
 3. Evaluation of tasks ``0 .. t`` on their test sets (``A[t, j]``; entries ``j > t`` are not
    measured and stay NaN / null). With ``evaluation_bases`` (projection methods) the runner
    also records, per layer, the residual ``||x - (x H^T) H|| / ||x||`` of each seen task's
    test activity.
+
+The learning rate of a task follows ``train.schedule`` / ``train.warmup`` over its epochs
+(restarting with every task) from ``train.lr`` (task 0) or ``train.lr_continual`` (later tasks).
 
 A method with ``joint = True`` (``multitask``) is trained once on all tasks together.
 
@@ -387,20 +392,51 @@ def run_continual(
             params.append(net.heads[t].bias)  # a new task's own head: its bias is new too
         return params
 
-    def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False) -> None:
-        opt = torch.optim.SGD(trainable(t), lr=tc.lr[train], momentum=tc.momentum)
+    def lr_of(t: int, epoch: int, phase: bool) -> float:
+        if phase:  # methods.replay.lr, else the task's own learning rate without its schedule
+            task_lr = (tc.lr if t == 0 or tc.lr_continual is None else tc.lr_continual)[train]
+            return config.replay.phase_lr(task_lr, epoch)
+        return tc.lr_at(train, t, epoch)
+
+    def phase_loss(rows_: tuple[np.ndarray, ...], input_bases: Any) -> torch.Tensor:
+        x, y, h = rows_[:3]
+        groups = rows_[3] if len(rows_) > 3 else None
+        if groups is None:
+            return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+        # methods.replay.per_task: the finished tasks' mean losses, summed
+        terms = [
+            trainer.loss(net.encode(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]).to(dev), torch.from_numpy(h[idx]).to(dev), input_bases)
+            for idx in (np.flatnonzero(groups == g) for g in np.unique(groups))
+        ]
+        loss = terms[0]
+        for term in terms[1:]:
+            loss = loss + term
+        return loss
+
+    def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False, epochs: int = 1) -> None:
+        opt = torch.optim.SGD(trainable(t), lr=lr_of(t, 0, phase), momentum=tc.momentum)
         net.train(t == 0)  # batch-norm statistics (convolutional networks) learn on task 0 only
-        input_bases = cl.input_bases()
-        for rows_ in batches:
-            x, y, h = rows_ if phase else cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))  # type: ignore[misc]
-            spikes = net.encode(torch.from_numpy(x))
-            loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+        # the reference trains its replay phase without projection (methods.replay.projected: false)
+        projected = not phase or config.replay.projected
+        input_bases = cl.input_bases() if projected else None
+        per_epoch = max(1, len(batches) // max(1, epochs))
+        for k, rows_ in enumerate(batches):
+            if k and k % per_epoch == 0 and k // per_epoch < epochs:  # the learning rate of the new epoch
+                for group in opt.param_groups:
+                    group["lr"] = lr_of(t, k // per_epoch, phase)
+            if phase:
+                loss = phase_loss(rows_, input_bases)  # type: ignore[arg-type]
+            else:
+                x, y, h = cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))
+                spikes = net.encode(torch.from_numpy(x))
+                loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
             pen = cl.penalty(net)
             if pen is not None:
                 loss = loss + pen
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            cl.transform_gradient(net)
+            if projected:
+                cl.transform_gradient(net)
             opt.step()
             if not phase:
                 cl.after_step(t)
@@ -430,7 +466,7 @@ def run_continual(
             order = order_rng.permutation(len(everything))
             batches += [[everything[k] for k in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
         cl.before_task(0, None)
-        train_on(batches, 0, "joint")
+        train_on(batches, 0, "joint", epochs=tc.epochs)
         task_times.append(time.perf_counter() - t0)
         evaluate_row(n_tasks - 1)
         checkpoint(n_tasks - 1)
@@ -444,11 +480,11 @@ def run_continual(
                 order = order_rng.permutation(task.size("train"))
                 batches += [[(t, int(r)) for r in order[b : b + tc.batch_size]] for b in range(0, len(order), tc.batch_size)]
             cl.before_task(t, task)
-            train_on(batches, t, f"task {t + 1}/{n_tasks}")
+            train_on(batches, t, f"task {t + 1}/{n_tasks}", epochs=tc.epochs)
             cl.after_task(t, task)
             phase_batches = cl.phase_batches(t)
             if phase_batches:
-                train_on(phase_batches, t, f"task {t + 1}/{n_tasks} phase", phase=True)  # type: ignore[arg-type]
+                train_on(phase_batches, t, f"task {t + 1}/{n_tasks} phase", phase=True, epochs=config.replay.phase_epochs)  # type: ignore[arg-type]
             task_times.append(time.perf_counter() - t0)
             evaluate_row(t)
             checkpoint(t)

@@ -269,16 +269,10 @@ def main(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return neurohop.cli.main
 
 
-def test_cifar100_configuration_runs_end_to_end_on_a_fake_binary_release(main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cifar100_configuration_runs_end_to_end_on_a_fake_binary_release(main, tmp_path: Path, fake_cifar100) -> None:  # type: ignore[no-untyped-def]
     """The 10-split CIFAR-100 model file on a small file in the release's format: a user with the
     real ``cifar-100-binary`` directory only changes the path (and drops the --set lines)."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "cifar-100-binary"
-    root.mkdir()
-    for name, per_class in (("train.bin", 2), ("test.bin", 1)):
-        fine = np.repeat(np.arange(100, dtype=np.uint8), per_class)
-        x = rng.integers(0, 256, size=(len(fine), 3072), dtype=np.uint8)
-        (root / name).write_bytes(np.concatenate([(fine // 5)[:, None], fine[:, None], x], 1).tobytes())
+    root = fake_cifar100(tmp_path / "cifar-100-binary")
     out = tmp_path / "run.json"
     argv = ["cl", "run", "--data", str(root), "--scenario", "split", "--tasks", "10", "--model", "hlop_cifar100", "--method", "hlop",
             "--train", "dsr", "--epochs", "1", "--quiet", "--json", str(out),
@@ -358,7 +352,8 @@ def test_hebbian_learning_during_training_runs_on_patches() -> None:
 
 
 def test_settings_the_convolutional_networks_lack_are_refused() -> None:
-    for key, value in (("network.train_threshold", True), ("network.input", "current"), ("lateral.per_step", ["bptt"])):
-        cfg = _tiny_config(**{key: value})
+    spiking = {"lateral.spiking.enabled": True, "lateral.spiking.range": 20.0}
+    for key, value, extra in (("lateral.per_step", ["bptt"], {}), ("lateral.spiking.in_projection", True, spiking)):
+        cfg = _tiny_config(**{key: value}, **extra)
         with pytest.raises(InputError, match=rf"{key}: not available for convolutional networks"):
             build_classifier(cfg, (8, 8), 64, (2,), torch.Generator(), True, torch.device("cpu"))

@@ -32,11 +32,11 @@ class ReplayMethod(ContinualMethod):
     def extra_rows(self) -> int:
         return self.memory.batch_size if self.context.config.replay.mode == "mixed" else 0
 
-    def phase_batches(self, t: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def phase_batches(self, t: int) -> list[tuple[np.ndarray, ...]]:
         r = self.context.config.replay
         if r.mode != "phase" or t == 0:
             return []
-        return self.memory.phase(self.context.memory_rng, r.phase_epochs)
+        return self.memory.phase(self.context.memory_rng, r.phase_epochs, r.per_task)
 
     def extend_batch(self, t: int, x: np.ndarray, y: np.ndarray, heads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if t == 0 or self.context.config.replay.mode != "mixed":
@@ -56,10 +56,18 @@ class ReplayMethod(ContinualMethod):
         import torch
 
         m = self.memory
-        return {"replay": {"x": None if m.x is None else torch.from_numpy(m.x.copy()), "y": torch.from_numpy(m.y.copy()), "heads": torch.from_numpy(m.heads.copy())}}
+        return {
+            "replay": {
+                "x": None if m.x is None else torch.from_numpy(m.x.copy()),
+                "y": torch.from_numpy(m.y.copy()),
+                "heads": torch.from_numpy(m.heads.copy()),
+                "tasks": torch.from_numpy(m.tasks.copy()),
+            }
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         r = state["replay"]
         self.memory.x = None if r["x"] is None else r["x"].numpy().copy()
         self.memory.y = r["y"].numpy().copy()
         self.memory.heads = r["heads"].numpy().copy()
+        self.memory.tasks = r["tasks"].numpy().copy()
