@@ -41,8 +41,14 @@ REFERENCE = {
     "lateral.spiking.quantiser": "round",
     "lateral.spiking.in_projection": True,
     "replay.per_class": 50,
+    "replay.batch_size": 50,
     "replay.mode": "phase",
+    "replay.lr": 0.01,
+    "replay.per_task": True,
+    "replay.projected": False,
+    "replay.selection": "first",
     "ewc.variant": "original",
+    "ewc.lam": 25.0,
 }
 
 
