@@ -31,12 +31,12 @@ from neurohop.hlop.methods import METHODS
 __all__ = ["register", "default_model"]
 
 
-
 def _packaged_models() -> str:
     """The HLOP model files packaged with neurohop, by bare name (for the help text)."""
     from neurohop import resources
 
     return ", ".join(sorted(p.stem for p in resources.packaged_dir("models").glob("hlop_*.yaml")))
+
 
 def default_model(data: str, scenario: str) -> str:
     """The model file a run uses when ``--model`` is not given."""
@@ -50,6 +50,7 @@ def register(subparsers: Any) -> None:
     cl = subparsers.add_parser("cl", help="continual learning with Hebbian orthogonal projection (HLOP)", description=__doc__.split("\n\n")[0])
     sub = cl.add_subparsers(dest="cl_command", metavar="SUBCOMMAND")
     sub.required = True
+    model_help = f"HLOP model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop ({_packaged_models()})"
     run = sub.add_parser(
         "run",
         help="learn a task sequence with one method and report the accuracy matrix, ACC, BWT",
@@ -66,7 +67,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     run.add_argument("--json", dest="json_out", default=None, metavar="OUT.json", help="write the full result here")
     run.add_argument("--plot", default=None, metavar="OUT.png", help="draw the accuracy matrix here")
-    run.add_argument("--model", default=None, help=f"HLOP model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop ({_packaged_models()})")
+    run.add_argument("--model", default=None, help=model_help)
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field, e.g. train.lr=0.05 (repeatable)")
     run.add_argument("--head", default=None, help="split scenario: multi (task-incremental, default) or shared")
     run.add_argument("--lateral-spiking", action="store_true", help="spiking lateral neurons (signed spike counts) instead of rates")
@@ -91,7 +92,7 @@ def register(subparsers: Any) -> None:
     sweep.add_argument("--scenario", default="permuted", help="permuted (default) or split")
     sweep.add_argument("--tasks", type=int, default=None, help="number of tasks (default: as for cl run)")
     sweep.add_argument("--epochs", type=int, default=None, help="epochs per task (default: the model file's)")
-    sweep.add_argument("--model", default=None, help=f"HLOP model file: a path, or a name on NEUROHOP_PATH or packaged with neurohop ({_packaged_models()})")
+    sweep.add_argument("--model", default=None, help=model_help)
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a model-file field (repeatable)")
     sweep.add_argument("--head", default=None, help="split scenario: multi (default) or shared")
     sweep.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto (on the workers)")

@@ -319,11 +319,13 @@ class TrainConfig:
     warmup: int = 0
     lr_continual: Mapping[str, float] | None = None
 
+    def base_lr(self, method: str, task: int) -> float:
+        """Learning rate of training method ``method`` for task ``task``, before the schedule."""
+        return (self.lr if task == 0 or self.lr_continual is None else self.lr_continual)[method]
+
     def lr_at(self, method: str, task: int, epoch: int) -> float:
         """Learning rate of training method ``method`` in ``epoch`` (0-based) of task ``task``."""
-        base = self.lr if task == 0 or self.lr_continual is None else self.lr_continual
-        factor = schedule_factor(self.schedule, self.warmup, epoch, self.epochs)
-        return base[method] if factor == 1.0 else base[method] * factor
+        return self.base_lr(method, task) * schedule_factor(self.schedule, self.warmup, epoch, self.epochs)
 
     def __post_init__(self) -> None:
         _check_positive_int("train.epochs", self.epochs)
@@ -654,8 +656,7 @@ class ReplayConfig:
     def phase_lr(self, task_lr: float, epoch: int) -> float:
         """Learning rate in ``epoch`` (0-based) of a phase; ``task_lr`` when ``lr`` is None."""
         base = task_lr if self.lr is None else self.lr
-        factor = schedule_factor(self.schedule, 0, epoch, self.phase_epochs)
-        return base if factor == 1.0 else base * factor
+        return base * schedule_factor(self.schedule, 0, epoch, self.phase_epochs)
 
 
 @dataclass(frozen=True)

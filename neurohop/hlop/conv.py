@@ -364,12 +364,15 @@ class SpikingConvNet(Classifier):
     def lif_parameters(self, layer: int) -> LayerParameters:
         """Parameters of LIF layer ``layer`` (in the order the program runs them)."""
         c = self.config
-        v_th = self.v_th if self.v_th.dim() == 0 else self.v_th[layer]
-        return LayerParameters(c.beta, v_th, c.surrogate, c.surrogate_alpha, c.reset)
+        return LayerParameters(c.beta, self._threshold(layer), c.surrogate, c.surrogate_alpha, c.reset)
+
+    def _threshold(self, layer: int) -> torch.Tensor:
+        """The shared threshold, or LIF layer ``layer``'s own with ``network.train_threshold``."""
+        return self.v_th if self.v_th.dim() == 0 else self.v_th[layer]
 
     def thresholds(self) -> list[torch.Tensor]:
         """Firing threshold of each LIF layer (one value per layer)."""
-        return [self.v_th if self.v_th.dim() == 0 else self.v_th[k] for k in range(self.n_lif_layers())]
+        return [self._threshold(k) for k in range(self.n_lif_layers())]
 
     # ------------------------------------------------------------------ running
     def encode(self, x: torch.Tensor) -> torch.Tensor:

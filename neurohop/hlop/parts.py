@@ -262,12 +262,13 @@ class EWC:
                 total[n] = total[n] + f if n in total else f.clone()
         return total
 
-    def refresh_scale(self) -> tuple[float, int]:
-        """Recompute the per-weight scale of the cap; returns the largest uncapped curvature and
-        the number of weights at the cap."""
+    def refresh_scale(self) -> tuple[float, int, int]:
+        """Recompute the per-weight scale of the cap; returns the largest uncapped curvature, the
+        number of weights at the cap and the number of weights under a penalty."""
         self.scale = {}
-        largest, capped = 0.0, 0
+        largest, capped, weights = 0.0, 0, 0
         for n, f in self.total_fisher().items():
+            weights += int(f.numel())
             stiffness = self.lam * f
             if stiffness.numel():
                 largest = max(largest, float(stiffness.max()))
@@ -276,7 +277,7 @@ class EWC:
                 capped += int(over.sum())
                 if bool(over.any()):
                     self.scale[n] = torch.where(over, self.cap / stiffness.clamp_min(self.cap), torch.ones_like(stiffness))
-        return largest, capped
+        return largest, capped, weights
 
     def consolidate(self, net: SpikingMLP, loss_of_sample, rows: np.ndarray) -> None:  # type: ignore[no-untyped-def]
         """Add this task's Fisher (mean squared per-sample gradient) and anchor the parameters.
@@ -299,9 +300,8 @@ class EWC:
                 f = f / max(len(rows), 1)
                 self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
                 self.anchor[n] = params[n].detach().clone()
-        largest, capped = self.refresh_scale()
-        total = sum(int(f.numel()) for f in self.total_fisher().values())
-        self.report.append({"stiffness_max": largest, "limit": self.limit, "cap": self.cap, "capped": capped, "weights": total})
+        largest, capped, weights = self.refresh_scale()
+        self.report.append({"stiffness_max": largest, "limit": self.limit, "cap": self.cap, "capped": capped, "weights": weights})
 
 
 class Replay:

@@ -324,9 +324,12 @@ def run_continual(
         trainer = net.make_trainer(train, init_gen)
     tc = config.train
 
+    def batch_loss(x: np.ndarray, y: np.ndarray, h: np.ndarray, input_bases: Any = None) -> torch.Tensor:
+        """The training method's loss of one batch (pixels, labels in their head, head indices)."""
+        return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+
     def sample_loss(t: int, r: int) -> torch.Tensor:
-        x, y, h = _make_batch(tasks, [(t, r)], sequence, net)
-        return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev))
+        return batch_loss(*_make_batch(tasks, [(t, r)], sequence, net))
 
     context = MethodContext(
         config=config,
@@ -394,24 +397,17 @@ def run_continual(
 
     def lr_of(t: int, epoch: int, phase: bool) -> float:
         if phase:  # methods.replay.lr, else the task's own learning rate without its schedule
-            task_lr = (tc.lr if t == 0 or tc.lr_continual is None else tc.lr_continual)[train]
-            return config.replay.phase_lr(task_lr, epoch)
+            return config.replay.phase_lr(tc.base_lr(train, t), epoch)
         return tc.lr_at(train, t, epoch)
 
     def phase_loss(rows_: tuple[np.ndarray, ...], input_bases: Any) -> torch.Tensor:
         x, y, h = rows_[:3]
         groups = rows_[3] if len(rows_) > 3 else None
         if groups is None:
-            return trainer.loss(net.encode(torch.from_numpy(x)), torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+            return batch_loss(x, y, h, input_bases)
         # methods.replay.per_task: the finished tasks' mean losses, summed
-        terms = [
-            trainer.loss(net.encode(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]).to(dev), torch.from_numpy(h[idx]).to(dev), input_bases)
-            for idx in (np.flatnonzero(groups == g) for g in np.unique(groups))
-        ]
-        loss = terms[0]
-        for term in terms[1:]:
-            loss = loss + term
-        return loss
+        terms = [batch_loss(x[idx], y[idx], h[idx], input_bases) for idx in (np.flatnonzero(groups == g) for g in np.unique(groups))]
+        return sum(terms[1:], terms[0])
 
     def train_on(batches: list[list[tuple[int, int]]], t: int, label: str, phase: bool = False, epochs: int = 1) -> None:
         opt = torch.optim.SGD(trainable(t), lr=lr_of(t, 0, phase), momentum=tc.momentum)
@@ -427,9 +423,7 @@ def run_continual(
             if phase:
                 loss = phase_loss(rows_, input_bases)  # type: ignore[arg-type]
             else:
-                x, y, h = cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net))
-                spikes = net.encode(torch.from_numpy(x))
-                loss = trainer.loss(spikes, torch.from_numpy(y).to(dev), torch.from_numpy(h).to(dev), input_bases)
+                loss = batch_loss(*cl.extend_batch(t, *_make_batch(tasks, rows_, sequence, net)), input_bases)
             pen = cl.penalty(net)
             if pen is not None:
                 loss = loss + pen

@@ -282,7 +282,7 @@ def test_ewc_caps_the_penalty_curvature_below_sgd_divergence() -> None:
         fisher = torch.zeros_like(w)
         fisher[:2, :2] = torch.tensor([[4.0, 40.0], [1.0, 25.0]])
         ewc.fisher, ewc.anchor = {"layers.0.weight": fisher}, {"layers.0.weight": torch.zeros_like(w)}
-        largest, capped = ewc.refresh_scale()
+        largest, capped, _ = ewc.refresh_scale()
         with torch.no_grad():
             w.fill_(1.0)
         opt = torch.optim.SGD([w], lr=0.1)

@@ -20,25 +20,16 @@ from neurohop.hlop import read_config, run_continual
 from neurohop.hlop.conv import build_classifier
 from neurohop.hlop.parts import Replay
 
-#: Every setting that tells the two CIFAR-100 files apart (override key -> reference value).
-REFERENCE: dict[str, Any] = {
+#: The reference protocol's settings that both reference files share (override key -> value).
+PROTOCOL: dict[str, Any] = {
     "network.patches": 0,
     "network.reset": "subtract",
     "network.train_threshold": True,
     "network.input": "current",
-    "network.input_mean": [0.49137, 0.48235, 0.44667],
-    "network.input_std": [0.24706, 0.24353, 0.26157],
-    "train.epochs": 200,
-    "train.lr": {"default": 0.01},
     "train.schedule": "cosine",
-    "train.warmup": 5,
-    "lateral.increment": [2, 20, 40, 100],
     "lateral.orthogonal_init": False,
     "lateral.during_training": True,
-    "lateral.hebbian.lr": [0.01, 0.01, 0.01, 0.01],
     "lateral.hebbian.lr_decay": False,
-    "methods.replay.per_class": 50,
-    "methods.replay.batch_size": 50,
     "methods.replay.mode": "phase",
     "methods.replay.phase_epochs": 20,
     "methods.replay.lr": 0.001,
@@ -48,41 +39,41 @@ REFERENCE: dict[str, Any] = {
     "methods.replay.selection": "first",
 }
 
+#: Every setting that tells the two CIFAR-100 files apart (override key -> reference value).
+REFERENCE: dict[str, Any] = {
+    **PROTOCOL,
+    "network.input_mean": [0.49137, 0.48235, 0.44667],
+    "network.input_std": [0.24706, 0.24353, 0.26157],
+    "train.epochs": 200,
+    "train.lr": {"default": 0.01},
+    "train.warmup": 5,
+    "lateral.increment": [2, 20, 40, 100],
+    "lateral.hebbian.lr": [0.01, 0.01, 0.01, 0.01],
+    "methods.replay.per_class": 50,
+    "methods.replay.batch_size": 50,
+}
+
 
 #: The same for the ResNet-18 files (hlop_resnet18_reference.yaml, miniImageNet, vs hlop_resnet18.yaml).
 RESNET_REFERENCE: dict[str, Any] = {
+    **PROTOCOL,
     "network.stem_kernel": 5,
     "network.stem_stride": 2,
     "network.final_pool": 1,
-    "network.patches": 0,
     "network.timesteps": 20,
-    "network.reset": "subtract",
-    "network.train_threshold": True,
-    "network.input": "current",
     "network.input_mean": [0.485, 0.456, 0.406],
     "network.input_std": [0.229, 0.224, 0.225],
     "train.epochs": 100,
     "train.lr": {"default": 0.1},
     "train.lr_continual": {"default": 0.01},
-    "train.schedule": "cosine",
     "lateral.first": [24, 90, 90, 90, 90, 90, 180, 10, 180, 180, 180, 360, 20, 360, 360, 360, 720, 40, 720, 720, 26],
     "lateral.increment": [2, 6, 6, 6, 6, 6, 12, 1, 12, 12, 12, 24, 2, 24, 24, 24, 48, 4, 48, 48, 4],
     "lateral.reduce_at": [6],
     "lateral.reduce_by": [2, 4, 4, 4, 4, 4, 8, 1, 8, 8, 8, 16, 2, 16, 16, 16, 32, 4, 32, 32, 0],
     "lateral.reduce_mode": "cumulative",
-    "lateral.orthogonal_init": False,
-    "lateral.during_training": True,
     "lateral.hebbian.lr": [0.01] * 21,
-    "lateral.hebbian.lr_decay": False,
     "methods.replay.per_class": 5,
     "methods.replay.batch_size": 5,
-    "methods.replay.mode": "phase",
-    "methods.replay.phase_epochs": 20,
-    "methods.replay.lr": 0.001,
-    "methods.replay.schedule": "cosine",
-    "methods.replay.per_task": True,
-    "methods.replay.projected": False,
-    "methods.replay.selection": "first",
 }
 
 
